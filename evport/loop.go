@@ -1,0 +1,261 @@
+/*
+ * Loop: the balancer's one event loop. It owns a Port, the fds registered on
+ * it, the timers and the queue of work posted from other goroutines, and it
+ * runs every callback on a single goroutine locked to its OS thread. Nothing
+ * the loop owns is locked: the only state other goroutines touch is the post
+ * queue (a mutex and a wake-up pipe).
+ *
+ * One turn of the loop:
+ *
+ *	1. read the clock (Now() returns this value until the next turn)
+ *	2. run the timers that are due
+ *	3. run the work posted by other goroutines
+ *	4. flush the connections that queued bytes during steps 2-5 (Conn)
+ *	5. wait for readiness, no longer than until the next timer; read the
+ *	   clock again and dispatch each fired fd to its handler
+ *
+ * Registration: NewFD ties an fd to a handler. Arm associates it one-shot
+ * with the Port; when it fires the handler runs once with the events, and it
+ * stays quiet until re-armed. FD.Close dissociates and closes the fd exactly
+ * once. An event that arrives for an fd that was closed earlier in the same
+ * batch, or for a new fd that reused its number but is not armed, is dropped;
+ * handlers must tolerate a spurious wake-up (they all use non-blocking calls).
+ *
+ * Stop ends Run after the current turn. Run returns the first error of the
+ * Port itself; errors inside handlers are the handlers' business.
+ */
+
+package evport
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxEventsPerWait bounds how many fired fds one Wait returns.
+const maxEventsPerWait = 64
+
+// Loop is a single-threaded event loop; see the file comment.
+type Loop struct {
+	port    *Port
+	fds     map[int]*FD
+	events  []Event
+	now     time.Time
+	timers  timerHeap
+	seq     uint64
+	stopped bool
+
+	dirty []*Conn // conns with queued bytes to flush at the end of the turn
+
+	postMu      sync.Mutex
+	posted      []func()
+	running     []func()
+	wakePending bool
+	wakeR       int
+	wakeW       int
+	wakeFD      *FD
+}
+
+// FD is an fd registered with a loop.
+type FD struct {
+	loop    *Loop
+	fd      int
+	handler func(Events)
+	armed   Events
+	closed  bool
+}
+
+// New creates a loop with its own Port and wake-up pipe.
+func New() (*Loop, error) {
+	port, err := NewPort()
+	if err != nil {
+		return nil, err
+	}
+	l := &Loop{
+		port:   port,
+		fds:    make(map[int]*FD),
+		events: make([]Event, maxEventsPerWait),
+		now:    time.Now(),
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		port.Close()
+		return nil, fmt.Errorf("wake-up pipe: %w", err)
+	}
+	l.wakeR, l.wakeW = p[0], p[1]
+	l.wakeFD = l.NewFD(l.wakeR, l.drainWake)
+	if err := l.wakeFD.Arm(Readable); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Now is the loop's clock, read once per turn.
+func (l *Loop) Now() time.Time { return l.now }
+
+// NewFD registers fd with the loop; handler runs on the loop each time an
+// armed association fires. The fd is not armed yet.
+func (l *Loop) NewFD(fd int, handler func(Events)) *FD {
+	f := &FD{loop: l, fd: fd, handler: handler}
+	l.fds[fd] = f
+	return f
+}
+
+// Int returns the file descriptor number.
+func (f *FD) Int() int { return f.fd }
+
+// Arm associates the fd for ev, once; arming with an empty set disarms it.
+func (f *FD) Arm(ev Events) error {
+	if f.closed {
+		return errors.New("arm: fd is closed")
+	}
+	if ev == f.armed {
+		return nil
+	}
+	if ev == 0 {
+		f.armed = 0
+		return f.loop.port.Dissociate(f.fd)
+	}
+	if err := f.loop.port.Associate(f.fd, ev); err != nil {
+		return err
+	}
+	f.armed = ev
+	return nil
+}
+
+// Armed reports the events the fd currently waits for.
+func (f *FD) Armed() Events { return f.armed }
+
+// Close disarms and closes the fd, once. Later calls return nil.
+func (f *FD) Close() error {
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	f.armed = 0
+	l := f.loop
+	if l.fds[f.fd] == f {
+		delete(l.fds, f.fd)
+	}
+	derr := l.port.Dissociate(f.fd)
+	if err := unix.Close(f.fd); err != nil {
+		return fmt.Errorf("close fd %d: %w", f.fd, err)
+	}
+	return derr
+}
+
+// Post runs fn on the loop at its next turn. Safe from any goroutine; this
+// is how signal handlers and other goroutines reach balancer state.
+func (l *Loop) Post(fn func()) {
+	l.postMu.Lock()
+	l.posted = append(l.posted, fn)
+	wake := !l.wakePending
+	l.wakePending = true
+	l.postMu.Unlock()
+	if wake {
+		// A full pipe already guarantees a wake-up, so EAGAIN is harmless.
+		_, _ = unix.Write(l.wakeW, []byte{1})
+	}
+}
+
+func (l *Loop) drainWake(Events) {
+	var buf [64]byte
+	for {
+		n, err := unix.Read(l.wakeR, buf[:])
+		if n <= 0 || err != nil {
+			break
+		}
+	}
+	_ = l.wakeFD.Arm(Readable)
+}
+
+// runPosted runs the work posted since the last turn, in posting order.
+func (l *Loop) runPosted() {
+	l.postMu.Lock()
+	l.running, l.posted = l.posted, l.running[:0]
+	l.wakePending = false
+	l.postMu.Unlock()
+	for i, fn := range l.running {
+		fn()
+		l.running[i] = nil
+	}
+}
+
+// Stop makes Run return at the end of the current turn. Loop goroutine only;
+// from elsewhere, Post(l.Stop).
+func (l *Loop) Stop() { l.stopped = true }
+
+// Run runs the loop until Stop. It locks the calling goroutine to its thread.
+func (l *Loop) Run() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	l.stopped = false
+	for {
+		l.now = time.Now()
+		l.runTimers()
+		l.runPosted()
+		l.flushDirty()
+		if l.stopped {
+			return nil
+		}
+		n, err := l.port.Wait(l.events, l.nextTimeout())
+		if err != nil {
+			return err
+		}
+		l.now = time.Now()
+		for i := 0; i < n; i++ {
+			l.dispatch(l.events[i])
+		}
+	}
+}
+
+func (l *Loop) dispatch(ev Event) {
+	f := l.fds[ev.FD]
+	if f == nil || f.armed == 0 {
+		return
+	}
+	fired := ev.Events & f.armed
+	if fired == 0 {
+		fired = f.armed // an error condition on an fd armed for one direction only
+	}
+	f.armed = 0
+	f.handler(fired)
+}
+
+// nextTimeout is how long the loop may sleep: until the earliest timer, not
+// at all if posted work or unflushed bytes are waiting, or forever.
+func (l *Loop) nextTimeout() time.Duration {
+	l.postMu.Lock()
+	pending := len(l.posted) > 0
+	l.postMu.Unlock()
+	if pending || len(l.dirty) > 0 {
+		return 0
+	}
+	if len(l.timers) == 0 {
+		return -1
+	}
+	d := l.timers[0].when.Sub(time.Now())
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// Close releases the loop's own resources (the Port and the wake-up pipe).
+// Registered fds belong to their owners and are not closed here.
+func (l *Loop) Close() error {
+	err := l.wakeFD.Close()
+	if cerr := unix.Close(l.wakeW); err == nil && cerr != nil {
+		err = cerr
+	}
+	if cerr := l.port.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}

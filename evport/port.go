@@ -1,0 +1,56 @@
+/*
+ * Port: the operating system's readiness notification, reduced to the four
+ * calls the loop needs.
+ *
+ * The balancer was born on illumos event ports, whose defining property is
+ * that an association is one-shot: port_associate(3C) arms a file
+ * descriptor, the first event that fires disarms it again, and the consumer
+ * re-associates when it wants to hear more. Every layer above this file is
+ * written for that model. The illumos binding (port_illumos.go) is a thin
+ * wrapper over x/sys/unix's EventPort; the Linux binding (port_linux.go) gets
+ * the same behaviour from epoll with EPOLLONESHOT, so that everything above
+ * Port runs and is tested on Linux unchanged.
+ *
+ *	Associate(fd, ev)   arm fd for ev (Readable, Writable or both); arming an
+ *	                    fd that is already armed replaces its interest set
+ *	Dissociate(fd)      disarm; required before the fd is closed
+ *	Wait(out, timeout)  block for events, at most len(out) of them; each
+ *	                    returned fd is disarmed again (one-shot)
+ *	Close()             release the port itself
+ *
+ * Error and hang-up conditions are always reported, whatever was asked for,
+ * as Readable|Writable: whoever is waiting wakes, makes the system call and
+ * learns the error from it. A Port is owned by one goroutine (the loop's);
+ * none of its methods is safe for concurrent use.
+ */
+
+package evport
+
+import "time"
+
+// Events is a set of readiness conditions.
+type Events uint32
+
+const (
+	// Readable: data (or end-of-file, or an error) can be read.
+	Readable Events = 1 << iota
+	// Writable: there is room to write (or a connect finished, or an error).
+	Writable
+)
+
+// Event is one fired association.
+type Event struct {
+	FD     int
+	Events Events
+}
+
+// waitMillis converts a loop timeout into the millisecond count epoll and
+// the event-port timespec want: negative means forever, and a positive
+// duration is rounded up so that a timer due in half a millisecond does not
+// turn into a busy poll.
+func waitMillis(d time.Duration) int {
+	if d < 0 {
+		return -1
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
