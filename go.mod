@@ -3,10 +3,13 @@ module github.com/joyent/mname-balancer
 go 1.26.0
 
 require (
+	github.com/miekg/dns v1.1.73
+	github.com/rs/zerolog v1.35.1
+	golang.org/x/sys v0.50.0
+)
+
+require (
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
-	github.com/miekg/dns v1.1.73 // indirect
-	github.com/rs/zerolog v1.35.1 // indirect
 	golang.org/x/net v0.57.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
 )
