@@ -1,0 +1,235 @@
+/*
+ * Set: every backend the balancer knows, found by scanning the socket
+ * directory (SPEC §4, §5), and round-robin selection among them.
+ *
+ * Discovery reads the directory at Start and every Timings.Scan (and when
+ * Rescan is called, on SIGHUP). Each entry other than . and .. whose name
+ * fits in sun_path (107 bytes) and which is a socket becomes a backend the
+ * first time it is seen; anything else is skipped with one warning per
+ * name (not one per scan). A backend's ID is its file name when that is an
+ * integer from 5300 to 5399 not already taken, else the highest ID in use
+ * plus one; 0 is never an ID. Backends are never forgotten: a socket file
+ * that disappears marks its backend removed (once its session is gone), and
+ * a later scan that finds it again reconnects at once.
+ *
+ * Selection is round-robin in ID order, starting after the backend chosen
+ * last and skipping those not ok; with none ok it returns nil and logs
+ * "no backends available" at most once per Timings.NoBackendsLog.
+ *
+ * OUTBOUND_UDP answers from any backend go to the sink the caller installs
+ * with SetAnswerSink (the UDP proxy); this package never imports the proxy.
+ * The Set is owned by the loop.
+ */
+
+package backend
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/evport"
+)
+
+// maxSocketPath is the longest path that fits sockaddr_un.sun_path with its NUL.
+const maxSocketPath = 107
+
+// Binder names each socket after the port its instance serves.
+const (
+	portIDFirst = 5300
+	portIDLast  = 5399
+)
+
+// AnswerSink receives each OUTBOUND_UDP answer: the client address and port
+// and the DNS message (valid only during the call).
+type AnswerSink func(addr uint32, port uint16, msg []byte)
+
+// Set is the table of backends; see the file comment.
+type Set struct {
+	loop    *evport.Loop
+	log     zerolog.Logger
+	dir     string
+	timings Timings
+
+	byID    []*Backend // sorted by ID
+	byPath  map[string]*Backend
+	skipped map[string]bool // non-backend entries already warned about
+	last    uint32          // ID chosen most recently
+
+	sink         AnswerSink
+	noneLoggedAt time.Time
+	scratch      []byte
+	scanTimer    *evport.Timer
+}
+
+// NewSet creates the set for the socket directory dir. Nothing happens
+// until Start.
+func NewSet(loop *evport.Loop, log zerolog.Logger, dir string, t Timings) *Set {
+	return &Set{
+		loop:    loop,
+		log:     log,
+		dir:     dir,
+		timings: t,
+		byPath:  make(map[string]*Backend),
+		skipped: make(map[string]bool),
+		scratch: make([]byte, 0, MaxFrameLength),
+		sink:    func(uint32, uint16, []byte) {},
+	}
+}
+
+// SetAnswerSink installs the receiver of OUTBOUND_UDP answers.
+func (s *Set) SetAnswerSink(sink AnswerSink) { s.sink = sink }
+
+func (s *Set) answer(addr uint32, port uint16, msg []byte) { s.sink(addr, port, msg) }
+
+// Timings returns the set's intervals.
+func (s *Set) Timings() Timings { return s.timings }
+
+// Start scans the directory now and every Timings.Scan from then on.
+func (s *Set) Start() {
+	s.Rescan()
+	s.scanTimer = s.loop.Every(s.timings.Scan, s.Rescan)
+}
+
+// Stop closes every session and stops all timers (shutdown).
+func (s *Set) Stop() {
+	if s.scanTimer != nil {
+		s.scanTimer.Stop()
+	}
+	for _, b := range s.byID {
+		b.connectTimer.Stop()
+		b.heartbeatTimer.Stop()
+		b.reconnectTimer.Stop()
+		b.ok = false
+		if c := b.session; c != nil {
+			b.session = nil
+			c.Close()
+		}
+	}
+}
+
+// Backends returns the backends in ID order. The slice is the set's own:
+// read it, don't keep or change it.
+func (s *Set) Backends() []*Backend { return s.byID }
+
+// Lookup finds a backend by ID.
+func (s *Set) Lookup(id uint32) *Backend {
+	i, found := slices.BinarySearchFunc(s.byID, id, func(b *Backend, id uint32) int {
+		return int(int64(b.id) - int64(id))
+	})
+	if !found {
+		return nil
+	}
+	return s.byID[i]
+}
+
+// Select picks the next ok backend round-robin; nil if none is ok.
+func (s *Set) Select() *Backend {
+	n := len(s.byID)
+	start, _ := slices.BinarySearchFunc(s.byID, s.last+1, func(b *Backend, id uint32) int {
+		return int(int64(b.id) - int64(id))
+	})
+	for i := 0; i < n; i++ {
+		b := s.byID[(start+i)%n]
+		if b.ok {
+			s.last = b.id
+			return b
+		}
+	}
+	if now := s.loop.Now(); s.noneLoggedAt.IsZero() || now.Sub(s.noneLoggedAt) >= s.timings.NoBackendsLog {
+		s.noneLoggedAt = now
+		s.log.Warn().Int("backends", n).Msg("no backends available")
+	}
+	return nil
+}
+
+// Rescan reads the socket directory now.
+func (s *Set) Rescan() {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		bunyan.Errno(s.log.Error().Str("dir", s.dir), err).Msg("could not read backend socket directory")
+		return
+	}
+	present := make(map[string]bool, len(entries))
+	for _, ent := range entries {
+		path := filepath.Join(s.dir, ent.Name())
+		present[path] = true
+		if b := s.byPath[path]; b != nil {
+			if b.removed {
+				b.log.Info().Msg("backend socket returned")
+				b.returned()
+			}
+			continue
+		}
+		if reason := s.unusable(path, ent); reason != "" {
+			if !s.skipped[path] {
+				s.skipped[path] = true
+				e := s.log.Warn()
+				if len(path) > maxSocketPath {
+					e = s.log.Error()
+				}
+				e.Str("path", path).Str("reason", reason).Msg("skipping entry in backend socket directory")
+			}
+			continue
+		}
+		delete(s.skipped, path)
+		s.add(ent.Name(), path)
+	}
+	for path, b := range s.byPath {
+		if !present[path] {
+			b.vanished()
+		}
+	}
+	for path := range s.skipped {
+		if !present[path] {
+			delete(s.skipped, path)
+		}
+	}
+}
+
+// unusable says why a directory entry cannot be a backend ("" if it can).
+func (s *Set) unusable(path string, ent os.DirEntry) string {
+	if len(path) > maxSocketPath {
+		return fmt.Sprintf("path is %d bytes, longer than sun_path allows (%d)", len(path), maxSocketPath)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return "stat: " + err.Error()
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return "not a socket"
+	}
+	return ""
+}
+
+func (s *Set) add(name, path string) {
+	b := newBackend(s, s.nextID(name), path)
+	i, _ := slices.BinarySearchFunc(s.byID, b.id, func(x *Backend, id uint32) int {
+		return int(int64(x.id) - int64(id))
+	})
+	s.byID = slices.Insert(s.byID, i, b)
+	s.byPath[path] = b
+	b.log.Info().Msg("new backend")
+	b.connect()
+}
+
+// nextID applies the naming rule: the port number in the name if free,
+// else one more than the highest ID in use.
+func (s *Set) nextID(name string) uint32 {
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil && n >= portIDFirst && n <= portIDLast {
+		if s.Lookup(uint32(n)) == nil {
+			return uint32(n)
+		}
+	}
+	if len(s.byID) == 0 {
+		return 1
+	}
+	return s.byID[len(s.byID)-1].id + 1
+}

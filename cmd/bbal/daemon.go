@@ -1,0 +1,141 @@
+/*
+ * Start-up, signals and shutdown of the balancer process.
+ *
+ * Order: logger ("starting up"), event loop, backend set and remote table,
+ * UDP socket, then the first directory scan and the periodic work; Run
+ * blocks on the loop. Failing to bind is a fatal record and exit 1.
+ *
+ * Signals are received on their own goroutine and posted to the loop:
+ *
+ *	SIGTERM, SIGINT  first: stop listening, close backend sessions, stop
+ *	                 the loop, log "exiting", exit 0; second: exit 1 at once
+ *	SIGHUP           rescan the socket directory now
+ *
+ * BBAL_TEST_TIME_SCALE, if set, divides every interval (scan, heartbeat,
+ * connect and reconnect timeouts, expiry, rebalance) by its value. It
+ * exists for the end-to-end tests and is not an operator setting; the
+ * defaults are SPEC's and never change.
+ */
+
+package main
+
+import (
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/proxy"
+	"github.com/joyent/mname-balancer/remote"
+)
+
+// timeScaleEnv is the end-to-end tests' interval divisor.
+const timeScaleEnv = "BBAL_TEST_TIME_SCALE"
+
+func run(opts options) int {
+	log := bunyan.New(os.Stdout, opts.level)
+	log.Info().Str("address", opts.addr.String()).Uint16("port", opts.port).
+		Str("socket_dir", opts.dir).Bool("demo", opts.demo).Msg("starting up")
+
+	if opts.demo {
+		dir, stop, err := startDemoBackends(log)
+		if err != nil {
+			bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not start demo backends")
+			return 1
+		}
+		defer stop()
+		opts.dir = dir
+	}
+
+	bt, rt := backend.DefaultTimings(), remote.DefaultTimings()
+	if v := os.Getenv(timeScaleEnv); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			log.WithLevel(zerolog.FatalLevel).Str("value", v).Msg(timeScaleEnv + " is not a positive number")
+			return 1
+		}
+		bt = bt.Scale(f)
+		rt = rt.Scale(f)
+		log.Warn().Float64("scale", f).Msg("intervals shortened for testing")
+	}
+
+	loop, err := evport.New()
+	if err != nil {
+		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not create event loop")
+		return 1
+	}
+	defer loop.Close()
+
+	set := backend.NewSet(loop, log, opts.dir, bt)
+	table := remote.NewTable(loop, log, set, rt)
+	listen := netip.AddrPortFrom(opts.addr, opts.port)
+	udp, err := proxy.ListenUDP(loop, log, listen, table, set)
+	if err != nil {
+		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not listen for UDP packets")
+		return 1
+	}
+
+	set.Start()
+	table.Start()
+
+	shutdown := func() {
+		log.Info().Msg("shutting down")
+		udp.Close()
+		table.Stop()
+		set.Stop()
+		loop.Stop()
+	}
+	stopSignals := handleSignals(loop, log, shutdown, set.Rescan)
+	defer stopSignals()
+
+	if err := loop.Run(); err != nil {
+		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("event loop failed")
+		return 1
+	}
+	log.Info().Msg("exiting")
+	return 0
+}
+
+// handleSignals posts shutdown on the first SIGTERM or SIGINT (exiting at
+// once on the second) and rescan on SIGHUP.
+func handleSignals(loop *evport.Loop, log zerolog.Logger, shutdown, rescan func()) (stop func()) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	done := make(chan struct{})
+	var terminating atomic.Bool
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-ch:
+				switch {
+				case sig == syscall.SIGHUP:
+					loop.Post(func() {
+						log.Info().Msg("SIGHUP: rescanning backend socket directory")
+						rescan()
+					})
+				case terminating.Swap(true):
+					log.Warn().Str("signal", sig.String()).Msg("second signal; exiting at once")
+					os.Exit(1)
+				default:
+					loop.Post(func() {
+						log.Info().Str("signal", sig.String()).Msg("signal received; shutting down")
+						shutdown()
+					})
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}

@@ -1,0 +1,128 @@
+/*
+ * Command-line options of bbal, parsed as the C balancer's getopt(3C) did
+ * ("b:p:s:l:"), so that every invocation that worked there works here:
+ * "-p 53" and "-p53", options in any order, "--" ends the options, and any
+ * operand left over is an error (SPEC §2).
+ *
+ *	-b IP      IPv4 address for UDP and TCP        0.0.0.0
+ *	-p PORT    port for UDP and TCP                53
+ *	-s DIR     the backends' socket directory      required
+ *	-l LEVEL   trace debug info warn error fatal   info
+ *
+ * LOG_LEVEL in the environment overrides -l. One long option is ours alone:
+ * --demo runs three demo backends in a temporary directory and defaults to
+ * 127.0.0.1:5353, for trying the balancer with dig.
+ *
+ * Every mistake is one line naming the problem; main prints it to stderr
+ * and exits 1 before anything is bound.
+ */
+
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/bunyan"
+)
+
+const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL]"
+
+type options struct {
+	addr  netip.Addr
+	port  uint16
+	dir   string
+	level zerolog.Level
+	demo  bool
+}
+
+// parseOptions parses args (without the program name); getenv supplies
+// LOG_LEVEL.
+func parseOptions(args []string, getenv func(string) string) (options, error) {
+	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel}
+	portSet := false
+	addrSet := false
+	var levelName string
+	var operands []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--":
+			operands = args[i+1:]
+		case arg == "--demo":
+			opts.demo = true
+			continue
+		case strings.HasPrefix(arg, "--"):
+			return opts, fmt.Errorf("unknown option %q", arg)
+		case len(arg) < 2 || arg[0] != '-':
+			operands = args[i:]
+		}
+		if operands != nil {
+			break
+		}
+		letter := arg[1]
+		if !strings.ContainsRune("bpsl", rune(letter)) {
+			return opts, fmt.Errorf("unknown option -%c", letter)
+		}
+		value := arg[2:]
+		if value == "" {
+			if i+1 >= len(args) {
+				return opts, fmt.Errorf("option -%c needs a value", letter)
+			}
+			i++
+			value = args[i]
+		}
+		switch letter {
+		case 'b':
+			a, err := netip.ParseAddr(value)
+			if err != nil || !a.Is4() {
+				return opts, fmt.Errorf("-b %q is not an IPv4 address", value)
+			}
+			opts.addr, addrSet = a, true
+		case 'p':
+			p, err := strconv.ParseUint(value, 10, 16)
+			if err != nil || p == 0 {
+				return opts, fmt.Errorf("-p %q is not a port number (1-65535)", value)
+			}
+			opts.port, portSet = uint16(p), true
+		case 's':
+			opts.dir = value
+		case 'l':
+			levelName = value
+		}
+	}
+	if len(operands) > 0 {
+		return opts, fmt.Errorf("unexpected argument %q", operands[0])
+	}
+	if env := getenv("LOG_LEVEL"); env != "" {
+		lvl, err := bunyan.ParseLevel(env)
+		if err != nil {
+			return opts, fmt.Errorf("LOG_LEVEL: %w", err)
+		}
+		opts.level = lvl
+	} else if levelName != "" {
+		lvl, err := bunyan.ParseLevel(levelName)
+		if err != nil {
+			return opts, fmt.Errorf("-l: %w", err)
+		}
+		opts.level = lvl
+	}
+	switch {
+	case opts.demo && opts.dir != "":
+		return opts, fmt.Errorf("--demo makes its own socket directory; leave out -s")
+	case opts.demo:
+		if !addrSet {
+			opts.addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		}
+		if !portSet {
+			opts.port = 5353
+		}
+	case opts.dir == "":
+		return opts, fmt.Errorf("-s SOCKET_DIR is required")
+	}
+	return opts, nil
+}
