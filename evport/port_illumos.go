@@ -1,3 +1,5 @@
+//go:build illumos
+
 /*
  * The illumos binding of Port: event ports, through x/sys/unix's EventPort,
  * with no cgo. Each Port call is one event-port call:
@@ -16,8 +18,6 @@
  * EventPort keeps a cookie per association to protect it from the garbage
  * collector; the loop passes none (nil) and finds its handler by fd.
  */
-
-//go:build illumos
 
 package evport
 

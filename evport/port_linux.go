@@ -1,3 +1,5 @@
+//go:build linux
+
 /*
  * The Linux binding of Port: epoll, every registration EPOLLONESHOT so that an
  * fd fires once and must be re-armed, exactly like an event-port association.
@@ -9,8 +11,6 @@
  * close(2), or a later fd with the same number would be MODded instead of
  * ADDed. The event buffer is kept so that Wait allocates nothing.
  */
-
-//go:build linux
 
 package evport
 
