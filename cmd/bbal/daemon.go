@@ -7,12 +7,14 @@
  *
  * Signals are received on their own goroutine and posted to the loop:
  *
- *	SIGTERM, SIGINT  first: stop listening, close backend sessions, stop
- *	                 the loop, log "exiting", exit 0; second: exit 1 at once
+ *	SIGTERM, SIGINT  first: stop listening, give open TCP connections up
+ *	                 to shutdownGrace to finish (then close them), close the
+ *	                 backend sessions, log "exiting", exit 0;
+ *	                 second: exit 1 at once
  *	SIGHUP           rescan the socket directory now
  *
  * BBAL_TEST_TIME_SCALE, if set, divides every interval (scan, heartbeat,
- * connect and reconnect timeouts, expiry, rebalance) by its value. It
+ * connect, reconnect and INBOUND_TCP_OK timeouts, expiry, rebalance) by its value. It
  * exists for the end-to-end tests and is not an operator setting; the
  * defaults are SPEC's and never change.
  */
@@ -26,6 +28,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -38,6 +41,14 @@ import (
 
 // timeScaleEnv is the end-to-end tests' interval divisor.
 const timeScaleEnv = "BBAL_TEST_TIME_SCALE"
+
+// shutdownGrace is how long open TCP connections may take to finish after
+// SIGTERM.
+const shutdownGrace = 5 * time.Second
+
+func scaleDuration(d time.Duration, f float64) time.Duration {
+	return time.Duration(float64(d) / f)
+}
 
 func run(opts options) int {
 	log := bunyan.New(os.Stdout, opts.level)
@@ -55,12 +66,14 @@ func run(opts options) int {
 	}
 
 	bt, rt := backend.DefaultTimings(), remote.DefaultTimings()
+	timeScale := 1.0
 	if v := os.Getenv(timeScaleEnv); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
 			log.WithLevel(zerolog.FatalLevel).Str("value", v).Msg(timeScaleEnv + " is not a positive number")
 			return 1
 		}
+		timeScale = f
 		bt = bt.Scale(f)
 		rt = rt.Scale(f)
 		log.Warn().Float64("scale", f).Msg("intervals shortened for testing")
@@ -82,15 +95,30 @@ func run(opts options) int {
 		return 1
 	}
 
+	tcp, err := proxy.ListenTCP(loop, log, listen, table, scaleDuration(proxy.TCPOKTimeout, timeScale))
+	if err != nil {
+		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not listen for TCP packets")
+		return 1
+	}
+
 	set.Start()
 	table.Start()
 
 	shutdown := func() {
-		log.Info().Msg("shutting down")
+		log.Info().Int("tcp_connections", tcp.Live()).Msg("shutting down")
 		udp.Close()
+		tcp.Close()
 		table.Stop()
-		set.Stop()
-		loop.Stop()
+		grace := loop.NewTimer(func() {
+			log.Warn().Int("tcp_connections", tcp.Live()).Msg("closing TCP connections still open after the grace period")
+			tcp.Abort()
+		})
+		grace.Reset(shutdownGrace)
+		tcp.Drain(func() {
+			grace.Stop()
+			set.Stop()
+			loop.Stop()
+		})
 	}
 	stopSignals := handleSignals(loop, log, shutdown, set.Rescan)
 	defer stopSignals()
