@@ -1,0 +1,318 @@
+/*
+Balancer harness for the end-to-end tests: builds the real bbal binary once
+per test binary and runs it as a child process, the way SMF would, against
+a socket directory of real node-mname peers.
+
+A Balancer owns one bbal process, its port (UDP and TCP, on 127.0.0.1) and
+every line it logs. Each stdout line is parsed as JSON as it arrives, kept
+in order, and can be waited for by message and fields (WaitLog). At
+cleanup the process gets SIGTERM, its whole log is piped through the real
+bunyan CLI with --strict, and the test fails if bunyan dropped any line or
+if bbal did not exit 0.
+
+Intervals are shortened with BBAL_TEST_TIME_SCALE (the internal test
+option; the binary's defaults are untouched): the scale is a field of
+BalancerConfig, 1 meaning SPEC's timings.
+*/
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// BalancerBinary builds ./cmd/bbal once per test binary and returns its path.
+func BalancerBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "bbal-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "bbal")
+		cmd := exec.Command("go", "build", "-race", "-o", buildPath, "./cmd/bbal")
+		cmd.Dir = RepoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/bbal: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// BalancerConfig describes one bbal run.
+type BalancerConfig struct {
+	SocketDir string
+	TimeScale float64  // divides every interval; 0 or 1 means SPEC's
+	LogLevel  string   // -l; "" means debug
+	Env       []string // extra environment
+}
+
+// LogRecord is one parsed log line.
+type LogRecord map[string]any
+
+// Msg is the record's message.
+func (r LogRecord) Msg() string { s, _ := r["msg"].(string); return s }
+
+// Num returns a numeric field (JSON numbers decode as float64).
+func (r LogRecord) Num(key string) float64 { f, _ := r[key].(float64); return f }
+
+// Str returns a string field.
+func (r LogRecord) Str(key string) string { s, _ := r[key].(string); return s }
+
+// Balancer is one running bbal process.
+type Balancer struct {
+	Port int
+
+	t      testing.TB
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+
+	mu      sync.Mutex
+	lines   []string
+	records []LogRecord
+	stderr  bytes.Buffer
+	changed chan struct{}
+	stopped bool
+}
+
+// FreePort finds a port free for both UDP and TCP on 127.0.0.1.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		tl, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := tl.Addr().(*net.TCPAddr).Port
+		ul, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port))
+		tl.Close()
+		if err != nil {
+			continue
+		}
+		ul.Close()
+		return port
+	}
+	t.Fatal("no free port for UDP and TCP")
+	return 0
+}
+
+// StartBalancer runs bbal on 127.0.0.1 and a free port and waits until it
+// listens on TCP (it binds UDP first).
+func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
+	t.Helper()
+	bin := BalancerBinary(t)
+	level := cfg.LogLevel
+	if level == "" {
+		level = "debug"
+	}
+	b := &Balancer{Port: FreePort(t), t: t, exited: make(chan struct{}), changed: make(chan struct{})}
+	cmd := exec.Command(bin, "-b", "127.0.0.1", "-p", strconv.Itoa(b.Port), "-s", cfg.SocketDir, "-l", level)
+	cmd.Env = append(os.Environ(), cfg.Env...)
+	if cfg.TimeScale > 0 && cfg.TimeScale != 1 {
+		cmd.Env = append(cmd.Env, "BBAL_TEST_TIME_SCALE="+strconv.FormatFloat(cfg.TimeScale, 'f', -1, 64))
+	}
+	cmd.Stderr = &lockedWriter{mu: &b.mu, w: &b.stderr}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting bbal: %v", err)
+	}
+	b.cmd = cmd
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			var rec LogRecord
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				rec = LogRecord{"msg": "UNPARSEABLE: " + line}
+			}
+			b.mu.Lock()
+			b.lines = append(b.lines, line)
+			b.records = append(b.records, rec)
+			close(b.changed)
+			b.changed = make(chan struct{})
+			b.mu.Unlock()
+		}
+		b.err = cmd.Wait()
+		close(b.exited)
+	}()
+	t.Cleanup(func() { b.shutdown() })
+	b.WaitLog("listening for TCP packets", nil, 10*time.Second)
+	return b
+}
+
+// Pid is the balancer's process ID.
+func (b *Balancer) Pid() int { return b.cmd.Process.Pid }
+
+// Records returns a copy of every log record so far.
+func (b *Balancer) Records() []LogRecord {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]LogRecord(nil), b.records...)
+}
+
+// Find returns the records with message msg whose fields match want (values
+// compared as fmt %v strings).
+func (b *Balancer) Find(msg string, want map[string]any) []LogRecord {
+	var out []LogRecord
+	for _, r := range b.Records() {
+		if r.Msg() == msg && matches(r, want) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func matches(r LogRecord, want map[string]any) bool {
+	for k, v := range want {
+		got, ok := r[k]
+		if !ok || fmt.Sprint(got) != fmt.Sprint(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitLog waits until a record with message msg and the given fields has
+// been logged (at any time since start) and returns it; fails the test on
+// timeout or if the balancer exits.
+func (b *Balancer) WaitLog(msg string, want map[string]any, timeout time.Duration) LogRecord {
+	b.t.Helper()
+	return b.WaitLogCount(msg, want, 1, timeout)
+}
+
+// WaitLogCount waits until at least n matching records exist and returns the nth.
+func (b *Balancer) WaitLogCount(msg string, want map[string]any, n int, timeout time.Duration) LogRecord {
+	b.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		b.mu.Lock()
+		changed := b.changed
+		count := 0
+		for _, r := range b.records {
+			if r.Msg() == msg && matches(r, want) {
+				count++
+				if count == n {
+					b.mu.Unlock()
+					return r
+				}
+			}
+		}
+		b.mu.Unlock()
+		select {
+		case <-changed:
+		case <-b.exited:
+			b.t.Fatalf("bbal exited (%v) while waiting for %q %v; log:\n%s", b.err, msg, want, b.logText())
+		case <-deadline:
+			b.t.Fatalf("bbal did not log %q %v x%d within %v; log:\n%s", msg, want, n, timeout, b.logText())
+		}
+	}
+}
+
+func (b *Balancer) logText() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n") + "\nstderr:\n" + b.stderr.String()
+}
+
+// Signal sends sig to the balancer.
+func (b *Balancer) Signal(sig syscall.Signal) {
+	if err := b.cmd.Process.Signal(sig); err != nil {
+		b.t.Fatalf("signal bbal: %v", err)
+	}
+}
+
+// Wait waits for the process to exit and returns its error (nil: exit 0).
+func (b *Balancer) Wait(timeout time.Duration) error {
+	select {
+	case <-b.exited:
+		return b.err
+	case <-time.After(timeout):
+		return fmt.Errorf("bbal did not exit within %v", timeout)
+	}
+}
+
+// shutdown stops bbal with SIGTERM and checks its exit and its whole log.
+func (b *Balancer) shutdown() {
+	t := b.t
+	select {
+	case <-b.exited:
+	default:
+		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-b.exited:
+		case <-time.After(15 * time.Second):
+			_ = b.cmd.Process.Kill()
+			<-b.exited
+			t.Errorf("bbal did not exit within 15 s of SIGTERM")
+		}
+		if b.err != nil {
+			t.Errorf("bbal exited with %v after SIGTERM", b.err)
+		}
+	}
+	b.mu.Lock()
+	lines := append([]string(nil), b.lines...)
+	b.mu.Unlock()
+	CheckBunyanStrict(t, lines)
+	if t.Failed() {
+		t.Logf("bbal log:\n%s", b.logText())
+	}
+}
+
+// CheckBunyanStrict pipes lines through `bunyan --strict -o json-0` and
+// fails the test if any line is dropped.
+func CheckBunyanStrict(t testing.TB, lines []string) {
+	t.Helper()
+	if len(lines) == 0 {
+		return
+	}
+	cli := filepath.Join(NodeModules(t), ".bin", "bunyan")
+	cmd := exec.Command(NodeBinary(t), cli, "--strict", "-o", "json-0")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Errorf("bunyan --strict: %v", err)
+		return
+	}
+	got := strings.Count(string(out), "\n")
+	if got != len(lines) {
+		t.Errorf("bunyan --strict kept %d of %d log lines", got, len(lines))
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
