@@ -1,0 +1,106 @@
+#
+# This Source Code Form is subject to the terms of the Mozilla Public
+# License, v. 2.0. If a copy of the MPL was not distributed with this
+# file, You can obtain one at http://mozilla.org/MPL/2.0/.
+#
+
+#
+# Build of mname-balancer, the Binder DNS load balancer, in Go.  GNU make.
+#
+#	make            (all) the balancer for this machine, in $(BIN)/bbal
+#	make release    the illumos (SmartOS) build: a proto tree in
+#	                $(BUILD)/proto and $(BUILD)/mname-balancer.tar.gz
+#	make check      gofmt, go vet (host and illumos), staticcheck if
+#	                installed, shellcheck of the SMF methods, xmllint of the
+#	                SMF manifests against the DTD in $(SMF_DTD)
+#	make test       everything CI runs: the npm test peers if missing, check,
+#	                an illumos build of cmd/bbal, go test -race ./...
+#	make clean      remove $(BIN) and $(BUILD)
+#
+# The release tarball unpacks at / of a SmartOS zone:
+#
+#	opt/smartdc/binder/lib/balancer                  the program, 755
+#	opt/smartdc/binder/smf/manifests/*.xml           from smf/manifests, 644
+#	opt/smartdc/binder/smf/method/*                  from smf/methods, 755
+#
+# The start methods named in the manifests are these method paths; keep the
+# two in step.
+#
+# The release is reproducible: the same sources and Go toolchain give a
+# byte-identical tarball, whoever builds it, wherever, whenever, with
+# whatever umask.  The Go build has no build ID, no VCS stamp and no file
+# system paths (-trimpath), and pins GOAMD64; the tar has entries sorted by
+# name, owner and group 0 with no names, mtime 0 and modes set here; gzip
+# stores no name and no time (-n).  This needs GNU tar (TAR=gtar on SmartOS).
+#
+# Everything written goes under $(BIN) and $(BUILD), both overridable
+# (make release BUILD=/tmp/x), so a build can stay out of the tree.
+#
+
+GO ?= go
+TAR ?= tar
+GZIP ?= gzip
+SHELLCHECK ?= shellcheck
+XMLLINT ?= xmllint
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || \
+	{ test -x "$$HOME/go/bin/staticcheck" && echo "$$HOME/go/bin/staticcheck"; })
+
+BIN ?= bin
+BUILD ?= build
+SMF_DTD ?= ../shared/smf/service_bundle.dtd.1
+
+PROTO = $(BUILD)/proto
+PREFIX = opt/smartdc/binder
+RELEASE_BIN = $(BUILD)/illumos-amd64/bbal
+TARBALL = $(BUILD)/mname-balancer.tar.gz
+
+ILLUMOS_ENV = GOOS=illumos GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0
+RELEASE_GOFLAGS = -trimpath -buildvcs=false -ldflags '-buildid= -s -w'
+
+SMF_MANIFESTS = $(sort $(wildcard smf/manifests/*.xml))
+SMF_METHODS = $(sort $(wildcard smf/methods/*))
+
+.PHONY: all release check test clean
+
+all:
+	$(GO) build -o $(BIN)/bbal ./cmd/bbal
+
+release:
+	rm -rf $(PROTO) $(TARBALL) $(BUILD)/mname-balancer.tar
+	$(ILLUMOS_ENV) $(GO) build $(RELEASE_GOFLAGS) -o $(RELEASE_BIN) ./cmd/bbal
+	mkdir -p $(PROTO)/$(PREFIX)/lib $(PROTO)/$(PREFIX)/smf/manifests \
+	    $(PROTO)/$(PREFIX)/smf/method
+	cp $(RELEASE_BIN) $(PROTO)/$(PREFIX)/lib/balancer
+	cp $(SMF_MANIFESTS) $(PROTO)/$(PREFIX)/smf/manifests/
+	cp $(SMF_METHODS) $(PROTO)/$(PREFIX)/smf/method/
+	find $(PROTO) -type d -exec chmod 755 {} +
+	chmod 644 $(PROTO)/$(PREFIX)/smf/manifests/*
+	chmod 755 $(PROTO)/$(PREFIX)/lib/balancer $(PROTO)/$(PREFIX)/smf/method/*
+	$(TAR) -C $(PROTO) --format=gnu --sort=name --owner=0 --group=0 \
+	    --numeric-owner --mtime=@0 -cf $(BUILD)/mname-balancer.tar opt
+	$(GZIP) -n -9 $(BUILD)/mname-balancer.tar
+
+check:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
+	    echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(ILLUMOS_ENV) $(GO) vet ./...
+	@if [ -n "$(STATICCHECK)" ]; then echo "$(STATICCHECK) ./..."; \
+	    $(STATICCHECK) ./...; else echo "staticcheck not installed: skipped"; fi
+	@for tool in $(SHELLCHECK) $(XMLLINT); do command -v $$tool >/dev/null || { \
+	    if [ -n "$$CI" ]; then echo "$$tool is missing (apt-get install shellcheck libxml2-utils)"; exit 1; fi; \
+	    echo "$$tool not installed: SMF lint skipped (.ci/run installs it)"; exit 0; }; done; \
+	    echo "$(SHELLCHECK) $(SMF_METHODS)" && $(SHELLCHECK) $(SMF_METHODS) && \
+	    echo "$(XMLLINT) --dtdvalid $(SMF_DTD) $(SMF_MANIFESTS)" && \
+	    $(XMLLINT) --noout --nowarning --dtdvalid $(SMF_DTD) $(SMF_MANIFESTS)
+
+test: check test/node_modules/.package-lock.json
+	$(ILLUMOS_ENV) $(GO) build -o /dev/null ./cmd/bbal
+	$(GO) test -race ./...
+
+# The real peers of the end-to-end tests: node-mname and the bunyan CLI.
+test/node_modules/.package-lock.json: test/package.json test/package-lock.json
+	cd test && npm ci --no-audit --no-fund
+
+clean:
+	rm -rf $(BIN) $(BUILD)
