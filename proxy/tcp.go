@@ -155,12 +155,13 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", t.nextID).
 		Str("remote_ip", bunyan.IPv4String(addr)).Uint16("remote_port", port).Logger()
 	p.clientEnd.p, p.backendEnd.p = p, p
-	p.client, _ = evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
-	if p.client == nil {
-		unix.Close(fd)
+	client, err := evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
+	if err != nil { // NewConn has closed fd
+		bunyan.Errno(p.log.Warn(), err).Msg("could not register TCP connection")
 		r.Stats.TCPDrop++
 		return
 	}
+	p.client = client
 	server, err := evport.Dial(t.loop, b.Sockaddr(), &p.backendEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil {
 		bunyan.Errno(p.log.Warn(), err).Msg("could not connect to backend for TCP")
