@@ -240,7 +240,7 @@ func (l *Loop) nextTimeout() time.Duration {
 	if len(l.timers) == 0 {
 		return -1
 	}
-	d := l.timers[0].when.Sub(time.Now())
+	d := time.Until(l.timers[0].when)
 	if d < 0 {
 		return 0
 	}
