@@ -11,7 +11,8 @@
  * readable: re-arming at once would spin the loop. Instead the Listener
  * reports the error and pauses for AcceptBackoff before listening again.
  * Errors that concern only the one connection (ECONNABORTED, EPROTO, EINTR)
- * are skipped. The Listener owns its fd from NewListener on; Close closes it.
+ * are skipped. The Listener owns its fd from the call to NewListener on,
+ * even when that fails (the fd is then closed); Close closes it.
  */
 
 package evport
@@ -40,6 +41,7 @@ type Listener struct {
 // NewListener starts accepting on fd, a bound and listening socket.
 func NewListener(l *Loop, fd int, onAccept func(fd int, peer unix.Sockaddr), onError func(error)) (*Listener, error) {
 	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("listener nonblock: %w", err)
 	}
 	ln := &Listener{onAccept: onAccept, onError: onError}

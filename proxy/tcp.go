@@ -90,8 +90,7 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 	}
 	t := &TCP{loop: loop, log: log, table: table, port: port, okTimeout: okTimeout, live: make(map[*tcpProxy]struct{})}
 	t.ln, err = evport.NewListener(loop, fd, t.accept, t.acceptError)
-	if err != nil {
-		unix.Close(fd)
+	if err != nil { // NewListener has closed fd
 		return nil, err
 	}
 	log.Info().Str("address", addr.Addr().String()).Uint16("port", port).Msg("listening for TCP packets")
