@@ -269,10 +269,14 @@ func (b *Backend) heartbeatDue() {
 		b.fault("heartbeat timeout", nil)
 		return
 	}
-	if b.session.Write(AppendClientHeartbeat(b.set.scratch[:0])) == 0 {
+	// A frame is queued whole or not at all: part of one would corrupt
+	// the stream.
+	hb := AppendClientHeartbeat(b.set.scratch[:0])
+	if b.session.Free() < len(hb) {
 		b.fault("session stuck; heartbeat not sent", nil)
 		return
 	}
+	b.session.Write(hb)
 	b.hbOutstanding = true
 	b.heartbeatTimer.Reset(b.set.timings.HeartbeatTimeout)
 }

@@ -30,9 +30,10 @@ func recvfrom(fd int, p []byte, flags int, from *unix.RawSockaddrAny, fromlen *u
 
 // DatagramSocket reads and writes IPv4 datagrams on fd without allocating.
 type DatagramSocket struct {
-	fd   int
-	from unix.RawSockaddrAny
-	to   unix.SockaddrInet4
+	fd      int
+	from    unix.RawSockaddrAny
+	fromlen uint32 // a field: passed by pointer to a bodiless (linknamed) function, a local would escape
+	to      unix.SockaddrInet4
 }
 
 // NewDatagramSocket wraps a bound, non-blocking AF_INET datagram socket.
@@ -45,8 +46,8 @@ func NewDatagramSocket(fd int) *DatagramSocket {
 // datagram longer than buf is truncated to len(buf) (give a buffer of 64 KiB
 // to learn every datagram's true size). unix.EAGAIN means none is waiting.
 func (s *DatagramSocket) RecvFrom(buf []byte) (n int, addr uint32, port uint16, err error) {
-	fromlen := uint32(unix.SizeofSockaddrAny)
-	n, err = recvfrom(s.fd, buf, 0, &s.from, &fromlen)
+	s.fromlen = unix.SizeofSockaddrAny
+	n, err = recvfrom(s.fd, buf, 0, &s.from, &s.fromlen)
 	if err != nil {
 		return 0, 0, 0, err
 	}

@@ -9,7 +9,8 @@
  *	-s DIR     the backends' socket directory      required
  *	-l LEVEL   trace debug info warn error fatal   info
  *
- * LOG_LEVEL in the environment overrides -l. One long option is ours alone:
+ * LOG_LEVEL in the environment overrides -l (a bad -l is an error all the
+ * same: it is a mistake in the command line). One long option is ours alone:
  * --demo runs three demo backends in a temporary directory and defaults to
  * 127.0.0.1:5353, for trying the balancer with dig.
  *
@@ -98,16 +99,17 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	if len(operands) > 0 {
 		return opts, fmt.Errorf("unexpected argument %q", operands[0])
 	}
+	if levelName != "" {
+		lvl, err := bunyan.ParseLevel(levelName)
+		if err != nil {
+			return opts, fmt.Errorf("-l: %w", err)
+		}
+		opts.level = lvl
+	}
 	if env := getenv("LOG_LEVEL"); env != "" {
 		lvl, err := bunyan.ParseLevel(env)
 		if err != nil {
 			return opts, fmt.Errorf("LOG_LEVEL: %w", err)
-		}
-		opts.level = lvl
-	} else if levelName != "" {
-		lvl, err := bunyan.ParseLevel(levelName)
-		if err != nil {
-			return opts, fmt.Errorf("-l: %w", err)
 		}
 		opts.level = lvl
 	}

@@ -1,0 +1,370 @@
+/*
+ * Test harness for the UDP path: a real evport loop, a backend Set over a
+ * short socket directory under /tmp with at most one fake backend that the
+ * test drives with the frame codec, a remote Table, the UDP proxy on
+ * 127.0.0.1 (a kernel-chosen port) and a UDP client socket.
+ *
+ * The loop normally runs on its own goroutine and the test reaches balancer
+ * state with onLoop (Post and wait) or waitFor (a condition polled on the
+ * loop). The allocation tests stop it (loopRunner.stop) and then call the
+ * packet path and run loop turns from the test goroutine itself, which is
+ * legal because the loop is single-threaded: while Run is not running on
+ * another goroutine, the caller is the loop.
+ */
+
+package proxy_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/proxy"
+	"github.com/joyent/mname-balancer/remote"
+)
+
+// waitLimit bounds every wait; generous because -race on two cores is slow.
+const waitLimit = 10 * time.Second
+
+// loopRunner runs a loop on its own goroutine and can stop and restart it.
+type loopRunner struct {
+	t       *testing.T
+	loop    *evport.Loop
+	done    chan error
+	running bool
+}
+
+func newLoopRunner(t *testing.T) *loopRunner {
+	t.Helper()
+	loop, err := evport.New()
+	if err != nil {
+		t.Fatalf("evport.New: %v", err)
+	}
+	r := &loopRunner{t: t, loop: loop}
+	r.start()
+	t.Cleanup(func() {
+		if r.running {
+			r.stop()
+		}
+		loop.Close()
+	})
+	return r
+}
+
+func (r *loopRunner) start() {
+	r.done = make(chan error, 1)
+	r.running = true
+	go func() { r.done <- r.loop.Run() }()
+}
+
+// stop ends Run; from then on the test goroutine is the loop.
+func (r *loopRunner) stop() {
+	r.t.Helper()
+	r.loop.Post(r.loop.Stop)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			r.t.Errorf("loop.Run: %v", err)
+		}
+	case <-time.After(waitLimit):
+		r.t.Fatal("loop did not stop")
+	}
+	r.running = false
+}
+
+func onLoop(t *testing.T, loop *evport.Loop, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	loop.Post(func() {
+		defer close(done)
+		fn()
+	})
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatalf("loop did not run posted work within %v", waitLimit)
+	}
+}
+
+func waitFor(t *testing.T, loop *evport.Loop, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		var ok bool
+		onLoop(t, loop, func() { ok = cond() })
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+type record map[string]any
+
+func (r record) str(key string) string {
+	v, ok := r[key]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// find returns the records with message msg whose fields match kv pairs.
+func (b *logBuffer) find(t *testing.T, msg string, kv ...string) []record {
+	t.Helper()
+	b.mu.Lock()
+	data := append([]byte(nil), b.buf.Bytes()...)
+	b.mu.Unlock()
+	var out []record
+next:
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		d := json.NewDecoder(bytes.NewReader(line))
+		d.UseNumber()
+		var r record
+		if err := d.Decode(&r); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if r.str("msg") != msg {
+			continue
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if r.str(kv[i]) != kv[i+1] {
+				continue next
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (b *logBuffer) waitRecords(t *testing.T, n int, msg string, kv ...string) []record {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		rs := b.find(t, msg, kv...)
+		if len(rs) >= n {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %d %q records %v", n, msg, kv)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// udpHarness is the UDP proxy with its table and set, and a client.
+type udpHarness struct {
+	t      *testing.T
+	run    *loopRunner
+	loop   *evport.Loop
+	logs   *logBuffer
+	dir    string
+	set    *backend.Set
+	table  *remote.Table
+	udp    *proxy.UDP
+	client *net.UDPConn
+	to     netip.AddrPort // the proxy's address
+}
+
+// newUDPHarness builds everything; with a backend name, a fake backend
+// with that socket name is started, handshaken and returned.
+func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *fakeSession) {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	h := &udpHarness{t: t, dir: dir, logs: &logBuffer{}}
+	var ln *net.UnixListener
+	conns := make(chan *net.UnixConn, 1)
+	if backendName != "" {
+		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, backendName), Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			c, err := ln.AcceptUnix()
+			if err == nil {
+				conns <- c
+			}
+		}()
+	}
+	h.run = newLoopRunner(t)
+	h.loop = h.run.loop
+	// Info level: the packet path's trace records are off, as in production.
+	log := bunyan.New(h.logs, zerolog.InfoLevel)
+	// No periodic work that could run during an allocation measurement.
+	bt := backend.DefaultTimings()
+	bt.Scan = time.Hour
+	bt.HeartbeatInterval = time.Hour
+	rt := remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}
+	onLoop(t, h.loop, func() {
+		h.set = backend.NewSet(h.loop, log, dir, bt)
+		h.table = remote.NewTable(h.loop, log, h.set, rt)
+		h.udp, err = proxy.ListenUDP(h.loop, log, netip.MustParseAddrPort("127.0.0.1:0"), h.table, h.set)
+		if err == nil {
+			h.set.Start()
+		}
+	})
+	if err != nil {
+		t.Fatalf("ListenUDP: %v", err)
+	}
+	t.Cleanup(func() {
+		if h.run.running {
+			onLoop(t, h.loop, func() {
+				h.udp.Close()
+				h.set.Stop()
+			})
+		}
+	})
+	h.to = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), h.udp.Port())
+	h.client, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.client.Close() })
+
+	var s *fakeSession
+	if backendName != "" {
+		select {
+		case c := <-conns:
+			t.Cleanup(func() { c.Close() })
+			s = &fakeSession{t: t, c: c, r: bufio.NewReader(c)}
+		case <-time.After(waitLimit):
+			t.Fatal("the balancer did not connect to the fake backend")
+		}
+		s.expect(backend.FrameClientHello)
+		s.write(backend.AppendServerHello(nil))
+		waitFor(t, h.loop, "backend OK", func() bool {
+			bs := h.set.Backends()
+			return len(bs) == 1 && bs[0].OK()
+		})
+	}
+	return h, s
+}
+
+// clientAddr is the client socket's address as the balancer numbers it.
+func (h *udpHarness) clientAddr() (uint32, uint16) {
+	ap := h.client.LocalAddr().(*net.UDPAddr).AddrPort()
+	a := ap.Addr().As4()
+	return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]), ap.Port()
+}
+
+func (h *udpHarness) send(msg []byte) {
+	h.t.Helper()
+	if _, err := h.client.WriteToUDPAddrPort(msg, h.to); err != nil {
+		h.t.Fatalf("client send: %v", err)
+	}
+}
+
+// receive reads one datagram at the client.
+func (h *udpHarness) receive() ([]byte, netip.AddrPort) {
+	h.t.Helper()
+	h.client.SetReadDeadline(time.Now().Add(waitLimit))
+	buf := make([]byte, 65536)
+	n, from, err := h.client.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		h.t.Fatalf("client receive: %v", err)
+	}
+	return buf[:n], from
+}
+
+// remoteStats reads the client's remote record (ok false: none).
+func (h *udpHarness) remoteStats(addr uint32) (st remote.Stats, ok bool) {
+	onLoop(h.t, h.loop, func() {
+		h.table.Each(func(r *remote.Remote) {
+			if r.Addr == addr {
+				st, ok = r.Stats, true
+			}
+		})
+	})
+	return st, ok
+}
+
+func (h *udpHarness) backendStats() backend.Stats {
+	var st backend.Stats
+	onLoop(h.t, h.loop, func() { st = h.set.Backends()[0].Stats })
+	return st
+}
+
+// fakeSession is the backend end of a control session.
+type fakeSession struct {
+	t *testing.T
+	c *net.UnixConn
+	r *bufio.Reader
+}
+
+func (s *fakeSession) readFrame() backend.Frame {
+	s.t.Helper()
+	s.c.SetReadDeadline(time.Now().Add(waitLimit))
+	var hdr [4]byte
+	if _, err := io.ReadFull(s.r, hdr[:]); err != nil {
+		s.t.Fatalf("reading a frame: %v", err)
+	}
+	buf := hdr[:]
+	for {
+		f, n, err := backend.ParseClientFrame(buf)
+		if err != nil {
+			s.t.Fatalf("balancer sent a bad frame: %v", err)
+		}
+		if n > 0 {
+			f.Data = append([]byte(nil), f.Data...)
+			return f
+		}
+		b, err := s.r.ReadByte()
+		if err != nil {
+			s.t.Fatalf("reading a frame: %v", err)
+		}
+		buf = append(buf, b)
+	}
+}
+
+func (s *fakeSession) expect(typ backend.FrameType) backend.Frame {
+	s.t.Helper()
+	f := s.readFrame()
+	if f.Type != typ {
+		s.t.Fatalf("balancer sent %v, want %v", f.Type, typ)
+	}
+	return f
+}
+
+func (s *fakeSession) write(b []byte) {
+	s.t.Helper()
+	s.c.SetWriteDeadline(time.Now().Add(waitLimit))
+	if _, err := s.c.Write(b); err != nil {
+		s.t.Fatalf("writing to the balancer: %v", err)
+	}
+}

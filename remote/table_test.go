@@ -1,0 +1,383 @@
+/*
+ * Tests of the remote table (table.go; SPEC §5) with a real backend Set of
+ * demo backends on a loop: the choice of primary and backup and its log
+ * records, removal of the primary, nothing OK, expiry (by the clock and by
+ * the periodic sweep) and rebalancing, each checking that the backends'
+ * primary counts stay exact.
+ *
+ * A backend is taken down with Backend.Fault; it reconnects by itself
+ * after the reconnect delay (200 ms here), which is how "the primary comes
+ * back" happens. Steps that must see a backend down run in one loop turn.
+ */
+
+package remote_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/remote"
+)
+
+// noPeriodic: tests that call Expire and Rebalance themselves.
+var noPeriodic = remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}
+
+func TestNewRemotesRoundRobin(t *testing.T) {
+	h := newHarness(t, noPeriodic, "5301", "5302", "5303")
+	var got []uint32
+	onLoop(t, h.loop, func() {
+		for i := 1; i <= 6; i++ {
+			r := h.table.Lookup(ip10(i))
+			got = append(got, idOf(h.table.Backend(r)))
+		}
+		if h.table.Len() != 6 {
+			t.Errorf("Len() %d, want 6", h.table.Len())
+		}
+		for _, id := range []uint32{5301, 5302, 5303} {
+			if n := h.set.Lookup(id).Remotes(); n != 2 {
+				t.Errorf("backend %d is primary of %d remotes, want 2", id, n)
+			}
+		}
+	})
+	want := []uint32{5301, 5302, 5303, 5301, 5302, 5303}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("primaries %v, want %v", got, want)
+		}
+	}
+	for i := 1; i <= 6; i++ {
+		ip := bunyan.IPv4String(ip10(i))
+		if n := len(h.logs.find(t, "new remote peer", "remote_ip", ip)); n != 1 {
+			t.Errorf("%d \"new remote peer\" records for %s, want 1", n, ip)
+		}
+		if rs := h.logs.find(t, "remote assigned to new primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].str("backend") != idString(want[i-1]) {
+			t.Errorf("primary records for %s: %v, want one naming backend %d", ip, rs, want[i-1])
+		}
+	}
+
+	// Known remotes: same record, same primary, nothing new logged.
+	var first *remote.Remote
+	onLoop(t, h.loop, func() { first = h.table.Lookup(ip10(1)) })
+	time.Sleep(5 * time.Millisecond)
+	onLoop(t, h.loop, func() {
+		for i := 1; i <= 6; i++ {
+			r := h.table.Lookup(ip10(i))
+			if b := h.table.Backend(r); idOf(b) != want[i-1] {
+				t.Errorf("remote %d moved to %d, want it to stay on %d", i, idOf(b), want[i-1])
+			}
+		}
+		r := h.table.Lookup(ip10(1))
+		if r != first || r.Addr != ip10(1) || !r.LastSeen.After(r.FirstSeen) {
+			t.Errorf("remote 1 is %p (first %p), first seen %v last seen %v", r, first, r.FirstSeen, r.LastSeen)
+		}
+		if h.table.Len() != 6 {
+			t.Errorf("Len() %d, want 6", h.table.Len())
+		}
+	})
+	if n := len(h.logs.find(t, "new remote peer")); n != 6 {
+		t.Errorf("%d \"new remote peer\" records, want 6", n)
+	}
+	if n := len(h.logs.find(t, "remote assigned to new primary backend")); n != 6 {
+		t.Errorf("%d primary records, want 6", n)
+	}
+	h.checkCounts()
+}
+
+func idString(id uint32) string { return strconv.FormatUint(uint64(id), 10) }
+
+func TestBackupWhilePrimaryDown(t *testing.T) {
+	h := newHarness(t, noPeriodic, "5301", "5302", "5303")
+	ip := bunyan.IPv4String(ip10(1))
+	b1, b2 := h.be(5301), h.be(5302)
+	onLoop(t, h.loop, func() {
+		r := h.table.Lookup(ip10(1))
+		if b := h.table.Backend(r); b != b1 {
+			t.Errorf("primary %d, want 5301", idOf(b))
+			return
+		}
+		b1.Fault("test")
+		if b := h.table.Backend(r); b != b2 {
+			t.Errorf("with the primary down got %d, want backup 5302", idOf(b))
+			return
+		}
+		if r.Primary() != b1 || r.Backup() != b2 {
+			t.Errorf("primary %d backup %d, want 5301 and 5302", idOf(r.Primary()), idOf(r.Backup()))
+		}
+		// The backup is reused while the primary stays down.
+		for range 3 {
+			if b := h.table.Backend(r); b != b2 {
+				t.Errorf("second packet went to %d, want the backup 5302", idOf(b))
+			}
+		}
+		// The primary count stays with the primary.
+		if b1.Remotes() != 1 || b2.Remotes() != 0 {
+			t.Errorf("counts 5301:%d 5302:%d, want 1 and 0", b1.Remotes(), b2.Remotes())
+		}
+		// The backup fails too: a new backup.
+		b2.Fault("test")
+		if b := h.table.Backend(r); idOf(b) != 5303 || r.Backup() != b {
+			t.Errorf("with primary and backup down got %d (backup %d), want 5303", idOf(b), idOf(r.Backup()))
+		}
+	})
+	rs := h.logs.find(t, "remote assigned to new backup backend", "remote_ip", ip)
+	if len(rs) != 2 || rs[0].str("backend") != "5302" || rs[1].str("backend") != "5303" || rs[0].str("primary") != "5301" {
+		t.Errorf("backup records %v, want two: 5302 then 5303, primary 5301", rs)
+	}
+
+	waitFor(t, h.loop, "5301 back", b1.OK)
+	onLoop(t, h.loop, func() {
+		r := h.table.Lookup(ip10(1))
+		for range 2 {
+			if b := h.table.Backend(r); b != b1 {
+				t.Errorf("with the primary back got %d, want 5301", idOf(b))
+			}
+		}
+		if r.Backup() != nil {
+			t.Errorf("backup %d kept after the primary returned", idOf(r.Backup()))
+		}
+	})
+	if rs := h.logs.find(t, "remote assigned to original primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].str("backend") != "5301" {
+		t.Errorf("return records %v, want one naming 5301", rs)
+	}
+	if n := len(h.logs.find(t, "remote assigned to new primary backend")); n != 1 {
+		t.Errorf("%d primary records, want 1 (the primary never changed)", n)
+	}
+	h.checkCounts()
+}
+
+func TestPrimaryRemoved(t *testing.T) {
+	h := newHarness(t, noPeriodic, "5301", "5302", "5303")
+	b1 := h.be(5301)
+	onLoop(t, h.loop, func() {
+		r := h.table.Lookup(ip10(1))
+		h.table.Backend(r)
+		b1.Fault("test")
+		if b := h.table.Backend(r); idOf(b) != 5302 {
+			t.Errorf("backup %d, want 5302", idOf(b))
+		}
+	})
+	h.demos["5301"].Close() // removes the socket
+	waitFor(t, h.loop, "5301 removed", b1.Removed)
+	onLoop(t, h.loop, func() {
+		r := h.table.Lookup(ip10(1))
+		b := h.table.Backend(r)
+		// Round-robin goes on after 5302, the backup just chosen.
+		if idOf(b) != 5303 || r.Primary() != b || r.Backup() != nil {
+			t.Errorf("got %d, primary %d backup %d; want a new primary 5303 and no backup", idOf(b), idOf(r.Primary()), idOf(r.Backup()))
+		}
+		if b1.Remotes() != 0 || b.Remotes() != 1 {
+			t.Errorf("counts 5301:%d %d:%d, want 0 and 1", b1.Remotes(), idOf(b), b.Remotes())
+		}
+	})
+	rs := h.logs.find(t, "remote assigned to new primary backend", "remote_ip", "10.0.0.1")
+	if len(rs) != 2 || rs[1].str("backend") != "5303" {
+		t.Errorf("primary records %v, want 5301 then 5303", rs)
+	}
+	h.checkCounts()
+}
+
+func TestNothingOK(t *testing.T) {
+	h := newHarness(t, noPeriodic, "5301")
+	b1 := h.be(5301)
+	onLoop(t, h.loop, func() {
+		// An existing remote whose primary fails, with nothing else OK.
+		old := h.table.Lookup(ip10(1))
+		h.table.Backend(old)
+		b1.Fault("test")
+		if b := h.table.Backend(old); b != nil {
+			t.Errorf("got %d with nothing OK, want nil", idOf(b))
+		}
+		if old.Primary() != b1 || old.Backup() != nil {
+			t.Errorf("primary %d backup %d, want the primary kept and no backup", idOf(old.Primary()), idOf(old.Backup()))
+		}
+		// A new remote with nothing OK: known, but without a primary.
+		r := h.table.Lookup(ip10(2))
+		if b := h.table.Backend(r); b != nil {
+			t.Errorf("new remote got %d with nothing OK, want nil", idOf(b))
+		}
+		if r.Primary() != nil || h.table.Len() != 2 || b1.Remotes() != 1 {
+			t.Errorf("primary %d, Len %d, 5301 count %d; want none, 2, 1", idOf(r.Primary()), h.table.Len(), b1.Remotes())
+		}
+	})
+	if n := len(h.logs.find(t, "no backends available")); n != 1 {
+		t.Errorf("%d \"no backends available\" records, want 1", n)
+	}
+	// When the backend returns, the new remote gets it as primary.
+	waitFor(t, h.loop, "5301 back", b1.OK)
+	onLoop(t, h.loop, func() {
+		if b := h.table.Backend(h.table.Lookup(ip10(2))); b != b1 {
+			t.Errorf("got %d, want 5301", idOf(b))
+		}
+	})
+	h.checkCounts()
+}
+
+func TestExpire(t *testing.T) {
+	rt := noPeriodic
+	rt.Expiry = 600 * time.Millisecond
+	h := newHarness(t, rt, "5301", "5302")
+	b1, b2 := h.be(5301), h.be(5302)
+	start := time.Now()
+	onLoop(t, h.loop, func() {
+		h.table.Backend(h.table.Lookup(ip10(1))) // A -> 5301
+		h.table.Backend(h.table.Lookup(ip10(3))) // C -> 5302
+	})
+	time.Sleep(300 * time.Millisecond)
+	onLoop(t, h.loop, func() { h.table.Lookup(ip10(3)) }) // C heard from again
+	time.Sleep(700*time.Millisecond - time.Since(start))
+	onLoop(t, h.loop, func() {
+		h.table.Backend(h.table.Lookup(ip10(2))) // B, new -> 5301
+		h.table.Expire()
+		var left []uint32
+		h.table.Each(func(r *remote.Remote) { left = append(left, r.Addr) })
+		if h.table.Len() != 2 || len(left) != 2 {
+			t.Errorf("remotes %v, want B and C", left)
+		}
+		for _, a := range left {
+			if a == ip10(1) {
+				t.Error("A, silent longer than Expiry, was kept")
+			}
+		}
+		if b1.Remotes() != 1 || b2.Remotes() != 1 {
+			t.Errorf("counts 5301:%d 5302:%d, want 1 and 1", b1.Remotes(), b2.Remotes())
+		}
+	})
+	rs := h.logs.find(t, "expiring remote entry")
+	if len(rs) != 1 || rs[0].str("remote_ip") != "10.0.0.1" || rs[0].str("level") != "20" {
+		t.Errorf("expiry records %v, want one debug record for 10.0.0.1", rs)
+	}
+	h.checkCounts()
+
+	// A remote that returns after expiry is new again.
+	onLoop(t, h.loop, func() { h.table.Backend(h.table.Lookup(ip10(1))) })
+	if n := len(h.logs.find(t, "new remote peer", "remote_ip", "10.0.0.1")); n != 2 {
+		t.Errorf("%d \"new remote peer\" records for A, want 2", n)
+	}
+	h.checkCounts()
+}
+
+func TestSweepRunsPeriodically(t *testing.T) {
+	rt := remote.Timings{Expiry: 150 * time.Millisecond, Sweep: 50 * time.Millisecond, Rebalance: time.Hour}
+	h := newHarness(t, rt, "5301")
+	b1 := h.be(5301)
+	start := time.Now()
+	onLoop(t, h.loop, func() {
+		h.table.Start()
+		h.table.Backend(h.table.Lookup(ip10(1)))
+	})
+	waitFor(t, h.loop, "the remote expired", func() bool { return h.table.Len() == 0 })
+	if waited := time.Since(start); waited < rt.Expiry {
+		t.Errorf("expired after %v, before Expiry %v", waited, rt.Expiry)
+	}
+	onLoop(t, h.loop, func() {
+		if b1.Remotes() != 0 {
+			t.Errorf("5301 count %d after expiry, want 0", b1.Remotes())
+		}
+	})
+}
+
+// unbalance faults 5302, gives n new remotes (from addr base up) to 5301,
+// and waits for 5302 to come back.
+func (h *harness) unbalance(base, n int) {
+	h.t.Helper()
+	b1, b2 := h.be(5301), h.be(5302)
+	onLoop(h.t, h.loop, func() {
+		b2.Fault("test")
+		for i := base; i < base+n; i++ {
+			if b := h.table.Backend(h.table.Lookup(ip10(i))); b != b1 {
+				h.t.Errorf("remote %d went to %d, want 5301 while 5302 is down", i, idOf(b))
+			}
+		}
+	})
+	waitFor(h.t, h.loop, "5302 back", b2.OK)
+}
+
+func TestRebalance(t *testing.T) {
+	h := newHarness(t, noPeriodic, "5301", "5302")
+	b1, b2 := h.be(5301), h.be(5302)
+	msg := "rebalancing to reduce spread"
+	h.unbalance(1, 10)
+
+	// Spread 10 over 2 OK backends: 8 remotes leave 5301.
+	onLoop(t, h.loop, func() {
+		h.table.Rebalance()
+		if b1.Remotes() != 2 || b2.Remotes() != 0 {
+			t.Errorf("counts 5301:%d 5302:%d, want 2 and 0", b1.Remotes(), b2.Remotes())
+		}
+		cleared := 0
+		h.table.Each(func(r *remote.Remote) {
+			if r.Primary() == nil {
+				cleared++
+			}
+		})
+		if cleared != 8 || h.table.Len() != 10 {
+			t.Errorf("%d of %d remotes without a primary, want 8 of 10", cleared, h.table.Len())
+		}
+		// Spread 2 == OK count: nothing more.
+		h.table.Rebalance()
+		if b1.Remotes() != 2 {
+			t.Errorf("second rebalance moved remotes: 5301 has %d", b1.Remotes())
+		}
+	})
+	rs := h.logs.find(t, msg)
+	if len(rs) != 1 || rs[0].str("backend") != "5301" || rs[0].str("spread") != "10" || rs[0].str("ok_backends") != "2" || rs[0].str("moving") != "8" {
+		t.Errorf("rebalance records %v, want one: backend 5301 spread 10 ok_backends 2 moving 8", rs)
+	}
+	h.checkCounts()
+
+	// The cleared remotes choose again round-robin on their next packet.
+	onLoop(t, h.loop, func() {
+		for i := 1; i <= 10; i++ {
+			if h.table.Backend(h.table.Lookup(ip10(i))) == nil {
+				t.Errorf("remote %d got no backend", i)
+			}
+		}
+		if b1.Remotes() != 6 || b2.Remotes() != 4 {
+			t.Errorf("counts 5301:%d 5302:%d, want 6 and 4", b1.Remotes(), b2.Remotes())
+		}
+	})
+	h.checkCounts()
+
+	// One more for 5301 while 5302 is down: 7 against 4. While 5302 is down
+	// only 5301 counts (spread 0); once it is back the spread is 3 > 2 and
+	// one remote moves.
+	b2Down := false
+	onLoop(t, h.loop, func() {
+		b2.Fault("test")
+		h.table.Backend(h.table.Lookup(ip10(11)))
+		h.table.Rebalance()
+		b2Down = !b2.OK()
+	})
+	if !b2Down {
+		t.Fatal("5302 was not down")
+	}
+	if n := len(h.logs.find(t, msg)); n != 1 {
+		t.Errorf("rebalanced over a backend that is down (%d records)", n)
+	}
+	waitFor(t, h.loop, "5302 back", b2.OK)
+	onLoop(t, h.loop, func() {
+		h.table.Rebalance()
+		if b1.Remotes() != 6 || b2.Remotes() != 4 {
+			t.Errorf("counts 5301:%d 5302:%d, want 6 and 4", b1.Remotes(), b2.Remotes())
+		}
+	})
+	if rs := h.logs.find(t, msg); len(rs) != 2 || rs[1].str("spread") != "3" || rs[1].str("moving") != "1" {
+		t.Errorf("rebalance records %v, want a second with spread 3 moving 1", rs)
+	}
+	h.checkCounts()
+}
+
+func TestRebalanceRunsPeriodically(t *testing.T) {
+	rt := remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: 50 * time.Millisecond}
+	h := newHarness(t, rt, "5301", "5302")
+	b1 := h.be(5301)
+	h.unbalance(1, 6)
+	onLoop(t, h.loop, h.table.Start)
+	waitFor(t, h.loop, "a rebalance", func() bool { return b1.Remotes() < 6 })
+	if n := len(h.logs.find(t, "rebalancing to reduce spread", "moving", "4")); n != 1 {
+		t.Errorf("%d records moving 4, want 1", n)
+	}
+	h.checkCounts()
+}
