@@ -67,13 +67,13 @@ func TestHelloMakesBackendOK(t *testing.T) {
 	waitFor(t, h.loop, "backend OK", b.OK)
 
 	id := "5301"
-	if n := len(h.logs.find(t, "new backend", "be_id", id, "be_path", f.path)); n != 1 {
+	if n := len(h.logs.Find(t, "new backend", "be_id", id, "be_path", f.path)); n != 1 {
 		t.Errorf("%d \"new backend\" records for %s, want 1", n, id)
 	}
-	if n := len(h.logs.find(t, "connecting to backend", "be_id", id, "be_path", f.path)); n != 1 {
+	if n := len(h.logs.Find(t, "connecting to backend", "be_id", id, "be_path", f.path)); n != 1 {
 		t.Errorf("%d \"connecting to backend\" records, want 1", n)
 	}
-	if n := len(h.logs.find(t, "backend socket established", "be_id", id, "be_path", f.path)); n != 1 {
+	if n := len(h.logs.Find(t, "backend socket established", "be_id", id, "be_path", f.path)); n != 1 {
 		t.Errorf("%d \"backend socket established\" records, want 1", n)
 	}
 	onLoop(t, h.loop, func() {
@@ -128,13 +128,13 @@ func TestProtocolFaults(t *testing.T) {
 				time.Sleep(5 * time.Millisecond) // separate reads
 			}
 			s.expectClosed()
-			faults := h.logs.waitRecords(t, 1, "backend faulted (reset and reconnect)", "be_id", "5310")
+			faults := h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5310")
 			if len(faults) != 1 {
 				t.Fatalf("%d fault records, want 1", len(faults))
 			}
-			if r := faults[0]; r.str("reason") != "protocol error" || !strings.Contains(r.str("err"), tc.errHas) || r.str("level") != "40" {
+			if r := faults[0]; r.Str("reason") != "protocol error" || !strings.Contains(r.Str("err"), tc.errHas) || r.Str("level") != "40" {
 				t.Errorf("fault record reason %q err %q level %s, want \"protocol error\", err containing %q, level 40",
-					r.str("reason"), r.str("err"), r.str("level"), tc.errHas)
+					r.Str("reason"), r.Str("err"), r.Str("level"), tc.errHas)
 			}
 			onLoop(t, h.loop, func() {
 				if b.OK() {
@@ -198,12 +198,12 @@ func TestReconnectBackoff(t *testing.T) {
 		s.expect(FrameClientHello)
 		closed := time.Now()
 		s.c.Close()
-		rs := h.logs.waitRecords(t, i+1, "backend faulted (reset and reconnect)", "be_id", "5320")
+		rs := h.logs.Wait(t, i+1, "backend faulted (reset and reconnect)", "be_id", "5320")
 		r := rs[i]
-		if r.str("reason") != "backend closed the session" {
-			t.Errorf("fault %d: reason %q", i, r.str("reason"))
+		if r.Str("reason") != "backend closed the session" {
+			t.Errorf("fault %d: reason %q", i, r.Str("reason"))
 		}
-		if got := r.millis("reconnect_delay_ms"); got != float64(wantDelay)/float64(time.Millisecond) {
+		if got := r.Num("reconnect_delay_ms"); got != float64(wantDelay)/float64(time.Millisecond) {
 			t.Errorf("fault %d: reconnect_delay_ms %v, want %v", i, got, wantDelay)
 		}
 		onLoop(t, h.loop, func() {
@@ -234,8 +234,8 @@ func TestReconnectBackoff(t *testing.T) {
 	// session a fresh start by failing it without reading.
 	closed := time.Now()
 	s.c.Close()
-	rs := h.logs.waitRecords(t, len(want)+1, "backend faulted (reset and reconnect)", "be_id", "5320")
-	if got := rs[len(want)].millis("reconnect_delay_ms"); got != float64(tm.ReconnectFirst)/float64(time.Millisecond) {
+	rs := h.logs.Wait(t, len(want)+1, "backend faulted (reset and reconnect)", "be_id", "5320")
+	if got := rs[len(want)].Num("reconnect_delay_ms"); got != float64(tm.ReconnectFirst)/float64(time.Millisecond) {
 		t.Errorf("first fault after a hello: reconnect_delay_ms %v, want %v", got, tm.ReconnectFirst)
 	}
 	s = f.accept()
@@ -285,8 +285,8 @@ func TestHeartbeat(t *testing.T) {
 	if waited := time.Since(sent); waited < tm.HeartbeatInterval+tm.HeartbeatTimeout {
 		t.Errorf("faulted %v after the last reply, before interval+timeout %v", waited, tm.HeartbeatInterval+tm.HeartbeatTimeout)
 	}
-	h.logs.waitRecords(t, 1, "backend faulted (reset and reconnect)", "be_id", "5330", "reason", "heartbeat timeout")
-	if rs := h.logs.find(t, "no heartbeat from backend", "be_id", "5330", "be_path", f.path); len(rs) != 1 || rs[0].str("level") != "40" {
+	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5330", "reason", "heartbeat timeout")
+	if rs := h.logs.Find(t, "no heartbeat from backend", "be_id", "5330", "be_path", f.path); len(rs) != 1 || rs[0].Str("level") != "40" {
 		t.Errorf("\"no heartbeat from backend\" records %v, want one warning", rs)
 	}
 	onLoop(t, h.loop, func() {
@@ -312,7 +312,7 @@ func TestConnectTimeout(t *testing.T) {
 	if waited := time.Since(started); waited < tm.ConnectTimeout {
 		t.Errorf("gave up after %v, before the %v connect timeout", waited, tm.ConnectTimeout)
 	}
-	h.logs.waitRecords(t, 1, "backend faulted (reset and reconnect)", "be_id", "5340", "reason", "timed out waiting for SERVER_HELLO")
+	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5340", "reason", "timed out waiting for SERVER_HELLO")
 	onLoop(t, h.loop, func() {
 		if b.OK() || !b.Reconnecting() {
 			t.Errorf("ok %v reconnecting %v, want a reconnect pending", b.OK(), b.Reconnecting())
@@ -342,7 +342,7 @@ func TestRemovedSocket(t *testing.T) {
 
 	f.close() // unlinks the socket
 	s.c.Close()
-	h.logs.waitRecords(t, 1, "backend socket removed", "be_id", "5350", "be_path", f.path)
+	h.logs.Wait(t, 1, "backend socket removed", "be_id", "5350", "be_path", f.path)
 	onLoop(t, h.loop, func() {
 		if !b.Removed() || b.OK() || b.Reconnecting() {
 			t.Errorf("removed %v ok %v reconnecting %v, want removed only", b.Removed(), b.OK(), b.Reconnecting())
@@ -353,7 +353,7 @@ func TestRemovedSocket(t *testing.T) {
 	if after := h.stats(b).ConnStart; after != before {
 		t.Errorf("%d connects to a removed backend", after-before)
 	}
-	if n := len(h.logs.find(t, "backend socket removed")); n != 1 {
+	if n := len(h.logs.Find(t, "backend socket removed")); n != 1 {
 		t.Errorf("%d \"backend socket removed\" records, want 1", n)
 	}
 
@@ -361,7 +361,7 @@ func TestRemovedSocket(t *testing.T) {
 	s2 := f2.accept()
 	s2.hello()
 	waitFor(t, h.loop, "returned backend OK", b.OK)
-	h.logs.waitRecords(t, 1, "backend socket returned", "be_id", "5350")
+	h.logs.Wait(t, 1, "backend socket returned", "be_id", "5350")
 	onLoop(t, h.loop, func() {
 		if b.Removed() || b.ID() != 5350 {
 			t.Errorf("removed %v id %d, want the same backend back", b.Removed(), b.ID())
@@ -388,9 +388,9 @@ func TestRemovedFoundByConnect(t *testing.T) {
 	s := f.accept()
 	s.expect(FrameClientHello)
 	s.write(AppendServerHeartbeat(nil)) // protocol fault; the file is still there
-	h.logs.waitRecords(t, 1, "backend faulted (reset and reconnect)", "be_id", "5351")
+	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5351")
 	f.close()
-	h.logs.waitRecords(t, 1, "backend socket removed", "be_id", "5351")
+	h.logs.Wait(t, 1, "backend socket removed", "be_id", "5351")
 	onLoop(t, h.loop, func() {
 		if !b.Removed() || b.Reconnecting() {
 			t.Errorf("removed %v reconnecting %v, want removed and no timer", b.Removed(), b.Reconnecting())
@@ -414,7 +414,7 @@ func TestRemovedFoundByScan(t *testing.T) {
 	s := f.accept()
 	s.expect(FrameClientHello)
 	s.write(AppendServerHeartbeat(nil))
-	h.logs.waitRecords(t, 1, "backend faulted (reset and reconnect)", "be_id", "5352")
+	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5352")
 	f.close()
 	h.rescan()
 	onLoop(t, h.loop, func() {
@@ -425,12 +425,12 @@ func TestRemovedFoundByScan(t *testing.T) {
 			t.Errorf("ConnStart %d, want 1", b.Stats.ConnStart)
 		}
 	})
-	if n := len(h.logs.find(t, "backend socket removed", "be_id", "5352")); n != 1 {
+	if n := len(h.logs.Find(t, "backend socket removed", "be_id", "5352")); n != 1 {
 		t.Errorf("%d \"backend socket removed\" records, want 1", n)
 	}
 	// A scan while the file is still gone changes nothing.
 	h.rescan()
-	if n := len(h.logs.find(t, "backend socket removed", "be_id", "5352")); n != 1 {
+	if n := len(h.logs.Find(t, "backend socket removed", "be_id", "5352")); n != 1 {
 		t.Errorf("%d \"backend socket removed\" records after a second scan, want 1", n)
 	}
 }
@@ -486,7 +486,7 @@ func TestForwardUDPAndCounters(t *testing.T) {
 			t.Errorf("stats %+v after the fault, want 1 session, 1 error, 3 UDP", b.Stats)
 		}
 	})
-	h.logs.waitRecords(t, 1, "backend faulted (reset and reconnect)", "be_id", "5360", "reason", "test fault")
+	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5360", "reason", "test fault")
 	s.expectClosed()
 	f.accept().hello()
 	waitFor(t, h.loop, "backend OK again", b.OK)
@@ -651,7 +651,7 @@ func TestHeartbeatNeverPartial(t *testing.T) {
 			t.Errorf("backend still OK with a heartbeat it could not send (queued %d)", b.session.Queued())
 		}
 	})
-	h.logs.waitRecords(t, 1, "backend faulted (reset and reconnect)", "be_id", "5390", "reason", "session stuck; heartbeat not sent")
+	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5390", "reason", "session stuck; heartbeat not sent")
 	// The fault closed the session in the same turn, dropping what was
 	// queued: the backend sees the end of the stream and not a byte of a
 	// split frame.
@@ -677,13 +677,13 @@ func TestStaleSocketRetries(t *testing.T) {
 	dead.Close()
 
 	h.start()
-	rs := h.logs.waitRecords(t, 3, "backend faulted (reset and reconnect)", "be_id", "5395")
+	rs := h.logs.Wait(t, 3, "backend faulted (reset and reconnect)", "be_id", "5395")
 	for i, r := range rs[:3] {
-		if r.str("reason") != "connect failed" || r.str("errno") != strconv.Itoa(int(syscall.ECONNREFUSED)) {
-			t.Errorf("fault %d: reason %q errno %s, want \"connect failed\" and ECONNREFUSED", i, r.str("reason"), r.str("errno"))
+		if r.Str("reason") != "connect failed" || r.Str("errno") != strconv.Itoa(int(syscall.ECONNREFUSED)) {
+			t.Errorf("fault %d: reason %q errno %s, want \"connect failed\" and ECONNREFUSED", i, r.Str("reason"), r.Str("errno"))
 		}
-		if want := float64(1 + 2*i); r.millis("reconnect_delay_ms") != want {
-			t.Errorf("fault %d: reconnect_delay_ms %v, want %v", i, r.millis("reconnect_delay_ms"), want)
+		if want := float64(1 + 2*i); r.Num("reconnect_delay_ms") != want {
+			t.Errorf("fault %d: reconnect_delay_ms %v, want %v", i, r.Num("reconnect_delay_ms"), want)
 		}
 	}
 	b := h.backend("5395")

@@ -17,11 +17,8 @@ package backend
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -34,157 +31,24 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/bunyan/bunyantest"
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/evport/looptest"
 )
 
-// waitLimit bounds every wait; generous because -race on two cores is slow.
-const waitLimit = 10 * time.Second
+const waitLimit = looptest.WaitLimit
 
-// startLoop runs a new loop on its own goroutine until the test ends.
-func startLoop(t *testing.T) *evport.Loop {
-	t.Helper()
-	loop, err := evport.New()
-	if err != nil {
-		t.Fatalf("evport.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
-	t.Cleanup(func() {
-		loop.Post(loop.Stop)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("loop.Run: %v", err)
-			}
-		case <-time.After(waitLimit):
-			t.Errorf("loop did not stop")
-			return
-		}
-		loop.Close()
-	})
-	return loop
-}
+type (
+	logBuffer = bunyantest.Buffer
+	record    = bunyantest.Record
+)
 
-// onLoop runs fn on the loop and waits for it to finish.
-func onLoop(t *testing.T, loop *evport.Loop, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	loop.Post(func() {
-		defer close(done)
-		fn()
-	})
-	select {
-	case <-done:
-	case <-time.After(waitLimit):
-		t.Fatalf("loop did not run posted work within %v", waitLimit)
-	}
-}
+func startLoop(t *testing.T) *evport.Loop { return looptest.Start(t).Loop }
 
-// waitFor polls cond on the loop until it holds.
-func waitFor(t *testing.T, loop *evport.Loop, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		var ok bool
-		onLoop(t, loop, func() { ok = cond() })
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// logBuffer collects log output; safe for the loop and the test together.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// record is one decoded bunyan record.
-type record map[string]any
-
-// str renders a field for comparison ("" when absent); numbers print as
-// integers when they are.
-func (r record) str(key string) string {
-	v, ok := r[key]
-	if !ok {
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-// records decodes every record written so far.
-func (b *logBuffer) records(t *testing.T) []record {
-	t.Helper()
-	b.mu.Lock()
-	data := append([]byte(nil), b.buf.Bytes()...)
-	b.mu.Unlock()
-	var out []record
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		d := json.NewDecoder(bytes.NewReader(line))
-		d.UseNumber()
-		var r record
-		if err := d.Decode(&r); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// find returns the records with message msg whose fields match the
-// key/value pairs in kv.
-func (b *logBuffer) find(t *testing.T, msg string, kv ...string) []record {
-	t.Helper()
-	var out []record
-next:
-	for _, r := range b.records(t) {
-		if r.str("msg") != msg {
-			continue
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if r.str(kv[i]) != kv[i+1] {
-				continue next
-			}
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// waitRecords waits until at least n records match and returns them.
-func (b *logBuffer) waitRecords(t *testing.T, n int, msg string, kv ...string) []record {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		rs := b.find(t, msg, kv...)
-		if len(rs) >= n {
-			return rs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %d %q records %v; have %d; log:\n%s", n, msg, kv, len(rs), b.String())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+var (
+	onLoop  = looptest.OnLoop
+	waitFor = looptest.WaitFor
+)
 
 // harness is a Set over a fresh socket directory on a running loop.
 type harness struct {
@@ -377,17 +241,3 @@ func (s *fakeSession) expectClosed() {
 
 // u32 is a raw little-endian word, for frames the codec will not make.
 func u32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
-
-// millis reads a duration field (zerolog writes milliseconds); -1 if absent
-// or not a number.
-func (r record) millis(key string) float64 {
-	n, ok := r[key].(json.Number)
-	if !ok {
-		return -1
-	}
-	f, err := n.Float64()
-	if err != nil {
-		return -1
-	}
-	return f
-}

@@ -109,12 +109,12 @@ func TestBackendIDs(t *testing.T) {
 	})
 	// Each backend was announced once, with its ID and path.
 	for name, id := range want {
-		rs := h.logs.find(t, "new backend", "be_id", strconv.Itoa(int(id)), "be_path", filepath.Join(h.dir, name))
+		rs := h.logs.Find(t, "new backend", "be_id", strconv.Itoa(int(id)), "be_path", filepath.Join(h.dir, name))
 		if len(rs) != 1 {
 			t.Errorf("%d \"new backend\" records for %s (%d), want 1", len(rs), name, id)
 		}
 	}
-	if n := len(h.logs.find(t, "new backend")); n != len(want) {
+	if n := len(h.logs.Find(t, "new backend")); n != len(want) {
 		t.Errorf("%d \"new backend\" records, want %d", n, len(want))
 	}
 }
@@ -153,13 +153,13 @@ func TestSkippedEntries(t *testing.T) {
 		{filepath.Join(h.dir, "subdir"), "40", "not a socket"},
 		{tooLong, "50", "sun_path"},
 	} {
-		rs := h.logs.find(t, skip, "path", c.path)
+		rs := h.logs.Find(t, skip, "path", c.path)
 		if len(rs) != 1 {
 			t.Errorf("%d records skipping %s after 4 scans, want 1", len(rs), c.path)
 			continue
 		}
-		if rs[0].str("level") != c.level || !strings.Contains(rs[0].str("reason"), c.reason) {
-			t.Errorf("skipping %s: level %s reason %q, want level %s and %q", c.path, rs[0].str("level"), rs[0].str("reason"), c.level, c.reason)
+		if rs[0].Str("level") != c.level || !strings.Contains(rs[0].Str("reason"), c.reason) {
+			t.Errorf("skipping %s: level %s reason %q, want level %s and %q", c.path, rs[0].Str("level"), rs[0].Str("reason"), c.level, c.reason)
 		}
 	}
 	if got := h.ids(); len(got) != 1 || got[filepath.Base(fits)] != 1 {
@@ -175,7 +175,7 @@ func TestSkippedEntries(t *testing.T) {
 	if got := h.ids(); got["README"] != 2 {
 		t.Errorf("backends %v, want README as ID 2", got)
 	}
-	if n := len(h.logs.find(t, skip)); n != 3 {
+	if n := len(h.logs.Find(t, skip)); n != 3 {
 		t.Errorf("%d skip records in all, want 3", n)
 	}
 }
@@ -205,7 +205,7 @@ func TestSelect(t *testing.T) {
 			t.Errorf("Select on an empty set = %d", b.ID())
 		}
 	})
-	if rs := h.logs.find(t, none); len(rs) != 1 || rs[0].str("level") != "40" {
+	if rs := h.logs.Find(t, none); len(rs) != 1 || rs[0].Str("level") != "40" {
 		t.Errorf("records %v, want one %q warning", rs, none)
 	}
 
@@ -247,19 +247,19 @@ func TestSelect(t *testing.T) {
 	// None OK: nil, and one record however often Select is called ...
 	onLoop(t, h.loop, func() { b1.Fault("test") })
 	time.Sleep(tm.NoBackendsLog) // since the empty set's record
-	before := len(h.logs.find(t, none))
+	before := len(h.logs.Find(t, none))
 	check("none OK", picks(5), 0, 0, 0, 0, 0)
 	check("none OK, next turn", picks(5), 0, 0, 0, 0, 0)
-	if n := len(h.logs.find(t, none)) - before; n != 1 {
+	if n := len(h.logs.Find(t, none)) - before; n != 1 {
 		t.Errorf("%d %q records from 10 calls in a row, want 1", n, none)
 	}
 	// ... until NoBackendsLog has passed.
 	time.Sleep(tm.NoBackendsLog)
 	check("none OK, later", picks(3), 0, 0, 0)
-	if n := len(h.logs.find(t, none)) - before; n != 2 {
+	if n := len(h.logs.Find(t, none)) - before; n != 2 {
 		t.Errorf("%d %q records after the interval, want 2", n, none)
 	}
-	if rs := h.logs.find(t, none); rs[len(rs)-1].str("backends") != "3" {
+	if rs := h.logs.Find(t, none); rs[len(rs)-1].Str("backends") != "3" {
 		t.Errorf("record %v, want backends 3", rs[len(rs)-1])
 	}
 }

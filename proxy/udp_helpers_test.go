@@ -6,7 +6,7 @@
  *
  * The loop normally runs on its own goroutine and the test reaches balancer
  * state with onLoop (Post and wait) or waitFor (a condition polled on the
- * loop). The allocation tests stop it (loopRunner.stop) and then call the
+ * loop). The allocation tests stop it (looptest.Runner.Stop) and then call the
  * packet path and run loop turns from the test goroutine itself, which is
  * legal because the loop is single-threaded: while Run is not running on
  * another goroutine, the caller is the loop.
@@ -16,15 +16,11 @@ package proxy_test
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,161 +28,29 @@ import (
 
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/bunyan/bunyantest"
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/evport/looptest"
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
 )
 
-// waitLimit bounds every wait; generous because -race on two cores is slow.
-const waitLimit = 10 * time.Second
+const waitLimit = looptest.WaitLimit
 
-// loopRunner runs a loop on its own goroutine and can stop and restart it.
-type loopRunner struct {
-	t       *testing.T
-	loop    *evport.Loop
-	done    chan error
-	running bool
-}
+type (
+	logBuffer = bunyantest.Buffer
+	record    = bunyantest.Record
+)
 
-func newLoopRunner(t *testing.T) *loopRunner {
-	t.Helper()
-	loop, err := evport.New()
-	if err != nil {
-		t.Fatalf("evport.New: %v", err)
-	}
-	r := &loopRunner{t: t, loop: loop}
-	r.start()
-	t.Cleanup(func() {
-		if r.running {
-			r.stop()
-		}
-		loop.Close()
-	})
-	return r
-}
-
-func (r *loopRunner) start() {
-	r.done = make(chan error, 1)
-	r.running = true
-	go func() { r.done <- r.loop.Run() }()
-}
-
-// stop ends Run; from then on the test goroutine is the loop.
-func (r *loopRunner) stop() {
-	r.t.Helper()
-	r.loop.Post(r.loop.Stop)
-	select {
-	case err := <-r.done:
-		if err != nil {
-			r.t.Errorf("loop.Run: %v", err)
-		}
-	case <-time.After(waitLimit):
-		r.t.Fatal("loop did not stop")
-	}
-	r.running = false
-}
-
-func onLoop(t *testing.T, loop *evport.Loop, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	loop.Post(func() {
-		defer close(done)
-		fn()
-	})
-	select {
-	case <-done:
-	case <-time.After(waitLimit):
-		t.Fatalf("loop did not run posted work within %v", waitLimit)
-	}
-}
-
-func waitFor(t *testing.T, loop *evport.Loop, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		var ok bool
-		onLoop(t, loop, func() { ok = cond() })
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-type record map[string]any
-
-func (r record) str(key string) string {
-	v, ok := r[key]
-	if !ok {
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-// find returns the records with message msg whose fields match kv pairs.
-func (b *logBuffer) find(t *testing.T, msg string, kv ...string) []record {
-	t.Helper()
-	b.mu.Lock()
-	data := append([]byte(nil), b.buf.Bytes()...)
-	b.mu.Unlock()
-	var out []record
-next:
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		d := json.NewDecoder(bytes.NewReader(line))
-		d.UseNumber()
-		var r record
-		if err := d.Decode(&r); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		if r.str("msg") != msg {
-			continue
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if r.str(kv[i]) != kv[i+1] {
-				continue next
-			}
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-func (b *logBuffer) waitRecords(t *testing.T, n int, msg string, kv ...string) []record {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		rs := b.find(t, msg, kv...)
-		if len(rs) >= n {
-			return rs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %d %q records %v", n, msg, kv)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var (
+	onLoop  = looptest.OnLoop
+	waitFor = looptest.WaitFor
+)
 
 // udpHarness is the UDP proxy with its table and set, and a client.
 type udpHarness struct {
 	t      *testing.T
-	run    *loopRunner
+	run    *looptest.Runner
 	loop   *evport.Loop
 	logs   *logBuffer
 	dir    string
@@ -222,8 +86,8 @@ func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *fakeSession)
 			}
 		}()
 	}
-	h.run = newLoopRunner(t)
-	h.loop = h.run.loop
+	h.run = looptest.Start(t)
+	h.loop = h.run.Loop
 	// Info level: the packet path's trace records are off, as in production.
 	log := bunyan.New(h.logs, zerolog.InfoLevel)
 	// No periodic work that could run during an allocation measurement.
@@ -243,7 +107,7 @@ func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *fakeSession)
 		t.Fatalf("ListenUDP: %v", err)
 	}
 	t.Cleanup(func() {
-		if h.run.running {
+		if h.run.Running() {
 			onLoop(t, h.loop, func() {
 				h.udp.Close()
 				h.set.Stop()

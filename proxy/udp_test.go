@@ -83,9 +83,9 @@ func TestUDPOversizedDropped(t *testing.T) {
 
 	for i, size := range []int{backend.MaxUDPLength + 1, 60000} {
 		h.send(make([]byte, size))
-		rs := h.logs.waitRecords(t, i+1, drop)
+		rs := h.logs.Wait(t, i+1, drop)
 		r := rs[i]
-		if r.str("len") != strconv.Itoa(size) || r.str("remote_ip") != "127.0.0.1" || r.str("remote_port") != strconv.Itoa(int(port)) || r.str("level") != "40" {
+		if r.Str("len") != strconv.Itoa(size) || r.Str("remote_ip") != "127.0.0.1" || r.Str("remote_port") != strconv.Itoa(int(port)) || r.Str("level") != "40" {
 			t.Errorf("record %v, want a warning naming 127.0.0.1:%d and len %d", r, port, size)
 		}
 	}
@@ -107,7 +107,7 @@ func TestUDPOversizedDropped(t *testing.T) {
 	if st, ok := h.remoteStats(addr); !ok || st.UDP != 1 || st.UDPDrop != 0 {
 		t.Errorf("remote stats %+v, want 1 forwarded, none dropped", st)
 	}
-	if n := len(h.logs.find(t, drop)); n != 2 {
+	if n := len(h.logs.Find(t, drop)); n != 2 {
 		t.Errorf("%d %q records, want 2", n, drop)
 	}
 }
@@ -130,7 +130,7 @@ func TestUDPNoBackend(t *testing.T) {
 	if st, _ := h.remoteStats(addr); st.UDP != 0 {
 		t.Errorf("remote stats %+v, want nothing forwarded", st)
 	}
-	if n := len(h.logs.find(t, "no backends available")); n != 1 {
+	if n := len(h.logs.Find(t, "no backends available")); n != 1 {
 		t.Errorf("%d \"no backends available\" records, want 1", n)
 	}
 }
@@ -144,8 +144,8 @@ func TestUDPAnswerSendError(t *testing.T) {
 			h.udp.SendAnswer(localhost, 0, []byte("answer"))
 		}
 	})
-	rs := h.logs.find(t, msg)
-	if len(rs) != 1 || rs[0].str("remote_ip") != "127.0.0.1" || rs[0].str("remote_port") != "0" || rs[0].str("errno") == "" || rs[0].str("dropped") != "1" {
+	rs := h.logs.Find(t, msg)
+	if len(rs) != 1 || rs[0].Str("remote_ip") != "127.0.0.1" || rs[0].Str("remote_port") != "0" || rs[0].Str("errno") == "" || rs[0].Str("dropped") != "1" {
 		t.Errorf("records %v, want one with remote 127.0.0.1:0, an errno and dropped 1", rs)
 	}
 	// A good answer still goes out.
@@ -165,7 +165,7 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 	h.send([]byte("hello")) // makes the remote and picks its primary
 	s.expect(backend.FrameInboundUDP)
 
-	h.run.stop()
+	h.run.Stop()
 	// One loop turn: a due timer stops Run after the turn's flush. (Not
 	// Post: under -race its wake-up write allocates, and Post is no part
 	// of the packet path.)
@@ -191,7 +191,7 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, forward); n != 0 {
 		t.Errorf("forwarding a datagram and flushing it allocates %v times, want 0", n)
 	}
-	h.run.start()
+	h.run.Start()
 
 	// Every datagram reached the backend, in order, and was counted.
 	for i := 0; i < forwarded; i++ {
@@ -211,9 +211,9 @@ func TestUDPSendAnswerDoesNotAllocate(t *testing.T) {
 	h, _ := newUDPHarness(t, "5301")
 	addr, port := h.clientAddr()
 	answer := []byte("an answer")
-	h.run.stop()
+	h.run.Stop()
 	n := testing.AllocsPerRun(100, func() { h.udp.SendAnswer(addr, port, answer) })
-	h.run.start()
+	h.run.Start()
 	if n != 0 {
 		t.Errorf("sending an answer allocates %v times, want 0", n)
 	}
@@ -250,7 +250,7 @@ func TestUDPSocketToBackendDoesNotAllocate(t *testing.T) {
 	h.send([]byte("hello"))
 	s.expect(backend.FrameInboundUDP)
 
-	h.run.stop()
+	h.run.Stop()
 	turns := loopTurns(t, h)
 	msg := make([]byte, 64)
 	sent := 0
@@ -266,7 +266,7 @@ func TestUDPSocketToBackendDoesNotAllocate(t *testing.T) {
 		inbound()
 	}
 	n := testing.AllocsPerRun(100, inbound)
-	h.run.start()
+	h.run.Start()
 	if n != 0 {
 		t.Errorf("receiving a datagram and forwarding it to its backend allocates %v times, want 0", n)
 	}
@@ -286,7 +286,7 @@ func TestBackendAnswerToClientDoesNotAllocate(t *testing.T) {
 	h, s := newUDPHarness(t, "5301")
 	addr, port := h.clientAddr()
 
-	h.run.stop()
+	h.run.Stop()
 	turns := loopTurns(t, h)
 	answer := make([]byte, 64)
 	var frame []byte
@@ -304,7 +304,7 @@ func TestBackendAnswerToClientDoesNotAllocate(t *testing.T) {
 		outbound()
 	}
 	n := testing.AllocsPerRun(100, outbound)
-	h.run.start()
+	h.run.Start()
 	if n != 0 {
 		t.Errorf("receiving an answer from a backend and sending it to the client allocates %v times, want 0", n)
 	}

@@ -13,12 +13,8 @@
 package remote_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,118 +23,25 @@ import (
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/backend/demo"
 	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/bunyan/bunyantest"
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/evport/looptest"
 	"github.com/joyent/mname-balancer/remote"
 )
 
-// waitLimit bounds every wait; generous because -race on two cores is slow.
-const waitLimit = 10 * time.Second
+const waitLimit = looptest.WaitLimit
 
-func startLoop(t *testing.T) *evport.Loop {
-	t.Helper()
-	loop, err := evport.New()
-	if err != nil {
-		t.Fatalf("evport.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- loop.Run() }()
-	t.Cleanup(func() {
-		loop.Post(loop.Stop)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("loop.Run: %v", err)
-			}
-		case <-time.After(waitLimit):
-			t.Errorf("loop did not stop")
-			return
-		}
-		loop.Close()
-	})
-	return loop
-}
+type (
+	logBuffer = bunyantest.Buffer
+	record    = bunyantest.Record
+)
 
-func onLoop(t *testing.T, loop *evport.Loop, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	loop.Post(func() {
-		defer close(done)
-		fn()
-	})
-	select {
-	case <-done:
-	case <-time.After(waitLimit):
-		t.Fatalf("loop did not run posted work within %v", waitLimit)
-	}
-}
+func startLoop(t *testing.T) *evport.Loop { return looptest.Start(t).Loop }
 
-func waitFor(t *testing.T, loop *evport.Loop, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		var ok bool
-		onLoop(t, loop, func() { ok = cond() })
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-type record map[string]any
-
-func (r record) str(key string) string {
-	v, ok := r[key]
-	if !ok {
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-// find returns the records with message msg whose fields match kv pairs.
-func (b *logBuffer) find(t *testing.T, msg string, kv ...string) []record {
-	t.Helper()
-	b.mu.Lock()
-	data := append([]byte(nil), b.buf.Bytes()...)
-	b.mu.Unlock()
-	var out []record
-next:
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		d := json.NewDecoder(bytes.NewReader(line))
-		d.UseNumber()
-		var r record
-		if err := d.Decode(&r); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		if r.str("msg") != msg {
-			continue
-		}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if r.str(kv[i]) != kv[i+1] {
-				continue next
-			}
-		}
-		out = append(out, r)
-	}
-	return out
-}
+var (
+	onLoop  = looptest.OnLoop
+	waitFor = looptest.WaitFor
+)
 
 // harness: demo backends, a started Set and a Table (not started).
 type harness struct {

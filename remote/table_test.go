@@ -49,10 +49,10 @@ func TestNewRemotesRoundRobin(t *testing.T) {
 	}
 	for i := 1; i <= 6; i++ {
 		ip := bunyan.IPv4String(ip10(i))
-		if n := len(h.logs.find(t, "new remote peer", "remote_ip", ip)); n != 1 {
+		if n := len(h.logs.Find(t, "new remote peer", "remote_ip", ip)); n != 1 {
 			t.Errorf("%d \"new remote peer\" records for %s, want 1", n, ip)
 		}
-		if rs := h.logs.find(t, "remote assigned to new primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].str("backend") != idString(want[i-1]) {
+		if rs := h.logs.Find(t, "remote assigned to new primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].Str("backend") != idString(want[i-1]) {
 			t.Errorf("primary records for %s: %v, want one naming backend %d", ip, rs, want[i-1])
 		}
 	}
@@ -76,10 +76,10 @@ func TestNewRemotesRoundRobin(t *testing.T) {
 			t.Errorf("Len() %d, want 6", h.table.Len())
 		}
 	})
-	if n := len(h.logs.find(t, "new remote peer")); n != 6 {
+	if n := len(h.logs.Find(t, "new remote peer")); n != 6 {
 		t.Errorf("%d \"new remote peer\" records, want 6", n)
 	}
-	if n := len(h.logs.find(t, "remote assigned to new primary backend")); n != 6 {
+	if n := len(h.logs.Find(t, "remote assigned to new primary backend")); n != 6 {
 		t.Errorf("%d primary records, want 6", n)
 	}
 	h.checkCounts()
@@ -121,8 +121,8 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 			t.Errorf("with primary and backup down got %d (backup %d), want 5303", idOf(b), idOf(r.Backup()))
 		}
 	})
-	rs := h.logs.find(t, "remote assigned to new backup backend", "remote_ip", ip)
-	if len(rs) != 2 || rs[0].str("backend") != "5302" || rs[1].str("backend") != "5303" || rs[0].str("primary") != "5301" {
+	rs := h.logs.Find(t, "remote assigned to new backup backend", "remote_ip", ip)
+	if len(rs) != 2 || rs[0].Str("backend") != "5302" || rs[1].Str("backend") != "5303" || rs[0].Str("primary") != "5301" {
 		t.Errorf("backup records %v, want two: 5302 then 5303, primary 5301", rs)
 	}
 
@@ -138,10 +138,10 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 			t.Errorf("backup %d kept after the primary returned", idOf(r.Backup()))
 		}
 	})
-	if rs := h.logs.find(t, "remote assigned to original primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].str("backend") != "5301" {
+	if rs := h.logs.Find(t, "remote assigned to original primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].Str("backend") != "5301" {
 		t.Errorf("return records %v, want one naming 5301", rs)
 	}
-	if n := len(h.logs.find(t, "remote assigned to new primary backend")); n != 1 {
+	if n := len(h.logs.Find(t, "remote assigned to new primary backend")); n != 1 {
 		t.Errorf("%d primary records, want 1 (the primary never changed)", n)
 	}
 	h.checkCounts()
@@ -171,8 +171,8 @@ func TestPrimaryRemoved(t *testing.T) {
 			t.Errorf("counts 5301:%d %d:%d, want 0 and 1", b1.Remotes(), idOf(b), b.Remotes())
 		}
 	})
-	rs := h.logs.find(t, "remote assigned to new primary backend", "remote_ip", "10.0.0.1")
-	if len(rs) != 2 || rs[1].str("backend") != "5303" {
+	rs := h.logs.Find(t, "remote assigned to new primary backend", "remote_ip", "10.0.0.1")
+	if len(rs) != 2 || rs[1].Str("backend") != "5303" {
 		t.Errorf("primary records %v, want 5301 then 5303", rs)
 	}
 	h.checkCounts()
@@ -201,7 +201,7 @@ func TestNothingOK(t *testing.T) {
 			t.Errorf("primary %d, Len %d, 5301 count %d; want none, 2, 1", idOf(r.Primary()), h.table.Len(), b1.Remotes())
 		}
 	})
-	if n := len(h.logs.find(t, "no backends available")); n != 1 {
+	if n := len(h.logs.Find(t, "no backends available")); n != 1 {
 		t.Errorf("%d \"no backends available\" records, want 1", n)
 	}
 	// When the backend returns, the new remote gets it as primary.
@@ -244,15 +244,15 @@ func TestExpire(t *testing.T) {
 			t.Errorf("counts 5301:%d 5302:%d, want 1 and 1", b1.Remotes(), b2.Remotes())
 		}
 	})
-	rs := h.logs.find(t, "expiring remote entry")
-	if len(rs) != 1 || rs[0].str("remote_ip") != "10.0.0.1" || rs[0].str("level") != "20" {
+	rs := h.logs.Find(t, "expiring remote entry")
+	if len(rs) != 1 || rs[0].Str("remote_ip") != "10.0.0.1" || rs[0].Str("level") != "20" {
 		t.Errorf("expiry records %v, want one debug record for 10.0.0.1", rs)
 	}
 	h.checkCounts()
 
 	// A remote that returns after expiry is new again.
 	onLoop(t, h.loop, func() { h.table.Backend(h.table.Lookup(ip10(1))) })
-	if n := len(h.logs.find(t, "new remote peer", "remote_ip", "10.0.0.1")); n != 2 {
+	if n := len(h.logs.Find(t, "new remote peer", "remote_ip", "10.0.0.1")); n != 2 {
 		t.Errorf("%d \"new remote peer\" records for A, want 2", n)
 	}
 	h.checkCounts()
@@ -321,8 +321,8 @@ func TestRebalance(t *testing.T) {
 			t.Errorf("second rebalance moved remotes: 5301 has %d", b1.Remotes())
 		}
 	})
-	rs := h.logs.find(t, msg)
-	if len(rs) != 1 || rs[0].str("backend") != "5301" || rs[0].str("spread") != "10" || rs[0].str("ok_backends") != "2" || rs[0].str("moving") != "8" {
+	rs := h.logs.Find(t, msg)
+	if len(rs) != 1 || rs[0].Str("backend") != "5301" || rs[0].Str("spread") != "10" || rs[0].Str("ok_backends") != "2" || rs[0].Str("moving") != "8" {
 		t.Errorf("rebalance records %v, want one: backend 5301 spread 10 ok_backends 2 moving 8", rs)
 	}
 	h.checkCounts()
@@ -353,7 +353,7 @@ func TestRebalance(t *testing.T) {
 	if !b2Down {
 		t.Fatal("5302 was not down")
 	}
-	if n := len(h.logs.find(t, msg)); n != 1 {
+	if n := len(h.logs.Find(t, msg)); n != 1 {
 		t.Errorf("rebalanced over a backend that is down (%d records)", n)
 	}
 	waitFor(t, h.loop, "5302 back", b2.OK)
@@ -363,7 +363,7 @@ func TestRebalance(t *testing.T) {
 			t.Errorf("counts 5301:%d 5302:%d, want 6 and 4", b1.Remotes(), b2.Remotes())
 		}
 	})
-	if rs := h.logs.find(t, msg); len(rs) != 2 || rs[1].str("spread") != "3" || rs[1].str("moving") != "1" {
+	if rs := h.logs.Find(t, msg); len(rs) != 2 || rs[1].Str("spread") != "3" || rs[1].Str("moving") != "1" {
 		t.Errorf("rebalance records %v, want a second with spread 3 moving 1", rs)
 	}
 	h.checkCounts()
@@ -376,7 +376,7 @@ func TestRebalanceRunsPeriodically(t *testing.T) {
 	h.unbalance(1, 6)
 	onLoop(t, h.loop, h.table.Start)
 	waitFor(t, h.loop, "a rebalance", func() bool { return b1.Remotes() < 6 })
-	if n := len(h.logs.find(t, "rebalancing to reduce spread", "moving", "4")); n != 1 {
+	if n := len(h.logs.Find(t, "rebalancing to reduce spread", "moving", "4")); n != 1 {
 		t.Errorf("%d records moving 4, want 1", n)
 	}
 	h.checkCounts()

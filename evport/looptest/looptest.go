@@ -1,0 +1,106 @@
+/*
+Package looptest runs an evport loop for tests of the packages built on it.
+
+The balancer's rule holds in tests too: state owned by the loop is touched
+only on the loop. A Runner runs the loop on its own goroutine; the test
+goroutine reaches loop state with OnLoop (post and wait) and polls
+conditions with WaitFor, which evaluates them on the loop. Stop ends Run,
+after which the test goroutine itself may act as the loop (call the packet
+path, run timers) until Start runs it again; allocation tests need that.
+Every wait is bounded by WaitLimit, so a broken loop fails a test instead
+of hanging it.
+*/
+package looptest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/joyent/mname-balancer/evport"
+)
+
+// WaitLimit bounds every wait; generous because -race on two cores is slow.
+const WaitLimit = 10 * time.Second
+
+// Runner runs a loop on its own goroutine until the test ends.
+type Runner struct {
+	Loop    *evport.Loop
+	t       testing.TB
+	done    chan error
+	running bool
+}
+
+// Start creates a loop and runs it; it is stopped and closed at cleanup.
+func Start(t testing.TB) *Runner {
+	t.Helper()
+	loop, err := evport.New()
+	if err != nil {
+		t.Fatalf("evport.New: %v", err)
+	}
+	r := &Runner{Loop: loop, t: t}
+	r.Start()
+	t.Cleanup(func() {
+		if r.running {
+			r.Stop()
+		}
+		loop.Close()
+	})
+	return r
+}
+
+// Running reports whether Run is running on the Runner's goroutine.
+func (r *Runner) Running() bool { return r.running }
+
+// Start runs the loop again after Stop.
+func (r *Runner) Start() {
+	r.done = make(chan error, 1)
+	r.running = true
+	go func() { r.done <- r.Loop.Run() }()
+}
+
+// Stop ends Run; from then on the calling goroutine is the loop.
+func (r *Runner) Stop() {
+	r.t.Helper()
+	r.Loop.Post(r.Loop.Stop)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			r.t.Errorf("loop.Run: %v", err)
+		}
+	case <-time.After(WaitLimit):
+		r.t.Fatal("loop did not stop")
+	}
+	r.running = false
+}
+
+// OnLoop runs fn on the loop and waits for it to finish.
+func OnLoop(t testing.TB, loop *evport.Loop, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	loop.Post(func() {
+		defer close(done)
+		fn()
+	})
+	select {
+	case <-done:
+	case <-time.After(WaitLimit):
+		t.Fatalf("loop did not run posted work within %v", WaitLimit)
+	}
+}
+
+// WaitFor polls cond on the loop until it holds.
+func WaitFor(t testing.TB, loop *evport.Loop, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(WaitLimit)
+	for {
+		var ok bool
+		OnLoop(t, loop, func() { ok = cond() })
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
