@@ -38,10 +38,7 @@ import (
 
 const waitLimit = looptest.WaitLimit
 
-type (
-	logBuffer = bunyantest.Buffer
-	record    = bunyantest.Record
-)
+type logBuffer = bunyantest.Buffer
 
 func startLoop(t *testing.T) *evport.Loop { return looptest.Start(t).Loop }
 

@@ -37,10 +37,7 @@ import (
 
 const waitLimit = looptest.WaitLimit
 
-type (
-	logBuffer = bunyantest.Buffer
-	record    = bunyantest.Record
-)
+type logBuffer = bunyantest.Buffer
 
 var (
 	onLoop  = looptest.OnLoop

@@ -29,12 +29,7 @@ import (
 	"github.com/joyent/mname-balancer/remote"
 )
 
-const waitLimit = looptest.WaitLimit
-
-type (
-	logBuffer = bunyantest.Buffer
-	record    = bunyantest.Record
-)
+type logBuffer = bunyantest.Buffer
 
 func startLoop(t *testing.T) *evport.Loop { return looptest.Start(t).Loop }
 
