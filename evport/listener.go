@@ -69,7 +69,9 @@ func (ln *Listener) ready(Events) {
 			continue
 		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
 			ln.onError(fmt.Errorf("accept: %w", err))
-			ln.resume.Reset(AcceptBackoff)
+			if !ln.closed { // onError may have closed the Listener
+				ln.resume.Reset(AcceptBackoff)
+			}
 			return
 		default:
 			ln.onError(fmt.Errorf("accept: %w", err))

@@ -1,0 +1,248 @@
+/*
+ * Tests of the loop itself: Post from many goroutines (every function runs
+ * once, on the loop goroutine, in each poster's order), Post(l.Stop) ending
+ * a Run that is blocked with nothing to do, work posted from the loop
+ * running on a later turn, and FD registration (one-shot dispatch, Arm
+ * with the same or an empty set, Close exactly once).
+ */
+
+package evport
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestPostFromManyGoroutines(t *testing.T) {
+	l := newTestLoop(t)
+	const goroutines, perGoroutine = 8, 1000
+	loopID := goid()
+	got := make([][]int, goroutines) // touched only on the loop
+	total := 0
+	offLoop := 0
+	var start sync.WaitGroup
+	start.Add(1)
+	var done sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			for i := 0; i < perGoroutine; i++ {
+				l.Post(func() {
+					if goid() != loopID {
+						offLoop++
+					}
+					got[g] = append(got[g], i)
+					total++
+				})
+			}
+		}()
+	}
+	start.Done()
+	runUntil(t, l, 10*time.Second, "all posts", func() bool { return total >= goroutines*perGoroutine })
+	done.Wait()
+	runFor(t, l, 10*time.Millisecond) // nothing more may arrive
+	if offLoop != 0 {
+		t.Fatalf("%d posted functions ran off the loop goroutine", offLoop)
+	}
+	if total != goroutines*perGoroutine {
+		t.Fatalf("%d posted functions ran, want %d", total, goroutines*perGoroutine)
+	}
+	for g, seq := range got {
+		if len(seq) != perGoroutine {
+			t.Fatalf("goroutine %d: %d functions ran, want %d", g, len(seq), perGoroutine)
+		}
+		for i, v := range seq {
+			if v != i {
+				t.Fatalf("goroutine %d: function %d ran in position %d", g, v, i)
+			}
+		}
+	}
+}
+
+func TestPostStopEndsBlockedRun(t *testing.T) {
+	l := newTestLoop(t)
+	ran := make(chan struct{})
+	returned := make(chan error, 1)
+	go func() { returned <- l.Run() }()
+	// The loop has no timers and no fds but its wake-up pipe: it sleeps
+	// until a post wakes it.
+	time.Sleep(20 * time.Millisecond)
+	l.Post(func() { close(ran) })
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("posted function did not run")
+	}
+	time.Sleep(10 * time.Millisecond)
+	l.Post(l.Stop)
+	select {
+	case err := <-returned:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Post(l.Stop) did not stop Run")
+	}
+}
+
+func TestPostFromLoopRunsNextTurn(t *testing.T) {
+	l := newTestLoop(t)
+	var outer, inner time.Time
+	l.Post(func() {
+		outer = l.Now()
+		l.Post(func() { inner = l.Now() })
+		time.Sleep(20 * time.Millisecond) // a coarse clock moves on too
+	})
+	runUntil(t, l, 5*time.Second, "nested post", func() bool { return !inner.IsZero() })
+	if !inner.After(outer) {
+		t.Fatalf("post from a posted function ran in the same turn (%v, %v)", outer, inner)
+	}
+}
+
+func TestFDDispatchIsOneShot(t *testing.T) {
+	l := newTestLoop(t)
+	a, b := socketpair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	var calls []Events
+	f := l.NewFD(a, func(ev Events) { calls = append(calls, ev) })
+	if f.Int() != a {
+		t.Fatalf("Int() = %d, want %d", f.Int(), a)
+	}
+	if _, err := unix.Write(b, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, l, 10*time.Millisecond)
+	if len(calls) != 0 {
+		t.Fatalf("handler ran %d times before Arm", len(calls))
+	}
+	if err := f.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Arm(Readable); err != nil { // same set: no change
+		t.Fatal(err)
+	}
+	if f.Armed() != Readable {
+		t.Fatalf("Armed() = %v", f.Armed())
+	}
+	runFor(t, l, 20*time.Millisecond)
+	if len(calls) != 1 || calls[0] != Readable {
+		t.Fatalf("calls = %v, want one Readable (unread data must not re-fire)", calls)
+	}
+	if f.Armed() != 0 {
+		t.Fatalf("Armed() = %v after firing", f.Armed())
+	}
+	// Arm then disarm: nothing fires.
+	if err := f.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Arm(0); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, l, 20*time.Millisecond)
+	if len(calls) != 1 {
+		t.Fatalf("disarmed fd fired: %v", calls)
+	}
+	// Re-arm after disarm fires again.
+	if err := f.Arm(Readable | Writable); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, l, 20*time.Millisecond)
+	if len(calls) != 2 || calls[1] != Readable|Writable {
+		t.Fatalf("calls = %v, want a second Readable|Writable", calls)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := f.Arm(Readable); err == nil {
+		t.Fatal("Arm of a closed FD succeeded")
+	}
+	if _, err := unix.FcntlInt(uintptr(a), unix.F_GETFD, 0); err != unix.EBADF {
+		t.Fatalf("fd still open after FD.Close (fcntl: %v)", err)
+	}
+}
+
+// Closing an fd from the handler of another fd that fired in the same
+// batch drops the closed fd's event.
+func TestFDClosedEarlierInBatchIsNotDispatched(t *testing.T) {
+	l := newTestLoop(t)
+	a1, b1 := socketpair(t)
+	a2, b2 := socketpair(t)
+	t.Cleanup(func() { unix.Close(b1); unix.Close(b2) })
+	var f1, f2 *FD
+	calls := 0
+	closer := func(Events) {
+		calls++
+		// Whichever runs first closes the other.
+		if calls == 1 {
+			f1.Close()
+			f2.Close()
+		}
+	}
+	f1 = l.NewFD(a1, closer)
+	f2 = l.NewFD(a2, closer)
+	for _, fd := range []int{b1, b2} {
+		if _, err := unix.Write(fd, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f1.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := f2.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // let both be ready for one Wait
+	runFor(t, l, 20*time.Millisecond)
+	if calls != 1 {
+		t.Fatalf("handlers ran %d times, want 1", calls)
+	}
+}
+
+// Disarming an fd from the handler of another fd that fired in the same
+// batch drops its event too: handlers run only for armed fds.
+func TestFDDisarmedEarlierInBatchIsNotDispatched(t *testing.T) {
+	l := newTestLoop(t)
+	a1, b1 := socketpair(t)
+	a2, b2 := socketpair(t)
+	t.Cleanup(func() { unix.Close(b1); unix.Close(b2) })
+	var f1, f2 *FD
+	calls := 0
+	disarmer := func(Events) {
+		calls++
+		if calls == 1 {
+			if err := f1.Arm(0); err != nil {
+				t.Error(err)
+			}
+			if err := f2.Arm(0); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	f1 = l.NewFD(a1, disarmer)
+	f2 = l.NewFD(a2, disarmer)
+	t.Cleanup(func() { f1.Close(); f2.Close() })
+	for _, fd := range []int{b1, b2} {
+		if _, err := unix.Write(fd, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f1.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := f2.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // let both be ready for one Wait
+	runFor(t, l, 20*time.Millisecond)
+	if calls != 1 {
+		t.Fatalf("handlers ran %d times, want 1", calls)
+	}
+}
