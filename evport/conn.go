@@ -80,6 +80,7 @@ type Conn struct {
 	recvMax     int
 	eof         bool // read returned 0
 	eofReported bool
+	delivering  bool // inside Received
 
 	sbuf     []byte
 	shead    int
@@ -207,8 +208,8 @@ func (c *Conn) CloseWrite() {
 // Resume offers the buffered bytes to the handler again and reads on if
 // there is room; the consumer calls it when it can take more.
 func (c *Conn) Resume() {
-	if c.closed {
-		return
+	if c.closed || c.delivering {
+		return // from inside Received the bytes are being offered already
 	}
 	c.deliver()
 	c.rearmOrClose()
@@ -324,7 +325,9 @@ func (c *Conn) makeRoom() bool {
 // deliver offers the buffered bytes, then EOF once they are all consumed.
 func (c *Conn) deliver() {
 	if c.rend > c.rstart {
+		c.delivering = true
 		n := c.handler.Received(c, c.rbuf[c.rstart:c.rend])
+		c.delivering = false
 		if c.closed {
 			return
 		}

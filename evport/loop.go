@@ -56,6 +56,7 @@ type Loop struct {
 	posted      []func()
 	running     []func()
 	wakePending bool
+	closed      bool // Close was called: Post does nothing
 	wakeR       int
 	wakeW       int
 	wakeFD      *FD
@@ -151,9 +152,14 @@ func (f *FD) Close() error {
 }
 
 // Post runs fn on the loop at its next turn. Safe from any goroutine; this
-// is how signal handlers and other goroutines reach balancer state.
+// is how signal handlers and other goroutines reach balancer state. After
+// Close, Post drops fn.
 func (l *Loop) Post(fn func()) {
 	l.postMu.Lock()
+	if l.closed {
+		l.postMu.Unlock()
+		return // the wake-up pipe is gone; its fd number may be reused
+	}
 	l.posted = append(l.posted, fn)
 	wake := !l.wakePending
 	l.wakePending = true
@@ -250,6 +256,9 @@ func (l *Loop) nextTimeout() time.Duration {
 // Close releases the loop's own resources (the Port and the wake-up pipe).
 // Registered fds belong to their owners and are not closed here.
 func (l *Loop) Close() error {
+	l.postMu.Lock()
+	l.closed = true
+	l.postMu.Unlock()
 	err := l.wakeFD.Close()
 	if cerr := unix.Close(l.wakeW); err == nil && cerr != nil {
 		err = cerr
