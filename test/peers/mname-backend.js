@@ -21,7 +21,8 @@
  *   *.example.      any other type: NOERROR with no answer;
  *   anything else        REFUSED (not our zone).
  *
- * Life cycle: a stale file at PATH is removed first; once listening, the
+ * Life cycle: the socket is bound under a temporary name and renamed over
+ * PATH (replacing a stale file atomically); once listening, the
  * line "ready" is printed on stdout (the harness waits for it). SIGTERM (and
  * SIGINT) closes the server, destroys open balancer connections, unlinks the
  * socket and exits 0. With --exit-with-stdin the process also exits when its
@@ -35,6 +36,7 @@
 'use strict';
 
 var fs = require('fs');
+var path = require('path');
 
 var bunyan = require('bunyan');
 var mname = require('mname');
@@ -172,8 +174,20 @@ function main() {
                 process.stdin.resume();
         }
 
-        unlinkQuietly(opts.socket);
-        server.listenBalancer({ path: opts.socket }, function () {
+        /*
+         * Bind on a temporary name outside the socket directory (where the
+         * balancer would take it for a backend) and rename it into place:
+         * the rename replaces a stale file atomically, so a balancer that
+         * reconnects during a restart finds either the old file (refused)
+         * or the new socket, never no file at all (which SPEC §4 treats as
+         * the backend being removed).
+         */
+        var tmp = path.join(path.dirname(path.dirname(opts.socket)),
+            '.' + path.basename(path.dirname(opts.socket)) + '-' +
+            path.basename(opts.socket) + '-' + process.pid);
+        unlinkQuietly(tmp);
+        server.listenBalancer({ path: tmp }, function () {
+                fs.renameSync(tmp, opts.socket);
                 process.stdout.write('ready\n');
         });
 
