@@ -18,8 +18,8 @@
  * and reading waits. A connect that fails at once is returned by Dial; one
  * that fails later arrives as Closed(err), with err wrapping the errno.
  *
- * Receiving: each readiness reads once into the receive buffer, which grows
- * up to RecvBuffer bytes. The buffer is the high-water mark: when it is full
+ * Receiving: each readiness reads once into the receive buffer, which starts
+ * small and doubles up to RecvBuffer bytes while reads keep filling it. The buffer is the high-water mark: when it is full
  * of bytes the handler has not consumed, the Conn stops reading (the kernel
  * then pushes back on the peer) until the handler calls Resume, which offers
  * the bytes again and reads on when there is room.
@@ -80,6 +80,7 @@ type Conn struct {
 	recvMax     int
 	eof         bool // read returned 0
 	eofReported bool
+	growNext    bool // the last read filled all the room there was
 	delivering  bool // inside Received
 
 	sbuf     []byte
@@ -161,6 +162,11 @@ func (c *Conn) Connecting() bool { return c.connecting }
 
 // IsClosed reports whether the Conn has been closed.
 func (c *Conn) IsClosed() bool { return c.closed }
+
+// AtEOF reports whether the peer has shut its write side: the bytes now
+// buffered are all there will ever be. A handler that needs whole messages
+// uses it to tell a truncated one from one still arriving.
+func (c *Conn) AtEOF() bool { return c.eof }
 
 // Buffered is the number of received bytes not yet consumed.
 func (c *Conn) Buffered() int { return c.rend - c.rstart }
@@ -284,6 +290,7 @@ func (c *Conn) read() {
 	if !c.makeRoom() {
 		return
 	}
+	room := cap(c.rbuf) - c.rend
 	n, err := unix.Read(c.fd.Int(), c.rbuf[c.rend:cap(c.rbuf)])
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
@@ -295,31 +302,31 @@ func (c *Conn) read() {
 		c.eof = true
 	default:
 		c.rend += n
+		c.growNext = n == room
 	}
 	c.deliver()
 }
 
-// makeRoom ensures space after rend, compacting or growing the buffer up
-// to its bound, and reports whether there is any.
+// makeRoom prepares the buffer for a read and reports whether there is
+// any room. Unconsumed bytes (a partial frame, say) move to the front so
+// the read gets all the space; the buffer starts small and doubles, up to
+// its bound, whenever a read filled all the room it had or unconsumed
+// bytes fill it.
 func (c *Conn) makeRoom() bool {
 	if c.rbuf == nil {
 		c.rbuf = make([]byte, min(initialRecvBuffer, c.recvMax))
 	}
-	if c.rend < cap(c.rbuf) {
-		return true
-	}
 	if c.rstart > 0 {
 		c.rend = copy(c.rbuf, c.rbuf[c.rstart:c.rend])
 		c.rstart = 0
-		return true
 	}
-	if cap(c.rbuf) < c.recvMax {
+	if (c.growNext || c.rend == cap(c.rbuf)) && cap(c.rbuf) < c.recvMax {
 		grown := make([]byte, min(2*cap(c.rbuf), c.recvMax))
 		c.rend = copy(grown, c.rbuf[:c.rend])
 		c.rbuf = grown
-		return true
+		c.growNext = false
 	}
-	return false
+	return c.rend < cap(c.rbuf)
 }
 
 // deliver offers the buffered bytes, then EOF once they are all consumed.

@@ -11,7 +11,9 @@
  * readable: re-arming at once would spin the loop. Instead the Listener
  * reports the error and pauses for AcceptBackoff before listening again.
  * Errors that concern only the one connection (ECONNABORTED, EPROTO, EINTR)
- * are skipped. The Listener owns its fd from the call to NewListener on,
+ * are skipped. Failing to re-arm fails the whole loop (Loop.Fail): a
+ * listener that can no longer hear is not something to limp on with. The
+ * Listener owns its fd from the call to NewListener on,
  * even when that fails (the fd is then closed); Close closes it.
  */
 
@@ -81,12 +83,14 @@ func (ln *Listener) ready(Events) {
 	ln.rearm()
 }
 
+// rearm listens again; if that fails the listener would be deaf for good,
+// so the loop is failed (the process exits and its supervisor restarts it).
 func (ln *Listener) rearm() {
 	if ln.closed {
 		return
 	}
 	if err := ln.fd.Arm(Readable); err != nil {
-		ln.onError(err)
+		ln.fd.loop.Fail(fmt.Errorf("listener: re-arm: %w", err))
 	}
 }
 

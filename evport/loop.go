@@ -22,7 +22,9 @@
  * handlers must tolerate a spurious wake-up (they all use non-blocking calls).
  *
  * Stop ends Run after the current turn. Run returns the first error of the
- * Port itself; errors inside handlers are the handlers' business.
+ * Port itself, or the error given to Fail by a handler that met a failure
+ * the process cannot carry on from; other errors inside handlers are the
+ * handlers' business.
  */
 
 package evport
@@ -32,6 +34,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -52,9 +55,12 @@ type Loop struct {
 
 	dirty []*Conn // conns with queued bytes to flush at the end of the turn
 
+	failed error // set by Fail: Run returns it
+
 	postMu      sync.Mutex
 	posted      []func()
 	running     []func()
+	hasPosted   atomic.Bool // len(posted) > 0, readable without the lock
 	wakePending bool
 	closed      bool // Close was called: Post does nothing
 	wakeR       int
@@ -156,16 +162,16 @@ func (f *FD) Close() error {
 // Close, Post drops fn.
 func (l *Loop) Post(fn func()) {
 	l.postMu.Lock()
+	defer l.postMu.Unlock()
 	if l.closed {
-		l.postMu.Unlock()
 		return // the wake-up pipe is gone; its fd number may be reused
 	}
 	l.posted = append(l.posted, fn)
-	wake := !l.wakePending
-	l.wakePending = true
-	l.postMu.Unlock()
-	if wake {
-		// A full pipe already guarantees a wake-up, so EAGAIN is harmless.
+	l.hasPosted.Store(true)
+	if !l.wakePending {
+		l.wakePending = true
+		// Under the lock, so that Close cannot close wakeW in between. A
+		// full pipe already guarantees a wake-up, so EAGAIN is harmless.
 		_, _ = unix.Write(l.wakeW, []byte{1})
 	}
 }
@@ -183,7 +189,11 @@ func (l *Loop) drainWake(Events) {
 
 // runPosted runs the work posted since the last turn, in posting order.
 func (l *Loop) runPosted() {
+	if !l.hasPosted.Load() {
+		return
+	}
 	l.postMu.Lock()
+	l.hasPosted.Store(false)
 	l.running, l.posted = l.posted, l.running[:0]
 	l.wakePending = false
 	l.postMu.Unlock()
@@ -197,6 +207,16 @@ func (l *Loop) runPosted() {
 // from elsewhere, Post(l.Stop).
 func (l *Loop) Stop() { l.stopped = true }
 
+// Fail stops the loop like Stop and makes Run return err: for a failure
+// the process cannot carry on from, such as a listening socket that can no
+// longer be re-armed. The first error wins. Loop goroutine only.
+func (l *Loop) Fail(err error) {
+	if l.failed == nil {
+		l.failed = err
+	}
+	l.stopped = true
+}
+
 // Run runs the loop until Stop. It locks the calling goroutine to its thread.
 func (l *Loop) Run() error {
 	runtime.LockOSThread()
@@ -208,7 +228,7 @@ func (l *Loop) Run() error {
 		l.runPosted()
 		l.flushDirty()
 		if l.stopped {
-			return nil
+			return l.failed
 		}
 		n, err := l.port.Wait(l.events, l.nextTimeout())
 		if err != nil {
@@ -237,10 +257,7 @@ func (l *Loop) dispatch(ev Event) {
 // nextTimeout is how long the loop may sleep: until the earliest timer, not
 // at all if posted work or unflushed bytes are waiting, or forever.
 func (l *Loop) nextTimeout() time.Duration {
-	l.postMu.Lock()
-	pending := len(l.posted) > 0
-	l.postMu.Unlock()
-	if pending || len(l.dirty) > 0 {
+	if l.hasPosted.Load() || len(l.dirty) > 0 {
 		return 0
 	}
 	if len(l.timers) == 0 {
@@ -253,12 +270,16 @@ func (l *Loop) nextTimeout() time.Duration {
 	return d
 }
 
-// Close releases the loop's own resources (the Port and the wake-up pipe).
-// Registered fds belong to their owners and are not closed here.
+// Close releases the loop's own resources (the Port and the wake-up pipe),
+// once. Registered fds belong to their owners and are not closed here.
 func (l *Loop) Close() error {
 	l.postMu.Lock()
+	already := l.closed
 	l.closed = true
 	l.postMu.Unlock()
+	if already {
+		return nil
+	}
 	err := l.wakeFD.Close()
 	if cerr := unix.Close(l.wakeW); err == nil && cerr != nil {
 		err = cerr
