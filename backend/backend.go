@@ -20,8 +20,10 @@
  * the connect timeout, end-of-file or any socket error faults the backend:
  * not ok, session closed, reconnect after the current delay, which starts at
  * ReconnectFirst, grows by ReconnectStep per fault up to ReconnectMax and is
- * reset by the next SERVER_HELLO. Only Connected/Received/EOF/Closed, timers
- * and the Set ever change a Backend, all on the loop.
+ * reset by the next SERVER_HELLO. A session that ends in the middle of a
+ * frame is a protocol error too. Everything that changes a Backend runs on
+ * the loop: its session's callbacks and timers, the Set, the remote table
+ * (primary counts), the UDP path (ForwardUDP) and the TCP proxy (Fault).
  *
  * Invariants: ok implies session != nil and hello seen; at most one of the
  * connect, heartbeat and reconnect timers matters at a time (each is
@@ -44,8 +46,9 @@ import (
 	"github.com/joyent/mname-balancer/evport"
 )
 
-// controlRecvBuffer holds several whole frames; controlSendBuffer is the
-// stuck bound: UDP frames queued for a backend that is not reading.
+// controlRecvBuffer bounds the receive buffer (it grows to it while answers
+// arrive in bursts); controlSendBuffer is the stuck bound: UDP frames
+// queued for a backend that is not reading.
 const (
 	controlRecvBuffer = 64 << 10
 	controlSendBuffer = 256 << 10
@@ -68,6 +71,7 @@ type Backend struct {
 	log  zerolog.Logger
 
 	session        *evport.Conn
+	sessionNum     uint64 // counts sessions started; names the current one
 	ok             bool
 	hello          bool
 	hbOutstanding  bool
@@ -149,9 +153,23 @@ func (b *Backend) ForwardUDP(addr uint32, port uint16, msg []byte) bool {
 	return true
 }
 
-// Fault tears the session down and schedules a reconnect; the TCP proxy
-// calls it when a backend does not answer INBOUND_TCP in time.
-func (b *Backend) Fault(reason string) { b.fault(reason, nil) }
+// Session names the current control session (0: none yet). The TCP proxy
+// notes it when it routes a connection here, so that a later Fault is about
+// that session and no other.
+func (b *Backend) Session() uint64 { return b.sessionNum }
+
+// Fault tears down control session number session and schedules a
+// reconnect; the TCP proxy calls it when the backend does not answer
+// INBOUND_TCP in time. A fault about a session that has already ended (the
+// backend was faulted meanwhile, or has reconnected since) is ignored:
+// twenty proxies timing out together are one fault, not twenty, and none
+// of them may kill a fresh session.
+func (b *Backend) Fault(session uint64, reason string) {
+	if session != b.sessionNum || b.session == nil {
+		return
+	}
+	b.fault(reason, nil)
+}
 
 // connect starts a control session now.
 func (b *Backend) connect() {
@@ -174,6 +192,7 @@ func (b *Backend) connect() {
 		return
 	}
 	b.session = c
+	b.sessionNum++
 	b.hello, b.hbOutstanding = false, false
 	b.connectTimer.Reset(b.set.timings.ConnectTimeout)
 	b.session.Write(AppendClientHello(b.set.scratch[:0]))
@@ -221,6 +240,9 @@ func (b *Backend) Received(c *evport.Conn, data []byte) int {
 		}
 		used += n
 		b.handleFrame(&f)
+	}
+	if b.session == c && used < len(data) && c.AtEOF() {
+		b.fault("protocol error", fmt.Errorf("session closed in the middle of a frame (%d bytes)", len(data)-used))
 	}
 	return used
 }

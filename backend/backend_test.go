@@ -477,8 +477,11 @@ func TestForwardUDPAndCounters(t *testing.T) {
 	}
 
 	// Fault: not OK, ForwardUDP refuses without counting anything.
+	var firstSession uint64
 	onLoop(t, h.loop, func() {
-		b.Fault("test fault")
+		firstSession = b.Session()
+		b.Fault(firstSession, "test fault")
+		b.Fault(firstSession, "test fault") // a second proxy timing out: the same fault
 		if b.ForwardUDP(1, 1, []byte("x")) {
 			t.Error("ForwardUDP accepted a packet for a faulted backend")
 		}
@@ -492,6 +495,16 @@ func TestForwardUDPAndCounters(t *testing.T) {
 	waitFor(t, h.loop, "backend OK again", b.OK)
 	if st := h.stats(b); st != (Stats{ConnStart: 2, ConnError: 1, UDP: 3}) {
 		t.Errorf("stats %+v after reconnecting, want 2 sessions, 1 error, 3 UDP", st)
+	}
+	// A late fault about the first session must not touch the new one.
+	onLoop(t, h.loop, func() {
+		b.Fault(firstSession, "stale")
+		if !b.OK() || b.Session() == firstSession {
+			t.Errorf("a fault about an ended session hit the new one (ok %v, session %d)", b.OK(), b.Session())
+		}
+	})
+	if n := len(h.logs.Find(t, "backend faulted (reset and reconnect)", "be_id", "5360")); n != 1 {
+		t.Errorf("%d fault records, want 1 (repeated and stale faults ignored)", n)
 	}
 }
 
@@ -704,6 +717,34 @@ func TestStaleSocketRetries(t *testing.T) {
 	onLoop(t, h.loop, func() {
 		if b.ReconnectDelay() != 0 || b.Removed() {
 			t.Errorf("delay %v removed %v after the hello, want 0 and false", b.ReconnectDelay(), b.Removed())
+		}
+	})
+}
+
+// A session that ends in the middle of a frame is a protocol error found at
+// once, not a healthy backend until the next heartbeat fails.
+func TestSessionClosedMidFrame(t *testing.T) {
+	tm := testTimings()
+	tm.HeartbeatInterval = time.Hour // only the truncated frame may fault it
+	h := newHarness(t, tm)
+	f := listenFake(t, h.dir, "5320")
+	h.start()
+	s := f.accept()
+	s.hello()
+	b := h.backend("5320")
+	waitFor(t, h.loop, "backend OK", b.OK)
+
+	s.write(AppendServerHeartbeat(nil)[:2])
+	if err := s.c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	faults := h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5320")
+	if r := faults[0]; r.Str("reason") != "protocol error" || !strings.Contains(r.Str("err"), "middle of a frame") {
+		t.Errorf("fault reason %q err %q, want a protocol error about a frame cut short", r.Str("reason"), r.Str("err"))
+	}
+	onLoop(t, h.loop, func() {
+		if b.OK() {
+			t.Error("backend still OK after its session ended mid-frame")
 		}
 	})
 }

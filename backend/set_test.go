@@ -239,13 +239,13 @@ func TestSelect(t *testing.T) {
 	check("all OK", picks(7), 5301, 5302, 5303, 5301, 5302, 5303, 5301)
 
 	// Last chosen was 5301; with 5302 faulted the turn goes on at 5303.
-	onLoop(t, h.loop, func() { b2.Fault("test") })
+	onLoop(t, h.loop, func() { b2.Fault(b2.Session(), "test") })
 	check("5302 down", picks(4), 5303, 5301, 5303, 5301)
-	onLoop(t, h.loop, func() { b3.Fault("test") })
+	onLoop(t, h.loop, func() { b3.Fault(b3.Session(), "test") })
 	check("only 5301", picks(2), 5301, 5301)
 
 	// None OK: nil, and one record however often Select is called ...
-	onLoop(t, h.loop, func() { b1.Fault("test") })
+	onLoop(t, h.loop, func() { b1.Fault(b1.Session(), "test") })
 	time.Sleep(tm.NoBackendsLog) // since the empty set's record
 	before := len(h.logs.Find(t, none))
 	check("none OK", picks(5), 0, 0, 0, 0, 0)

@@ -9,8 +9,9 @@
  *	             client is closed and a TCP drop counted
  *	handshake    the backend session is dialled and INBOUND_TCP (client
  *	             address and port) queued; INBOUND_TCP_OK must arrive within
- *	             TCPOKTimeout or the backend is faulted and both sides are
- *	             closed. Client bytes that arrive meanwhile stay in the
+ *	             TCPOKTimeout or the backend's control session (the one
+ *	             it had when the connection was routed) is faulted and both
+ *	             sides are closed. Client bytes that arrive meanwhile stay in the
  *	             client Conn's receive buffer (bounded: reading stops when
  *	             it is full), to be forwarded after the OK
  *	established  bytes are copied verbatim both ways; bytes that followed
@@ -139,9 +140,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	}
 	addr := uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
 	port := uint16(in4.Port)
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
-		bunyan.Errno(t.log.Warn(), err).Msg("could not enable TCP keepalive")
-	}
+	keepaliveErr := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 	r := t.table.Lookup(addr)
 	b := t.table.Backend(r)
 	if b == nil {
@@ -150,9 +149,12 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		return
 	}
 	t.nextID++
-	p := &tcpProxy{tcp: t, remote: r, backend: b, addr: addr, port: port}
+	p := &tcpProxy{tcp: t, remote: r, backend: b, session: b.Session(), addr: addr, port: port}
 	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", t.nextID).
 		Str("remote_ip", bunyan.IPv4String(addr)).Uint16("remote_port", port).Logger()
+	if keepaliveErr != nil {
+		bunyan.Errno(p.log.Warn(), keepaliveErr).Msg("could not enable TCP keepalive")
+	}
 	p.clientEnd.p, p.backendEnd.p = p, p
 	client, err := evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil { // NewConn has closed fd
@@ -184,6 +186,7 @@ type tcpProxy struct {
 	log     zerolog.Logger
 	remote  *remote.Remote
 	backend *backend.Backend
+	session uint64 // the backend's control session when this was routed
 	addr    uint32
 	port    uint16
 
@@ -216,6 +219,9 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 		return p.client.Write(data)
 	}
 	if len(data) < 4 {
+		if c.AtEOF() {
+			p.teardown(errors.New("backend closed the session before INBOUND_TCP_OK"))
+		}
 		return 0
 	}
 	f, n, err := backend.ParseServerFrame(data[:4])
@@ -275,7 +281,7 @@ func (p *tcpProxy) maybeFinished() {
 
 func (p *tcpProxy) okTimedOut() {
 	p.log.Warn().Dur("timeout_ms", p.tcp.okTimeout).Msg("backend did not answer INBOUND_TCP in time")
-	p.backend.Fault("no INBOUND_TCP_OK in time")
+	p.backend.Fault(p.session, "no INBOUND_TCP_OK in time")
 	p.teardown(errors.New("INBOUND_TCP_OK timeout"))
 }
 

@@ -17,7 +17,9 @@
  *
  * The receive buffer is 64 KiB so that an oversized datagram's true size is
  * known. Nothing on this path allocates: addresses stay numbers, the
- * buffers are the UDP's own, and trace records are built only when enabled.
+ * buffers are the UDP's own, and trace records are built only when enabled
+ * (on illumos, x/sys's EventPort still allocates per wake-up and per re-arm:
+ * see evport/port_illumos.go).
  */
 
 package proxy
@@ -54,6 +56,7 @@ type UDP struct {
 
 	sendErrors    uint64 // answers dropped since the last log record
 	sendErrLogged time.Time
+	closed        bool
 }
 
 // ListenUDP binds the UDP socket, installs the answer sink on set and
@@ -89,8 +92,13 @@ func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 // Port is the bound port (useful when asked for port 0).
 func (u *UDP) Port() uint16 { return u.port }
 
-// Close closes the socket.
-func (u *UDP) Close() error { return u.fd.Close() }
+// Close closes the socket. Answers that arrive afterwards (during the
+// shutdown grace period) are dropped: the fd number may already belong to
+// a new backend session.
+func (u *UDP) Close() error {
+	u.closed = true
+	return u.fd.Close()
+}
 
 func (u *UDP) ready(evport.Events) {
 	for i := 0; i < udpBatch; i++ {
@@ -108,7 +116,8 @@ func (u *UDP) ready(evport.Events) {
 		u.Forward(u.buf[:n], addr, port)
 	}
 	if err := u.fd.Arm(evport.Readable); err != nil {
-		bunyan.Errno(u.log.Error(), err).Msg("could not re-arm UDP socket")
+		// Deaf for good: fail the loop so the supervisor restarts us.
+		u.loop.Fail(fmt.Errorf("re-arm UDP socket: %w", err))
 	}
 }
 
@@ -135,6 +144,9 @@ func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
 // SendAnswer sends a backend's answer to the client; the backend Set's
 // answer sink.
 func (u *UDP) SendAnswer(addr uint32, port uint16, msg []byte) {
+	if u.closed {
+		return
+	}
 	err := u.sock.SendTo(msg, addr, port)
 	if err == nil {
 		return

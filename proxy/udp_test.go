@@ -156,6 +156,20 @@ func TestUDPAnswerSendError(t *testing.T) {
 	}
 }
 
+// After Close (the shutdown grace period) a late answer is dropped without a
+// send: the socket's fd number may already be reused by a backend session.
+func TestUDPAnswerAfterCloseDropped(t *testing.T) {
+	h, _ := newUDPHarness(t, "")
+	addr, port := h.clientAddr()
+	onLoop(t, h.loop, func() {
+		h.udp.Close()
+		h.udp.SendAnswer(addr, port, []byte("late"))
+	})
+	if rs := h.logs.Find(t, "could not send UDP answer; dropped"); len(rs) != 0 {
+		t.Errorf("a send was attempted on the closed socket: %v", rs)
+	}
+}
+
 // TestUDPForwardDoesNotAllocate: UDP.Forward for a known remote whose
 // backend session is established, followed by the loop turn that flushes
 // the frame to the backend, allocates nothing.

@@ -97,7 +97,7 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 			t.Errorf("primary %d, want 5301", idOf(b))
 			return
 		}
-		b1.Fault("test")
+		b1.Fault(b1.Session(), "test")
 		if b := h.table.Backend(r); b != b2 {
 			t.Errorf("with the primary down got %d, want backup 5302", idOf(b))
 			return
@@ -116,7 +116,7 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 			t.Errorf("counts 5301:%d 5302:%d, want 1 and 0", b1.Remotes(), b2.Remotes())
 		}
 		// The backup fails too: a new backup.
-		b2.Fault("test")
+		b2.Fault(b2.Session(), "test")
 		if b := h.table.Backend(r); idOf(b) != 5303 || r.Backup() != b {
 			t.Errorf("with primary and backup down got %d (backup %d), want 5303", idOf(b), idOf(r.Backup()))
 		}
@@ -153,7 +153,7 @@ func TestPrimaryRemoved(t *testing.T) {
 	onLoop(t, h.loop, func() {
 		r := h.table.Lookup(ip10(1))
 		h.table.Backend(r)
-		b1.Fault("test")
+		b1.Fault(b1.Session(), "test")
 		if b := h.table.Backend(r); idOf(b) != 5302 {
 			t.Errorf("backup %d, want 5302", idOf(b))
 		}
@@ -185,7 +185,7 @@ func TestNothingOK(t *testing.T) {
 		// An existing remote whose primary fails, with nothing else OK.
 		old := h.table.Lookup(ip10(1))
 		h.table.Backend(old)
-		b1.Fault("test")
+		b1.Fault(b1.Session(), "test")
 		if b := h.table.Backend(old); b != nil {
 			t.Errorf("got %d with nothing OK, want nil", idOf(b))
 		}
@@ -284,7 +284,7 @@ func (h *harness) unbalance(base, n int) {
 	h.t.Helper()
 	b1, b2 := h.be(5301), h.be(5302)
 	onLoop(h.t, h.loop, func() {
-		b2.Fault("test")
+		b2.Fault(b2.Session(), "test")
 		for i := base; i < base+n; i++ {
 			if b := h.table.Backend(h.table.Lookup(ip10(i))); b != b1 {
 				h.t.Errorf("remote %d went to %d, want 5301 while 5302 is down", i, idOf(b))
@@ -345,7 +345,7 @@ func TestRebalance(t *testing.T) {
 	// one remote moves.
 	b2Down := false
 	onLoop(t, h.loop, func() {
-		b2.Fault("test")
+		b2.Fault(b2.Session(), "test")
 		h.table.Backend(h.table.Lookup(ip10(11)))
 		h.table.Rebalance()
 		b2Down = !b2.OK()
