@@ -4,7 +4,7 @@
  * and answers DNS itself, so that `bbal --demo` and dig make a complete
  * system on a laptop.
  *
- * Answers (class IN):
+ * Answers:
  *
  *	whoami. TXT     "backend=ID client=IP:PORT", naming this backend and
  *	                the client address and port the balancer handed over
@@ -40,8 +40,9 @@ type Server struct {
 	ln net.Listener
 	wg sync.WaitGroup
 
-	mu    sync.Mutex
-	conns map[net.Conn]bool
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
 }
 
 // Listen creates the socket at path (replacing a stale one) for a backend
@@ -64,6 +65,7 @@ func Listen(path, id string) (*Server, error) {
 func (s *Server) Close() error {
 	err := s.ln.Close()
 	s.mu.Lock()
+	s.closed = true
 	for c := range s.conns {
 		c.Close()
 	}
@@ -80,6 +82,11 @@ func (s *Server) accept() {
 			return
 		}
 		s.mu.Lock()
+		if s.closed { // accepted just as Close walked the map
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
 		s.conns[c] = true
 		s.mu.Unlock()
 		s.wg.Add(1)

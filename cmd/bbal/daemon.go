@@ -2,8 +2,10 @@
  * Start-up, signals and shutdown of the balancer process.
  *
  * Order: logger ("starting up"), event loop, backend set and remote table,
- * UDP socket, then the first directory scan and the periodic work; Run
- * blocks on the loop. Failing to bind is a fatal record and exit 1.
+ * UDP socket, TCP listener, then the first directory scan and the periodic
+ * work; Run blocks on the loop. Failing to bind is a fatal record and exit
+ * 1; so is a loop that fails while running (a listening socket that can no
+ * longer be re-armed), so that SMF restarts the balancer.
  *
  * Signals are received on their own goroutine and posted to the loop:
  *

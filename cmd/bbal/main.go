@@ -7,7 +7,7 @@
  * the backend, remote and proxy packages.
  *
  * Exit status: 0 after a clean shutdown (SIGTERM, SIGINT), 1 for a usage
- * error (one line on stderr, nothing bound) or a fatal error at start-up or
+ * error (one line on stderr, with the usage, nothing bound) or a fatal error at start-up or
  * run time (a fatal log record on stdout).
  */
 
@@ -21,7 +21,7 @@ import (
 func main() {
 	opts, err := parseOptions(os.Args[1:], os.Getenv)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bbal: %v\n%s\n", err, usage)
+		fmt.Fprintf(os.Stderr, "bbal: %v (%s)\n", err, usage)
 		os.Exit(1)
 	}
 	os.Exit(run(opts))

@@ -226,14 +226,12 @@ func TestUsageErrorsExit(t *testing.T) {
 				t.Errorf("stdout %q, want nothing (no log record, nothing bound)", stdout)
 			}
 			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
-			if len(lines) != 2 || !strings.HasSuffix(stderr, "\n") {
-				t.Fatalf("stderr %q, want exactly an error line and the usage line", stderr)
+			if len(lines) != 1 || !strings.HasSuffix(stderr, "\n") {
+				t.Fatalf("stderr %q, want exactly one line (SPEC §2)", stderr)
 			}
-			if !strings.HasPrefix(lines[0], "bbal: ") || !strings.Contains(lines[0], tc.wantErr) {
-				t.Errorf("error line %q, want \"bbal: ...%s...\"", lines[0], tc.wantErr)
-			}
-			if lines[1] != usage {
-				t.Errorf("second line %q, want the usage %q", lines[1], usage)
+			if !strings.HasPrefix(lines[0], "bbal: ") || !strings.Contains(lines[0], tc.wantErr) ||
+				!strings.HasSuffix(lines[0], "("+usage+")") {
+				t.Errorf("error line %q, want \"bbal: ...%s... (%s)\"", lines[0], tc.wantErr, usage)
 			}
 		})
 	}

@@ -133,7 +133,7 @@ func TestUsageErrorExits1(t *testing.T) {
 	if len(outLines) != 0 {
 		t.Errorf("stdout not empty: %q", outLines)
 	}
-	if len(errLines) == 0 || len(errLines) > 2 {
+	if len(errLines) != 1 {
 		t.Fatalf("stderr: %q", errLines)
 	}
 }
