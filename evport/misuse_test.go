@@ -1,3 +1,9 @@
+/*
+ * Tests of the loop and Conn under misuse and at their edges: Resume from
+ * inside Received, Post after Close, Fail, a truncated message at EOF, and
+ * the receive buffer's growth under a busy stream.
+ */
+
 package evport
 
 import (

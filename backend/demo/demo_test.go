@@ -1,3 +1,10 @@
+/*
+ * Tests of the demo backend as the balancer sees it: over its AF_UNIX
+ * socket, with frames made by the codec, a control session (hello,
+ * heartbeat, whoami as OUTBOUND_UDP) and a TCP session (INBOUND_TCP_OK,
+ * then DNS over TCP).
+ */
+
 package demo
 
 import (

@@ -1,3 +1,8 @@
+/*
+ * End-to-end test of README's first command: bbal --demo with its three
+ * in-process demo backends, queried over UDP and TCP, stopped by SIGINT.
+ */
+
 package e2e
 
 import (

@@ -1,3 +1,10 @@
+/*
+ * End-to-end tests of the process's life cycle (SPEC §2, issue 5): SIGHUP
+ * rescans at once; SIGTERM closes the listeners, lets an open TCP
+ * connection finish, logs "exiting" and exits 0; a second SIGTERM exits 1
+ * at once; a usage error is one line on stderr and exit 1.
+ */
+
 package e2e
 
 import (
