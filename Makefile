@@ -14,8 +14,8 @@
 #	                installed, shellcheck of the SMF methods, xmllint of the
 #	                SMF manifests against the DTD in $(SMF_DTD)
 #	make test       everything CI runs: the npm test peers if missing, check,
-#	                an illumos build of cmd/bbal, go test -race ./..., and
-#	                the allocation tests once more without -race
+#	                an illumos build of cmd/bbal, the allocation tests
+#	                without -race, then go test -race ./...
 #	make clean      remove $(BIN) and $(BUILD)
 #
 # The release tarball unpacks at / of a SmartOS zone:
@@ -97,9 +97,9 @@ check:
 
 test: check test/node_modules/.package-lock.json
 	$(ILLUMOS_ENV) $(GO) build -o /dev/null ./cmd/bbal
+	# The allocation proofs without -race, which skips some of them.
+	$(GO) test -count=1 -run Alloc ./bunyan ./evport ./backend ./proxy
 	$(GO) test -race ./...
-	# The allocation proofs again without -race, which skips some of them.
-	$(GO) test -count=1 -run Alloc ./...
 
 # The real peers of the end-to-end tests: node-mname and the bunyan CLI.
 test/node_modules/.package-lock.json: test/package.json test/package-lock.json
