@@ -42,18 +42,7 @@ func TestSignalHUPRescans(t *testing.T) {
 // SIGTERM: the listeners close at once, an open TCP connection may still
 // finish its exchange, then the process logs "exiting" and exits 0.
 func TestSignalTERMDrainsTCP(t *testing.T) {
-	dir := SocketDir(t)
-	StartMnameBackend(t, dir, "5301")
-	bal := StartBalancer(t, BalancerConfig{SocketDir: dir})
-	bal.WaitLog("backend socket established", nil, 10*time.Second)
-
-	conn, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(bal.Port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// One query first, so the proxy is established before the signal.
-	exchangeTCP(t, conn, "whoami.example.")
+	bal, conn := balancerWithOpenTCP(t)
 
 	bal.Signal(syscall.SIGTERM)
 	bal.WaitLog("shutting down", map[string]any{"tcp_connections": 1}, 5*time.Second)
@@ -89,23 +78,13 @@ func TestSignalTERMDrainsTCP(t *testing.T) {
 
 // A second SIGTERM during the grace period exits at once, with status 1.
 func TestSignalSecondTERMExitsAtOnce(t *testing.T) {
-	dir := SocketDir(t)
-	StartMnameBackend(t, dir, "5301")
-	bal := StartBalancer(t, BalancerConfig{SocketDir: dir})
-	bal.WaitLog("backend socket established", nil, 10*time.Second)
-
-	conn, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(bal.Port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	exchangeTCP(t, conn, "whoami.example.")
+	bal, _ := balancerWithOpenTCP(t)
 
 	bal.Signal(syscall.SIGTERM)
 	bal.WaitLog("shutting down", nil, 5*time.Second)
 	start := time.Now()
 	bal.Signal(syscall.SIGTERM)
-	err = bal.Wait(3 * time.Second)
+	err := bal.Wait(3 * time.Second)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("second SIGTERM: got %v, want exit status 1", err)
@@ -143,6 +122,24 @@ func TestUsageErrorExits1(t *testing.T) {
 	if len(errLines) != 1 {
 		t.Fatalf("stderr: %q", errLines)
 	}
+}
+
+// balancerWithOpenTCP starts one node-mname backend and bbal, and returns
+// a client TCP connection that has completed one exchange, so its proxy is
+// established (it is closed at cleanup).
+func balancerWithOpenTCP(t *testing.T) (*Balancer, net.Conn) {
+	t.Helper()
+	dir := SocketDir(t)
+	StartMnameBackend(t, dir, "5301")
+	bal := StartBalancer(t, BalancerConfig{SocketDir: dir})
+	bal.WaitLog("backend socket established", nil, 10*time.Second)
+	conn, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(bal.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	exchangeTCP(t, conn, "whoami.example.")
+	return bal, conn
 }
 
 // exchangeTCP sends one A query over an open DNS-over-TCP connection and
