@@ -46,3 +46,27 @@ func boundPort(fd int) (uint16, error) {
 	}
 	return uint16(in4.Port), nil
 }
+
+// Keep-alive on accepted TCP connections, as the C balancer set it
+// (cserver.c): the first probe after 1 s idle, then one a second, and the
+// connection is dropped after 15 unanswered, so a client that vanished (and
+// the backend session behind it) is gone in about 16 s, not the system's
+// two hours.
+const (
+	keepaliveIdle     = 1 // seconds before the first probe
+	keepaliveInterval = 1 // seconds between probes
+	keepaliveCount    = 15
+)
+
+// setKeepalive turns keep-alive on for fd with the C balancer's timings.
+// Only SO_KEEPALIVE failing is an error; the timings are best effort, as
+// they were in C.
+func setKeepalive(fd int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
+		return fmt.Errorf("setsockopt SO_KEEPALIVE: %w", err)
+	}
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, keepaliveIdle)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, keepaliveCount)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, keepaliveInterval)
+	return nil
+}

@@ -37,6 +37,7 @@
 package proxy
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -129,7 +130,7 @@ func (t *TCP) checkDrained() {
 }
 
 func (t *TCP) acceptError(err error) {
-	bunyan.Errno(t.log.Error(), err).Msg("could not accept TCP connection")
+	bunyan.Errno(t.log.Warn(), err).Msg("incoming TCP accept failure")
 }
 
 func (t *TCP) accept(fd int, peer unix.Sockaddr) {
@@ -140,7 +141,10 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	}
 	addr := uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
 	port := uint16(in4.Port)
-	keepaliveErr := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+	t.nextID++
+	bunyan.IPv4(t.log.Debug().Uint64("conn_id", t.nextID), "remote_ip", addr).
+		Uint16("remote_port", port).Msg("inbound TCP connection")
+	keepaliveErr := setKeepalive(fd)
 	r := t.table.Lookup(addr)
 	b := t.table.Backend(r)
 	if b == nil {
@@ -148,12 +152,11 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		unix.Close(fd)
 		return
 	}
-	t.nextID++
 	p := &tcpProxy{tcp: t, remote: r, backend: b, session: b.Session(), addr: addr, port: port}
 	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", t.nextID).
 		Str("remote_ip", bunyan.IPv4String(addr)).Uint16("remote_port", port).Logger()
 	if keepaliveErr != nil {
-		bunyan.Errno(p.log.Warn(), keepaliveErr).Msg("could not enable TCP keepalive")
+		bunyan.Errno(p.log.Warn(), keepaliveErr).Msg("could not enable TCP keep-alive")
 	}
 	p.clientEnd.p, p.backendEnd.p = p, p
 	client, err := evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
@@ -177,7 +180,6 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	t.live[p] = struct{}{}
 	b.Stats.TCP++
 	r.Stats.TCP++
-	p.log.Debug().Msg("proxying TCP connection")
 }
 
 // tcpProxy is one client connection and its backend session.
@@ -204,7 +206,9 @@ type endpoint struct{ p *tcpProxy }
 func (e *endpoint) isClient() bool { return e == &e.p.clientEnd }
 
 // Connected implements evport.ConnHandler (backend side only).
-func (e *endpoint) Connected(*evport.Conn) {}
+func (e *endpoint) Connected(*evport.Conn) {
+	e.p.log.Debug().Msg("connected to backend")
+}
 
 // Received forwards bytes to the other side, as many as it takes.
 func (e *endpoint) Received(c *evport.Conn, data []byte) int {
@@ -224,11 +228,13 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 		}
 		return 0
 	}
-	f, n, err := backend.ParseServerFrame(data[:4])
-	if err != nil || n != 4 || f.Type != backend.FrameInboundTCPOK {
+	frameType := binary.LittleEndian.Uint32(data)
+	if backend.FrameType(frameType) != backend.FrameInboundTCPOK {
+		p.log.Warn().Uint32("frame_type", frameType).Msg("backend invalid TCP OK")
 		p.teardown(errNotTCPOK)
 		return 0
 	}
+	const n = 4
 	p.established = true
 	p.okTimer.Stop()
 	p.client.Resume()
@@ -268,9 +274,18 @@ func (e *endpoint) Drained(c *evport.Conn) {
 	p.maybeFinished()
 }
 
-// Closed: either side failing ends the pair.
+// Closed: either side failing ends the pair. A Conn reports err == nil
+// only when the proxy closed it itself (teardown).
 func (e *endpoint) Closed(c *evport.Conn, err error) {
-	e.p.teardown(err)
+	p := e.p
+	if err != nil && !p.done {
+		which := "back"
+		if e.isClient() {
+			which = "front"
+		}
+		bunyan.Errno(p.log.Error().Str("which", which).Str("cause", err.Error()), err).Msg("TCP error")
+	}
+	p.teardown(err)
 }
 
 func (p *tcpProxy) maybeFinished() {
@@ -280,7 +295,7 @@ func (p *tcpProxy) maybeFinished() {
 }
 
 func (p *tcpProxy) okTimedOut() {
-	p.log.Warn().Dur("timeout_ms", p.tcp.okTimeout).Msg("backend did not answer INBOUND_TCP in time")
+	p.log.Error().Dur("timeout_ms", p.tcp.okTimeout).Msg("timed out connecting to backend")
 	p.backend.Fault(p.session, "no INBOUND_TCP_OK in time")
 	p.teardown(errors.New("INBOUND_TCP_OK timeout"))
 }
@@ -291,6 +306,9 @@ func (p *tcpProxy) teardown(err error) {
 		return
 	}
 	p.done = true
+	if err != nil {
+		bunyan.Errno(p.log.Debug(), err).Msg("TCP teardown")
+	}
 	if p.okTimer != nil {
 		p.okTimer.Stop()
 	}
@@ -298,11 +316,7 @@ func (p *tcpProxy) teardown(err error) {
 	if p.server != nil {
 		p.server.Close()
 	}
-	if err != nil {
-		bunyan.Errno(p.log.Debug(), err).Msg("TCP connection closed on error")
-	} else {
-		p.log.Debug().Msg("TCP connection finished")
-	}
+	p.log.Debug().Msg("proxy connection finished")
 	delete(p.tcp.live, p)
 	p.tcp.checkDrained()
 }

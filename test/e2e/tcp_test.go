@@ -362,17 +362,21 @@ func TestTCPBackendWithoutTCPOK(t *testing.T) {
 	tcpWrite(t, c, tcpAppendMsg(t, nil, tcpQuestion("whoami.example.", dns.TypeTXT, 1)))
 	tcpExpectClosed(t, c, false)
 
-	const timedOut, faulted = "backend did not answer INBOUND_TCP in time", "backend faulted (reset and reconnect)"
-	warn := bal.WaitLog(timedOut,
-		map[string]any{"backend": 5301, "remote_ip": "127.0.0.7", "remote_port": port}, 5*time.Second)
-	if ms, ok := warn["timeout_ms"]; ok && ms != float64(tcpOKTimeout/scale/time.Millisecond) {
+	// The C balancer's record, at error (tcp_proxy.c), with the proxy's
+	// fields.
+	const timedOut, faulted = "timed out connecting to backend", "backend faulted (reset and reconnect)"
+	rec := bal.WaitLog(timedOut,
+		map[string]any{"backend": 5301, "remote_ip": "127.0.0.7", "remote_port": port, "level": 50}, 5*time.Second)
+	if ms, ok := rec["timeout_ms"]; ok && ms != float64(tcpOKTimeout/scale/time.Millisecond) {
 		t.Errorf("timeout_ms %v, want %v (10 s / %d)", ms, tcpOKTimeout/scale/time.Millisecond, scale)
 	}
+	bal.WaitLog("TCP teardown", map[string]any{"backend": 5301, "remote_port": port, "level": 20}, 5*time.Second)
+	bal.WaitLog("proxy connection finished", map[string]any{"backend": 5301, "remote_port": port, "level": 20}, 5*time.Second)
 	// The backend is faulted because of the timeout: its first fault is
 	// logged after the warning.
 	bal.WaitLog(faulted, map[string]any{"be_id": 5301}, 5*time.Second)
 	for _, r := range bal.Records() {
-		if r.Msg() == timedOut {
+		if r.Msg() == timedOut && r.Num("remote_port") == float64(port) {
 			break
 		}
 		if r.Msg() == faulted {

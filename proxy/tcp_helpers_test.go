@@ -1,0 +1,149 @@
+/*
+ * Test harness for the TCP path: a real evport loop, a backend Set over a
+ * short socket directory under /tmp with one fake backend, a remote Table
+ * and the TCP proxy on 127.0.0.1 (a kernel-chosen port). The fake backend's
+ * first connection is its control session (handshaken here); every later
+ * one is a proxied TCP session, handed to the test by nextSession.
+ */
+
+package proxy_test
+
+import (
+	"bufio"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/evport/looptest"
+	"github.com/joyent/mname-balancer/proxy"
+	"github.com/joyent/mname-balancer/remote"
+)
+
+type tcpHarness struct {
+	t        *testing.T
+	loop     *evport.Loop
+	logs     *logBuffer
+	set      *backend.Set
+	table    *remote.Table
+	tcp      *proxy.TCP
+	sessions chan *net.UnixConn
+}
+
+func newTCPHarness(t *testing.T, okTimeout time.Duration) *tcpHarness {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "5301"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	h := &tcpHarness{t: t, logs: &logBuffer{}, sessions: make(chan *net.UnixConn, 64)}
+	control := make(chan *net.UnixConn, 1)
+	go func() {
+		first := true
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			if first {
+				control <- c
+				first = false
+				continue
+			}
+			h.sessions <- c
+		}
+	}()
+	run := looptest.Start(t)
+	h.loop = run.Loop
+	log := bunyan.New(h.logs, zerolog.DebugLevel)
+	bt := backend.DefaultTimings()
+	bt.Scan = time.Hour
+	bt.HeartbeatInterval = time.Hour
+	rt := remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}
+	onLoop(t, h.loop, func() {
+		h.set = backend.NewSet(h.loop, log, dir, bt)
+		h.table = remote.NewTable(h.loop, log, h.set, rt)
+		h.tcp, err = proxy.ListenTCP(h.loop, log, netip.MustParseAddrPort("127.0.0.1:0"), h.table, okTimeout)
+		if err == nil {
+			h.set.Start()
+		}
+	})
+	if err != nil {
+		t.Fatalf("ListenTCP: %v", err)
+	}
+	t.Cleanup(func() {
+		if run.Running() {
+			onLoop(t, h.loop, func() {
+				h.tcp.Close()
+				h.tcp.Abort()
+				h.set.Stop()
+			})
+		}
+	})
+	var c *net.UnixConn
+	select {
+	case c = <-control:
+	case <-time.After(waitLimit):
+		t.Fatal("the balancer did not connect to the fake backend")
+	}
+	t.Cleanup(func() { c.Close() })
+	s := &fakeSession{t: t, c: c, r: bufio.NewReader(c)}
+	s.expect(backend.FrameClientHello)
+	s.write(backend.AppendServerHello(nil))
+	waitFor(t, h.loop, "backend OK", func() bool {
+		bs := h.set.Backends()
+		return len(bs) == 1 && bs[0].OK()
+	})
+	return h
+}
+
+// dial connects a client to the proxy.
+func (h *tcpHarness) dial() *net.TCPConn {
+	h.t.Helper()
+	c, err := net.DialTimeout("tcp4", "127.0.0.1:"+strconv.Itoa(int(h.tcp.Port())), waitLimit)
+	if err != nil {
+		h.t.Fatalf("dial: %v", err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn)
+}
+
+// nextSession is the backend side of the next proxied connection, after
+// its INBOUND_TCP frame; with ok it answers INBOUND_TCP_OK.
+func (h *tcpHarness) nextSession(ok bool) *fakeSession {
+	h.t.Helper()
+	select {
+	case c := <-h.sessions:
+		h.t.Cleanup(func() { c.Close() })
+		s := &fakeSession{t: h.t, c: c, r: bufio.NewReader(c)}
+		s.expect(backend.FrameInboundTCP)
+		if ok {
+			s.write(backend.AppendInboundTCPOK(nil))
+		}
+		return s
+	case <-time.After(waitLimit):
+		h.t.Fatal("no TCP session reached the fake backend")
+		return nil
+	}
+}
+
+// live is the number of open proxies.
+func (h *tcpHarness) live() int {
+	var n int
+	onLoop(h.t, h.loop, func() { n = h.tcp.Live() })
+	return n
+}

@@ -1,0 +1,103 @@
+/*
+ * Tests of the TCP path (tcp.go, socket.go) against a fake backend: the
+ * accepted socket's keep-alive options, and the C balancer's records for
+ * a proxy's life.
+ */
+
+package proxy_test
+
+import (
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/joyent/mname-balancer/backend"
+)
+
+// TestTCPKeepalive reads the keep-alive options back from the socket the
+// proxy accepted: on, first probe after 1 s, one a second, 15 probes
+// (the C balancer's cserver.c).
+func TestTCPKeepalive(t *testing.T) {
+	h := newTCPHarness(t, 10*time.Second)
+	h.dial()
+	h.nextSession(true)
+	var fds []int
+	waitFor(t, h.loop, "one proxy open", func() bool {
+		fds = h.tcp.ClientFDs()
+		return len(fds) == 1
+	})
+	fd := fds[0] // open until the test's cleanup: nothing else closes it
+	for _, o := range []struct {
+		name       string
+		level, opt int
+		want       int
+	}{
+		{"SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
+		{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 1},
+		{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 1},
+		{"TCP_KEEPCNT", unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 15},
+	} {
+		got, err := unix.GetsockoptInt(fd, o.level, o.opt)
+		if err != nil {
+			t.Fatalf("getsockopt %s: %v", o.name, err)
+		}
+		if (o.want == 1 && o.opt == unix.SO_KEEPALIVE && got == 0) || (o.opt != unix.SO_KEEPALIVE && got != o.want) {
+			t.Errorf("%s = %d, want %d", o.name, got, o.want)
+		}
+	}
+	h.logs.Wait(t, 1, "inbound TCP connection", "conn_id", "1", "remote_ip", "127.0.0.1")
+	h.logs.Wait(t, 1, "connected to backend", "backend", "5301", "conn_id", "1")
+}
+
+// TestTCPInvalidOK: a backend that answers INBOUND_TCP with another frame
+// gets the C balancer's warning with the frame type, and the client is
+// closed.
+func TestTCPInvalidOK(t *testing.T) {
+	h := newTCPHarness(t, 10*time.Second)
+	c := h.dial()
+	s := h.nextSession(false)
+	s.write(backend.AppendServerHeartbeat(nil))
+	r := h.logs.Wait(t, 1, "backend invalid TCP OK", "frame_type", "1004", "backend", "5301")[0]
+	if r.Str("level") != "40" {
+		t.Errorf("level %s, want 40 (warn)", r.Str("level"))
+	}
+	expectClientClosed(t, c)
+	h.logs.Wait(t, 1, "TCP teardown")
+	h.logs.Wait(t, 1, "proxy connection finished")
+}
+
+// TestTCPErrorRecord: a client that resets its connection gives the C
+// balancer's "TCP error" at error, naming the side and the errno.
+func TestTCPErrorRecord(t *testing.T) {
+	h := newTCPHarness(t, 10*time.Second)
+	c := h.dial()
+	h.nextSession(true)
+	waitFor(t, h.loop, "one proxy open", func() bool { return h.tcp.Live() == 1 })
+	c.SetLinger(0)
+	c.Close() // RST
+	r := h.logs.Wait(t, 1, "TCP error", "which", "front")[0]
+	if r.Str("level") != "50" || r.Str("errno") != strconv.Itoa(int(unix.ECONNRESET)) || r.Str("cause") == "" {
+		t.Errorf("TCP error record %v, want level 50, errno ECONNRESET and a cause", r)
+	}
+	waitFor(t, h.loop, "no proxy open", func() bool { return h.tcp.Live() == 0 })
+}
+
+// expectClientClosed reads until the balancer closes the connection.
+func expectClientClosed(t *testing.T, c *net.TCPConn) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(waitLimit))
+	buf := make([]byte, 512)
+	for {
+		_, err := c.Read(buf)
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the balancer did not close the client connection")
+		}
+		return
+	}
+}
