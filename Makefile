@@ -10,7 +10,8 @@
 #	make            (all) the balancer for this machine, in $(BIN)/bbal
 #	make release    the illumos (SmartOS) build: a proto tree in
 #	                $(BUILD)/proto and $(BUILD)/mname-balancer.tar.gz
-#	make check      gofmt, go vet (host and illumos), staticcheck if
+#	make check      gofmt, go vet (host, illumos, and cmd/bbal with the
+#	                e2e tests' bbaltest tag), staticcheck if
 #	                installed, shellcheck of the SMF methods, xmllint of the
 #	                SMF manifests against the DTD in $(SMF_DTD)
 #	make test       everything CI runs: the npm test peers if missing, check,
@@ -85,6 +86,7 @@ check:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
 	    echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags bbaltest ./cmd/bbal
 	$(ILLUMOS_ENV) $(GO) vet ./...
 	@if [ -n "$(STATICCHECK)" ]; then echo "$(STATICCHECK) ./..."; \
 	    $(STATICCHECK) ./...; else echo "staticcheck not installed: skipped"; fi

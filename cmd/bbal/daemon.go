@@ -1,8 +1,8 @@
 /*
  * Start-up, signals and shutdown of the balancer process.
  *
- * Order: logger ("starting up"), event loop, backend set and remote table,
- * UDP socket, TCP listener, then the first directory scan and the periodic
+ * Order: logger ("starting up", "timings"), event loop, backend set and
+ * remote table, signal handling, UDP socket, TCP listener, then the first directory scan and the periodic
  * work; Run blocks on the loop. Failing to bind is a fatal record and exit
  * 1; so is a loop that fails while running (a listening socket that can no
  * longer be re-armed), so that SMF restarts the balancer.
@@ -15,10 +15,10 @@
  *	                 second: exit 1 at once
  *	SIGHUP           rescan the socket directory now
  *
- * BBAL_TEST_TIME_SCALE, if set, divides every interval (scan, heartbeat,
- * connect, reconnect and INBOUND_TCP_OK timeouts, expiry, rebalance) by its value. It
- * exists for the end-to-end tests and is not an operator setting; the
- * defaults are SPEC's and never change.
+ * The intervals in force are logged at start-up ("timings", info). They are
+ * the defaults, always, in the production build; only a binary built with
+ * the bbaltest tag (the end-to-end tests' own) can shorten them, see
+ * timescale.go.
  */
 
 package main
@@ -27,7 +27,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,15 +40,27 @@ import (
 	"github.com/joyent/mname-balancer/remote"
 )
 
-// timeScaleEnv is the end-to-end tests' interval divisor.
-const timeScaleEnv = "BBAL_TEST_TIME_SCALE"
-
 // shutdownGrace is how long open TCP connections may take to finish after
 // SIGTERM.
 const shutdownGrace = 5 * time.Second
 
 func scaleDuration(d time.Duration, f float64) time.Duration {
 	return time.Duration(float64(d) / f)
+}
+
+// logTimings records the intervals in force, in milliseconds.
+func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcpOK time.Duration) {
+	log.Info().
+		Int64("scan_ms", bt.Scan.Milliseconds()).
+		Int64("connect_timeout_ms", bt.ConnectTimeout.Milliseconds()).
+		Int64("heartbeat_interval_ms", bt.HeartbeatInterval.Milliseconds()).
+		Int64("heartbeat_timeout_ms", bt.HeartbeatTimeout.Milliseconds()).
+		Int64("reconnect_first_ms", bt.ReconnectFirst.Milliseconds()).
+		Int64("reconnect_max_ms", bt.ReconnectMax.Milliseconds()).
+		Int64("remote_expiry_ms", rt.Expiry.Milliseconds()).
+		Int64("rebalance_ms", rt.Rebalance.Milliseconds()).
+		Int64("tcp_ok_timeout_ms", tcpOK.Milliseconds()).
+		Msg("timings")
 }
 
 func run(opts options) int {
@@ -68,18 +79,13 @@ func run(opts options) int {
 	}
 
 	bt, rt := backend.DefaultTimings(), remote.DefaultTimings()
-	timeScale := 1.0
-	if v := os.Getenv(timeScaleEnv); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			log.WithLevel(zerolog.FatalLevel).Str("value", v).Msg(timeScaleEnv + " is not a positive number")
-			return 1
-		}
-		timeScale = f
-		bt = bt.Scale(f)
-		rt = rt.Scale(f)
-		log.Warn().Float64("scale", f).Msg("intervals shortened for testing")
+	scale, ok := timeScale(log)
+	if !ok {
+		return 1
 	}
+	bt, rt = bt.Scale(scale), rt.Scale(scale)
+	tcpOK := scaleDuration(proxy.TCPOKTimeout, scale)
+	logTimings(log, bt, rt, tcpOK)
 
 	loop, err := evport.New()
 	if err != nil {
@@ -90,22 +96,12 @@ func run(opts options) int {
 
 	set := backend.NewSet(loop, log, opts.dir, bt)
 	table := remote.NewTable(loop, log, set, rt)
-	listen := netip.AddrPortFrom(opts.addr, opts.port)
-	udp, err := proxy.ListenUDP(loop, log, listen, table, set)
-	if err != nil {
-		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not listen for UDP packets")
-		return 1
-	}
 
-	tcp, err := proxy.ListenTCP(loop, log, listen, table, scaleDuration(proxy.TCPOKTimeout, timeScale))
-	if err != nil {
-		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not listen for TCP packets")
-		return 1
-	}
-
-	set.Start()
-	table.Start()
-
+	// Signals are caught from here on, before anything listens, so that a
+	// SIGTERM sent once the listeners are up is never the default action.
+	// What they post runs in loop.Run, once udp and tcp are set.
+	var udp *proxy.UDP
+	var tcp *proxy.TCP
 	shutdown := func() {
 		log.Info().Int("tcp_connections", tcp.Live()).Msg("shutting down")
 		udp.Close()
@@ -124,6 +120,22 @@ func run(opts options) int {
 	}
 	stopSignals := handleSignals(loop, log, shutdown, set.Rescan)
 	defer stopSignals()
+
+	listen := netip.AddrPortFrom(opts.addr, opts.port)
+	udp, err = proxy.ListenUDP(loop, log, listen, table, set)
+	if err != nil {
+		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not listen for UDP packets")
+		return 1
+	}
+
+	tcp, err = proxy.ListenTCP(loop, log, listen, table, tcpOK)
+	if err != nil {
+		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not listen for TCP packets")
+		return 1
+	}
+
+	set.Start()
+	table.Start()
 
 	if err := loop.Run(); err != nil {
 		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("event loop failed")

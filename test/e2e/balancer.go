@@ -10,9 +10,10 @@ cleanup the process gets SIGTERM, its whole log is piped through the real
 bunyan CLI with --strict, and the test fails if bunyan dropped any line or
 if bbal did not exit 0.
 
-Intervals are shortened with BBAL_TEST_TIME_SCALE (the internal test
-option; the binary's defaults are untouched): the scale is a field of
-BalancerConfig, 1 meaning SPEC's timings.
+Intervals are shortened with BBAL_TEST_TIME_SCALE, which exists only in a
+binary built with the bbaltest tag: BalancerBinary builds one (with -race),
+ProductionBinary builds ./cmd/bbal as make does, without the tag. The scale
+is a field of BalancerConfig, 1 meaning SPEC's timings.
 */
 package e2e
 
@@ -33,36 +34,57 @@ import (
 	"time"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+// binaryBuild is one go build of ./cmd/bbal, done at most once per test
+// binary.
+type binaryBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// BalancerBinary builds ./cmd/bbal once per test binary and returns its path.
-func BalancerBinary(t testing.TB) string {
+var testBuild, productionBuild binaryBuild
+
+// build runs go build with flags into a temporary directory, once.
+func (b *binaryBuild) build(t testing.TB, flags ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "bbal-e2e-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "bbal")
-		cmd := exec.Command("go", "build", "-race", "-o", buildPath, "./cmd/bbal")
+		b.path = filepath.Join(dir, "bbal")
+		args := append(append([]string{"build"}, flags...), "-o", b.path, "./cmd/bbal")
+		cmd := exec.Command("go", args...)
 		cmd.Dir = RepoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/bbal: %v\n%s", err, out)
+			b.err = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildPath
+	return b.path
+}
+
+// BalancerBinary builds ./cmd/bbal for the tests (-race, and the bbaltest
+// tag that adds BBAL_TEST_TIME_SCALE) once per test binary and returns its
+// path.
+func BalancerBinary(t testing.TB) string {
+	t.Helper()
+	return testBuild.build(t, "-race", "-tags", "bbaltest")
+}
+
+// ProductionBinary builds ./cmd/bbal as make and go build do (no tags, no
+// -race) once per test binary and returns its path.
+func ProductionBinary(t testing.TB) string {
+	t.Helper()
+	return productionBuild.build(t)
 }
 
 // BalancerConfig describes one bbal run.
 type BalancerConfig struct {
+	Binary    string // "" means BalancerBinary's
 	SocketDir string
 	TimeScale float64  // divides every interval; 0 or 1 means SPEC's
 	LogLevel  string   // -l; "" means debug
@@ -122,7 +144,10 @@ func FreePort(t testing.TB) int {
 // listens on TCP (it binds UDP first).
 func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 	t.Helper()
-	bin := BalancerBinary(t)
+	bin := cfg.Binary
+	if bin == "" {
+		bin = BalancerBinary(t)
+	}
 	level := cfg.LogLevel
 	if level == "" {
 		level = "debug"
