@@ -30,7 +30,8 @@ type Timer struct {
 	fn     func()
 	when   time.Time
 	seq    uint64
-	index  int // position in the heap, -1 when not scheduled
+	set    time.Time // when it was last scheduled (mdb's to_scheduled_at)
+	index  int       // position in the heap, -1 when not scheduled
 	period time.Duration
 }
 
@@ -82,7 +83,7 @@ func (t *Timer) schedule(when time.Time) {
 		l.timers.remove(t.index)
 	}
 	l.seq++
-	t.when, t.seq = when, l.seq
+	t.when, t.seq, t.set = when, l.seq, l.now
 	l.timers.push(t)
 }
 

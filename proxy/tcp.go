@@ -73,6 +73,7 @@ type TCP struct {
 	nextID    uint64
 	live      map[*tcpProxy]struct{}
 	drained   func()
+	stats     TCPStats // counters for mdb (inspect.go)
 }
 
 // ListenTCP binds the TCP listener and starts accepting.
@@ -141,6 +142,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	}
 	addr := uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
 	port := uint16(in4.Port)
+	t.stats.Accepted++
 	t.nextID++
 	bunyan.IPv4(t.log.Debug().Uint64("conn_id", t.nextID), "remote_ip", addr).
 		Uint16("remote_port", port).Msg("inbound TCP connection")
@@ -148,11 +150,13 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	r := t.table.Lookup(addr)
 	b := t.table.Backend(r)
 	if b == nil {
+		t.stats.Refused++
 		r.Stats.TCPDrop++
 		unix.Close(fd)
 		return
 	}
-	p := &tcpProxy{tcp: t, remote: r, backend: b, session: b.Session(), addr: addr, port: port}
+	p := &tcpProxy{tcp: t, remote: r, backend: b, session: b.Session(), addr: addr, port: port,
+		id: t.nextID, started: t.loop.Now()}
 	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", t.nextID).
 		Str("remote_ip", bunyan.IPv4String(addr)).Uint16("remote_port", port).Logger()
 	if keepaliveErr != nil {
@@ -162,6 +166,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	client, err := evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil { // NewConn has closed fd
 		bunyan.Errno(p.log.Warn(), err).Msg("could not register TCP connection")
+		t.stats.Refused++
 		r.Stats.TCPDrop++
 		return
 	}
@@ -169,6 +174,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	server, err := evport.Dial(t.loop, b.Sockaddr(), &p.backendEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil {
 		bunyan.Errno(p.log.Warn(), err).Msg("could not connect to backend for TCP")
+		t.stats.Refused++
 		r.Stats.TCPDrop++
 		p.client.Close()
 		return
@@ -191,6 +197,10 @@ type tcpProxy struct {
 	session uint64 // the backend's control session when this was routed
 	addr    uint32
 	port    uint16
+
+	id                  uint64    // conn_id
+	started             time.Time // accepted at
+	toBackend, toClient uint64    // bytes forwarded each way (mdb)
 
 	client, server        *evport.Conn
 	clientEnd, backendEnd endpoint
@@ -217,10 +227,14 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 		if !p.established {
 			return 0 // held until INBOUND_TCP_OK
 		}
-		return p.server.Write(data)
+		n := p.server.Write(data)
+		p.toBackend += uint64(n)
+		return n
 	}
 	if p.established {
-		return p.client.Write(data)
+		n := p.client.Write(data)
+		p.toClient += uint64(n)
+		return n
 	}
 	if len(data) < 4 {
 		if c.AtEOF() {
@@ -241,7 +255,9 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 	if p.done {
 		return n
 	}
-	return n + p.client.Write(data[n:])
+	m := p.client.Write(data[n:])
+	p.toClient += uint64(m)
+	return n + m
 }
 
 // EOF passes a finished direction on as a write shutdown.

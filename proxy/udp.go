@@ -54,7 +54,8 @@ type UDP struct {
 	port  uint16
 	buf   []byte
 
-	sendErrors    uint64 // answers dropped since the last log record
+	stats         UDPStats // counters for mdb (inspect.go)
+	sendErrors    uint64   // answers dropped since the last log record
 	sendErrLogged time.Time
 	closed        bool
 }
@@ -123,7 +124,9 @@ func (u *UDP) ready(evport.Events) {
 
 // Forward takes one client datagram to its backend.
 func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
+	u.stats.Received++
 	if len(msg) > udpMaxSize {
+		u.stats.DropOversize++
 		bunyan.IPv4(u.log.Warn(), "remote_ip", addr).Uint16("remote_port", port).
 			Int("len", len(msg)).Int("max", udpMaxSize).Msg("dropping oversized UDP packet")
 		return
@@ -131,9 +134,15 @@ func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
 	r := u.table.Lookup(addr)
 	b := u.table.Backend(r)
 	if b == nil || !b.ForwardUDP(addr, port, msg) {
+		if b == nil {
+			u.stats.DropNoBackend++
+		} else {
+			u.stats.DropStuck++
+		}
 		r.Stats.UDPDrop++
 		return
 	}
+	u.stats.Forwarded++
 	r.Stats.UDP++
 	if e := u.log.Trace(); e.Enabled() {
 		bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).Uint32("backend", b.ID()).
@@ -149,8 +158,10 @@ func (u *UDP) SendAnswer(addr uint32, port uint16, msg []byte) {
 	}
 	err := u.sock.SendTo(msg, addr, port)
 	if err == nil {
+		u.stats.Answered++
 		return
 	}
+	u.stats.DropSendError++
 	u.sendErrors++
 	now := u.loop.Now()
 	if !u.sendErrLogged.IsZero() && now.Sub(u.sendErrLogged) < logEvery {

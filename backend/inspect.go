@@ -1,0 +1,72 @@
+/*
+ * Read-only views of the backends for the operator's tools (package mdb):
+ * every field the C balancer's backend_t showed in mdb, copied into a plain
+ * value, and names for the timers the backends own. Call these on the loop
+ * only (Post first); they never change anything.
+ */
+
+package backend
+
+import (
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/joyent/mname-balancer/evport"
+)
+
+// Info is a copy of one backend's state (the C backend_t).
+type Info struct {
+	Object               uintptr       // the backend's address: a stable handle
+	ID                   uint32        // be_id
+	Path                 string        // be_path
+	OK                   bool          // be_ok
+	Reconnecting         bool          // be_reconnect: a reconnect is scheduled
+	HeartbeatOutstanding bool          // be_heartbeat_outstanding
+	Removed              bool          // be_removed
+	Remotes              int           // be_remotes: remotes whose primary it is
+	ReconnectDelay       time.Duration // be_reconnect_delay
+	Session              uint64        // number of the current control session (0: none yet)
+	Connected            bool          // a control session is open (be_conn != NULL)
+	Stats                Stats         // be_stat_*
+}
+
+// Info copies the backend's state.
+func (b *Backend) Info() Info {
+	return Info{
+		Object:               uintptr(unsafe.Pointer(b)),
+		ID:                   b.id,
+		Path:                 b.path,
+		OK:                   b.ok,
+		Reconnecting:         b.reconnectTimer.Scheduled(),
+		HeartbeatOutstanding: b.hbOutstanding,
+		Removed:              b.removed,
+		Remotes:              b.remotes,
+		ReconnectDelay:       b.reconnectDelay,
+		Session:              b.sessionNum,
+		Connected:            b.session != nil,
+		Stats:                b.Stats,
+	}
+}
+
+// AppendInfo appends a copy of every backend, in ID order.
+func (s *Set) AppendInfo(dst []Info) []Info {
+	for _, b := range s.byID {
+		dst = append(dst, b.Info())
+	}
+	return dst
+}
+
+// NameTimers calls name for each timer the set and its backends own, with
+// what the timer is about (mdb's to_arg).
+func (s *Set) NameTimers(name func(t *evport.Timer, arg string)) {
+	if s.scanTimer != nil {
+		name(s.scanTimer, "socket directory "+s.dir)
+	}
+	for _, b := range s.byID {
+		arg := "backend " + strconv.FormatUint(uint64(b.id), 10)
+		name(b.connectTimer, arg)
+		name(b.heartbeatTimer, arg)
+		name(b.reconnectTimer, arg)
+	}
+}

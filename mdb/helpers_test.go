@@ -1,0 +1,124 @@
+/*
+ * Test support: an in-process balancer (a real loop, backend set, remote
+ * table, UDP socket and TCP listener on 127.0.0.1) in front of three demo
+ * backends, and a DNS client that binds to a chosen 127.0.0.x address and
+ * reports which backend answered.
+ */
+
+package mdb
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/backend/demo"
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/evport/looptest"
+	"github.com/joyent/mname-balancer/proxy"
+	"github.com/joyent/mname-balancer/remote"
+)
+
+type testBalancer struct {
+	run   *looptest.Runner
+	set   *backend.Set
+	table *remote.Table
+	udp   *proxy.UDP
+	tcp   *proxy.TCP
+	in    *Inspector
+	dir   string
+}
+
+func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
+	t.Helper()
+	dir := t.TempDir()
+	for _, id := range []string{"5301", "5302", "5303"} {
+		s, err := demo.Listen(filepath.Join(dir, id), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+	}
+	run := looptest.Start(t)
+	b := &testBalancer{run: run, dir: dir}
+	looptest.OnLoop(t, run.Loop, func() {
+		b.set = backend.NewSet(run.Loop, log, dir, backend.DefaultTimings())
+		b.table = remote.NewTable(run.Loop, log, b.set, remote.DefaultTimings())
+		var err error
+		listen := netip.MustParseAddrPort("127.0.0.1:0")
+		if b.udp, err = proxy.ListenUDP(run.Loop, log, listen, b.table, b.set); err != nil {
+			t.Error(err)
+			return
+		}
+		listen = netip.AddrPortFrom(listen.Addr(), b.udp.Port())
+		if b.tcp, err = proxy.ListenTCP(run.Loop, log, listen, b.table, proxy.TCPOKTimeout); err != nil {
+			t.Error(err)
+			return
+		}
+		b.set.Start()
+		b.table.Start()
+		b.in = NewInspector(Sources{Loop: run.Loop, Set: b.set, Table: b.table, UDP: b.udp, TCP: b.tcp, Started: run.Loop.Now()})
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Cleanup(func() {
+		looptest.OnLoop(t, run.Loop, func() {
+			b.udp.Close()
+			b.tcp.Close()
+			b.tcp.Abort()
+			b.table.Stop()
+			b.set.Stop()
+		})
+	})
+	looptest.WaitFor(t, run.Loop, "three backends ok", func() bool {
+		n := 0
+		for _, x := range b.set.Backends() {
+			if x.OK() {
+				n++
+			}
+		}
+		return n == 3
+	})
+	return b
+}
+
+func quietLog() zerolog.Logger { return bunyan.New(io.Discard, zerolog.InfoLevel) }
+
+// query asks whoami. TXT over net ("udp" or "tcp") from the local address
+// from (127.0.0.x) and returns the answering backend's ID.
+func query(t *testing.T, netw, from string, port uint16) string {
+	t.Helper()
+	c := &dns.Client{Net: netw, Timeout: 5 * time.Second}
+	if netw == "udp" {
+		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	} else {
+		c.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("whoami.", dns.TypeTXT)
+	r, _, err := c.Exchange(m, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String())
+	if err != nil {
+		t.Fatalf("%s query from %s: %v", netw, from, err)
+	}
+	if len(r.Answer) != 1 {
+		t.Fatalf("%s query from %s: answer %v", netw, from, r)
+	}
+	txt := strings.Join(r.Answer[0].(*dns.TXT).Txt, "")
+	f := strings.Fields(txt)
+	if len(f) != 2 || !strings.HasPrefix(f[0], "backend=") {
+		t.Fatalf("unexpected answer %q", txt)
+	}
+	return strings.TrimPrefix(f[0], "backend=")
+}
+
+func TestMain(m *testing.M) { os.Exit(m.Run()) }

@@ -1,0 +1,102 @@
+/*
+ * The log level at run time. The balancer's root logger is created at
+ * trace and the level in force is zerolog's global level, one atomic word
+ * that every record's level check reads (so a disabled record stays free).
+ * An operator raises or lowers it through the control socket, for good or
+ * for a number of seconds, after which it returns to the configured level
+ * (-l, LOG_LEVEL). Each change is a log record, written whatever the level
+ * (zerolog's NoLevel, which bunyan numbers 30, info).
+ */
+
+package mdb
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// maxLevelDuration bounds a temporary change.
+const maxLevelDuration = 7 * 24 * time.Hour
+
+// LogLevel controls the process's log level; safe for any goroutine.
+type LogLevel struct {
+	log        zerolog.Logger
+	configured zerolog.Level
+
+	mu    sync.Mutex
+	until time.Time   // zero: the current level holds until changed
+	timer *time.Timer // reverts a temporary change
+	gen   uint64      // counts changes, so a stale revert does nothing
+}
+
+// LevelState describes the level in force.
+type LevelState struct {
+	Level      string `json:"level"`
+	Configured string `json:"configured"`
+	Until      string `json:"until,omitempty"` // RFC 3339; empty: no revert pending
+}
+
+// NewLogLevel installs configured as the level in force. log must have been
+// created at zerolog.TraceLevel, so that the global level alone decides.
+func NewLogLevel(log zerolog.Logger, configured zerolog.Level) *LogLevel {
+	zerolog.SetGlobalLevel(configured)
+	return &LogLevel{log: log, configured: configured}
+}
+
+// Current reports the level in force.
+func (l *LogLevel) Current() LevelState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := LevelState{Level: zerolog.GlobalLevel().String(), Configured: l.configured.String()}
+	if !l.until.IsZero() {
+		st.Until = l.until.UTC().Format(time.RFC3339)
+	}
+	return st
+}
+
+// Set puts level in force; if d > 0, only for d, after which the
+// configured level returns. who names the requester in the record.
+func (l *LogLevel) Set(level zerolog.Level, d time.Duration, who string) error {
+	if d < 0 || d > maxLevelDuration {
+		return fmt.Errorf("duration %v out of range (0 to %v)", d, maxLevelDuration)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	prev := zerolog.GlobalLevel()
+	zerolog.SetGlobalLevel(level)
+	l.gen++
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	l.until = time.Time{}
+	e := l.log.Log().Str("level_name", level.String()).Str("previous", prev.String()).Str("by", who)
+	if d > 0 {
+		l.until = time.Now().Add(d)
+		gen := l.gen
+		l.timer = time.AfterFunc(d, func() { l.revert(gen) })
+		e = e.Int64("duration_s", int64(d/time.Second))
+	}
+	e.Msg("log level changed")
+	return nil
+}
+
+// Reset returns to the configured level at once.
+func (l *LogLevel) Reset(who string) error { return l.Set(l.configured, 0, who) }
+
+func (l *LogLevel) revert(gen uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return
+	}
+	prev := zerolog.GlobalLevel()
+	zerolog.SetGlobalLevel(l.configured)
+	l.until, l.timer = time.Time{}, nil
+	l.gen++
+	l.log.Log().Str("level_name", l.configured.String()).Str("previous", prev.String()).
+		Str("by", "timer").Msg("log level restored to the configured level")
+}

@@ -1,0 +1,104 @@
+/*
+ * Snapshot: the balancer's state at one instant, in the shape the C
+ * balancer's structures had (field names are the C ones, so that the
+ * README's mdb pipelines keep their meaning), plus the totals the C
+ * balancer never kept. It is what the control socket sends as JSON.
+ */
+
+package mdb
+
+// Snapshot is the balancer's state at one instant.
+type Snapshot struct {
+	Version  int    `json:"version"`   // format version: 1
+	Pid      int    `json:"pid"`       // the balancer's process ID
+	Snaptime int64  `json:"snaptime"`  // hrtime the snapshot was taken
+	Crtime   int64  `json:"crtime"`    // hrtime the balancer started
+	Walltime string `json:"walltime"`  // the snapshot's wall-clock time, RFC 3339
+	LogLevel string `json:"log_level"` // the level in force
+
+	Balancer Totals    `json:"balancer"`
+	Backends []Backend `json:"backends"`
+	Remotes  []Remote  `json:"remotes"` // sorted by address; nil when not asked for
+	Timeouts []Timeout `json:"timeouts"`
+	Proxies  []Proxy   `json:"tcp_proxies"` // sorted by conn_id
+}
+
+// Totals are the balancer-wide counters.
+type Totals struct {
+	UptimeNS         int64  `json:"uptime_ns"`
+	UDPReceived      uint64 `json:"udp_received"`
+	UDPForwarded     uint64 `json:"udp_forwarded"`
+	UDPAnswered      uint64 `json:"udp_answered"`
+	UDPDropOversize  uint64 `json:"udp_drop_oversize"`
+	UDPDropNoBackend uint64 `json:"udp_drop_no_backend"`
+	UDPDropStuck     uint64 `json:"udp_drop_stuck"`
+	UDPDropSendError uint64 `json:"udp_drop_send_error"`
+	TCPAccepted      uint64 `json:"tcp_accepted"`
+	TCPRefused       uint64 `json:"tcp_refused"`
+	TCPOpen          uint64 `json:"tcp_open"`
+	Remotes          uint64 `json:"remotes"`
+	Backends         uint64 `json:"backends"`
+	BackendsOK       uint64 `json:"backends_ok"`
+	Timeouts         uint64 `json:"timeouts"`
+}
+
+// Backend is the C backend_t.
+type Backend struct {
+	Object               uint64 `json:"object"` // stable handle (the Go object's address)
+	ID                   uint32 `json:"be_id"`
+	Path                 string `json:"be_path"`
+	Conn                 bool   `json:"be_conn"` // a control session is open
+	Session              uint64 `json:"be_session"`
+	OK                   bool   `json:"be_ok"`
+	Reconnect            bool   `json:"be_reconnect"`
+	HeartbeatOutstanding bool   `json:"be_heartbeat_outstanding"`
+	Removed              bool   `json:"be_removed"`
+	Remotes              uint32 `json:"be_remotes"`
+	ReconnectDelay       uint32 `json:"be_reconnect_delay"`    // seconds, as the C field
+	ReconnectDelayMS     int64  `json:"be_reconnect_delay_ms"` // the same, exactly
+	StatConnStart        uint64 `json:"be_stat_conn_start"`
+	StatConnError        uint64 `json:"be_stat_conn_error"`
+	StatUDP              uint64 `json:"be_stat_udp"`
+	StatTCP              uint64 `json:"be_stat_tcp"`
+	StatStuck            uint64 `json:"be_stat_stuck"`
+}
+
+// Remote is the C remote_t.
+type Remote struct {
+	Object        uint64 `json:"object"`
+	Addr          string `json:"rem_addr"` // dotted quad
+	Backend       uint32 `json:"rem_backend"`
+	BackendBackup uint32 `json:"rem_backend_backup"`
+	StatUDP       uint64 `json:"rem_stat_udp"`
+	StatUDPDrop   uint64 `json:"rem_stat_udp_drop"`
+	StatTCP       uint64 `json:"rem_stat_tcp"`
+	StatTCPDrop   uint64 `json:"rem_stat_tcp_drop"`
+	FirstSeen     int64  `json:"rem_first_seen"` // hrtime
+	LastSeen      int64  `json:"rem_last_seen"`  // hrtime
+}
+
+// Timeout is the C timeout_t: one scheduled timer.
+type Timeout struct {
+	Object      uint64 `json:"object"`
+	ID          uint64 `json:"to_id"`           // scheduling sequence number
+	ScheduledAt int64  `json:"to_scheduled_at"` // hrtime
+	Expiry      int64  `json:"to_expiry"`       // hrtime
+	PeriodNS    int64  `json:"to_period_ns"`    // 0: one-shot
+	Func        string `json:"to_func"`
+	Arg         string `json:"to_arg"`
+	Active      bool   `json:"to_active"` // always true: only scheduled timers are listed
+}
+
+// Proxy is one open TCP connection and its backend session.
+type Proxy struct {
+	Object    uint64 `json:"object"`
+	ID        uint64 `json:"conn_id"`
+	Addr      string `json:"remote_ip"`
+	Port      uint16 `json:"remote_port"`
+	Backend   uint32 `json:"backend"`
+	State     string `json:"state"`
+	ToBackend uint64 `json:"bytes_to_backend"`
+	ToClient  uint64 `json:"bytes_to_client"`
+	Started   int64  `json:"started"` // hrtime
+	AgeNS     int64  `json:"age_ns"`
+}

@@ -1,0 +1,177 @@
+/*
+ * Taking a snapshot: one function posted to the loop copies everything (the
+ * accessors in backend, remote, proxy and evport return plain values), and
+ * the caller's goroutine then converts, sorts and names. The loop spends
+ * only the copying; the caller waits at most its timeout.
+ */
+
+package mdb
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/proxy"
+	"github.com/joyent/mname-balancer/remote"
+)
+
+// ErrTimeout is returned when the loop did not answer in time.
+var ErrTimeout = errors.New("the event loop did not answer in time")
+
+// Sources are the parts of a running balancer a snapshot reads. UDP and
+// TCP may be nil (their counters are then zero).
+type Sources struct {
+	Loop    *evport.Loop
+	Set     *backend.Set
+	Table   *remote.Table
+	UDP     *proxy.UDP
+	TCP     *proxy.TCP
+	Level   *LogLevel // may be nil
+	Started time.Time // the balancer's start, on the loop's clock
+}
+
+// Inspector takes snapshots of one balancer.
+type Inspector struct {
+	src Sources
+}
+
+// NewInspector returns an inspector of src.
+func NewInspector(src Sources) *Inspector { return &Inspector{src: src} }
+
+// Level is the inspector's log level control (nil if none).
+func (in *Inspector) Level() *LogLevel { return in.src.Level }
+
+// raw is what the loop copies.
+type raw struct {
+	now      time.Time
+	backends []backend.Info
+	remotes  []remote.Info
+	timers   []evport.TimerInfo
+	proxies  []proxy.ProxyInfo
+	udp      proxy.UDPStats
+	tcp      proxy.TCPStats
+	nRemotes int
+	labels   map[*evport.Timer]string
+}
+
+// Take returns a snapshot; remotes are listed only if withRemotes (there
+// may be millions: the totals count them either way).
+func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*Snapshot, error) {
+	done := make(chan *raw, 1)
+	in.src.Loop.Post(func() { done <- in.copyOnLoop(withRemotes) })
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return in.build(r), nil
+	case <-t.C:
+		return nil, ErrTimeout
+	}
+}
+
+// copyOnLoop runs on the loop: copies only.
+func (in *Inspector) copyOnLoop(withRemotes bool) *raw {
+	s := &in.src
+	r := &raw{now: s.Loop.Now(), labels: make(map[*evport.Timer]string)}
+	r.backends = s.Set.AppendInfo(nil)
+	r.nRemotes = s.Table.Len()
+	if withRemotes {
+		r.remotes = s.Table.AppendInfo(make([]remote.Info, 0, r.nRemotes))
+	}
+	r.timers = s.Loop.AppendTimers(nil)
+	name := func(t *evport.Timer, arg string) { r.labels[t] = arg }
+	s.Set.NameTimers(name)
+	s.Table.NameTimers(name)
+	if s.UDP != nil {
+		r.udp = s.UDP.Stats()
+	}
+	if s.TCP != nil {
+		r.tcp = s.TCP.Stats()
+		r.proxies = s.TCP.AppendProxies(nil)
+		s.TCP.NameTimers(name)
+	}
+	return r
+}
+
+// build runs on the caller's goroutine.
+func (in *Inspector) build(r *raw) *Snapshot {
+	clock := newHRClock(r.now)
+	snap := &Snapshot{
+		Version:  1,
+		Pid:      os.Getpid(),
+		Snaptime: clock.hr(r.now),
+		Crtime:   clock.hr(in.src.Started),
+		Walltime: time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if in.src.Level != nil {
+		snap.LogLevel = in.src.Level.Current().Level
+	}
+	t := &snap.Balancer
+	t.UptimeNS = int64(r.now.Sub(in.src.Started))
+	t.UDPReceived, t.UDPForwarded, t.UDPAnswered = r.udp.Received, r.udp.Forwarded, r.udp.Answered
+	t.UDPDropOversize, t.UDPDropNoBackend = r.udp.DropOversize, r.udp.DropNoBackend
+	t.UDPDropStuck, t.UDPDropSendError = r.udp.DropStuck, r.udp.DropSendError
+	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(len(r.proxies))
+	t.Remotes, t.Backends, t.Timeouts = uint64(r.nRemotes), uint64(len(r.backends)), uint64(len(r.timers))
+
+	snap.Backends = make([]Backend, 0, len(r.backends))
+	for _, b := range r.backends {
+		if b.OK {
+			t.BackendsOK++
+		}
+		snap.Backends = append(snap.Backends, Backend{
+			Object: uint64(b.Object), ID: b.ID, Path: b.Path, Conn: b.Connected, Session: b.Session,
+			OK: b.OK, Reconnect: b.Reconnecting, HeartbeatOutstanding: b.HeartbeatOutstanding,
+			Removed: b.Removed, Remotes: uint32(b.Remotes),
+			ReconnectDelay: uint32(b.ReconnectDelay / time.Second), ReconnectDelayMS: b.ReconnectDelay.Milliseconds(),
+			StatConnStart: b.Stats.ConnStart, StatConnError: b.Stats.ConnError,
+			StatUDP: b.Stats.UDP, StatTCP: b.Stats.TCP, StatStuck: b.Stats.Stuck,
+		})
+	}
+	if r.remotes != nil {
+		slices.SortFunc(r.remotes, func(a, b remote.Info) int { return cmp.Compare(a.Addr, b.Addr) })
+		snap.Remotes = make([]Remote, 0, len(r.remotes))
+		for _, x := range r.remotes {
+			snap.Remotes = append(snap.Remotes, Remote{
+				Object: uint64(x.Object), Addr: ipv4(x.Addr), Backend: x.Backend, BackendBackup: x.Backup,
+				StatUDP: x.Stats.UDP, StatUDPDrop: x.Stats.UDPDrop, StatTCP: x.Stats.TCP, StatTCPDrop: x.Stats.TCPDrop,
+				FirstSeen: clock.hr(x.FirstSeen), LastSeen: clock.hr(x.LastSeen),
+			})
+		}
+	}
+	snap.Timeouts = make([]Timeout, 0, len(r.timers))
+	for _, x := range r.timers {
+		snap.Timeouts = append(snap.Timeouts, Timeout{
+			Object: uint64(timerHandle(x.Timer)), ID: x.Seq,
+			ScheduledAt: clock.hr(x.ScheduledAt), Expiry: clock.hr(x.When), PeriodNS: int64(x.Period),
+			Func: x.Func, Arg: r.labels[x.Timer], Active: true,
+		})
+	}
+	slices.SortFunc(r.proxies, func(a, b proxy.ProxyInfo) int { return cmp.Compare(a.ID, b.ID) })
+	snap.Proxies = make([]Proxy, 0, len(r.proxies))
+	for _, p := range r.proxies {
+		snap.Proxies = append(snap.Proxies, Proxy{
+			Object: uint64(p.Object), ID: p.ID, Addr: ipv4(p.Addr), Port: p.Port, Backend: p.Backend,
+			State: p.State, ToBackend: p.ToBackend, ToClient: p.ToClient,
+			Started: clock.hr(p.Started), AgeNS: int64(r.now.Sub(p.Started)),
+		})
+	}
+	return snap
+}
+
+func ipv4(a uint32) string {
+	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
+}
+
+// String formats a snapshot's summary line (for tests and logs).
+func (s *Snapshot) String() string {
+	return fmt.Sprintf("snapshot at %d: %d backends, %d remotes, %d timeouts, %d TCP proxies",
+		s.Snaptime, len(s.Backends), s.Balancer.Remotes, len(s.Timeouts), len(s.Proxies))
+}

@@ -1,0 +1,161 @@
+/*
+ * Tests of snapshots: what a known mix of UDP and TCP queries from several
+ * client addresses leaves in a snapshot, timer names and arguments, and
+ * consistency while queries keep arriving.
+ */
+
+package mdb
+
+import (
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSnapshotCountsWhatWasSent(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	port := b.udp.Port()
+	// client -> queries: UDP count, TCP count
+	mix := map[string][2]int{"127.0.0.2": {3, 0}, "127.0.0.3": {2, 1}, "127.0.0.4": {0, 2}, "127.0.0.5": {1, 0}}
+	answeredBy := map[string]string{}
+	for from, n := range mix {
+		for i := 0; i < n[0]; i++ {
+			answeredBy[from] = query(t, "udp", from, port)
+		}
+		for i := 0; i < n[1]; i++ {
+			answeredBy[from] = query(t, "tcp", from, port)
+		}
+	}
+	snap, err := b.in.Take(true, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := snap.Balancer
+	if tot.UDPReceived != 6 || tot.UDPForwarded != 6 || tot.UDPAnswered != 6 {
+		t.Errorf("UDP received/forwarded/answered = %d/%d/%d, want 6/6/6", tot.UDPReceived, tot.UDPForwarded, tot.UDPAnswered)
+	}
+	if tot.TCPAccepted != 3 || tot.TCPRefused != 0 {
+		t.Errorf("TCP accepted/refused = %d/%d, want 3/0", tot.TCPAccepted, tot.TCPRefused)
+	}
+	if tot.Remotes != 4 || len(snap.Remotes) != 4 || tot.Backends != 3 || tot.BackendsOK != 3 {
+		t.Errorf("totals %+v, %d remotes listed", tot, len(snap.Remotes))
+	}
+	for i, r := range snap.Remotes {
+		want, ok := mix[r.Addr]
+		if !ok {
+			t.Errorf("unexpected remote %s", r.Addr)
+			continue
+		}
+		if r.StatUDP != uint64(want[0]) || r.StatTCP != uint64(want[1]) {
+			t.Errorf("remote %s: udp %d tcp %d, want %v", r.Addr, r.StatUDP, r.StatTCP, want)
+		}
+		if strconv.Itoa(int(r.Backend)) != answeredBy[r.Addr] {
+			t.Errorf("remote %s: rem_backend %d, but %s answered", r.Addr, r.Backend, answeredBy[r.Addr])
+		}
+		if r.FirstSeen <= snap.Crtime || r.LastSeen < r.FirstSeen || r.LastSeen > snap.Snaptime {
+			t.Errorf("remote %s: first/last seen %d/%d outside crtime %d .. snaptime %d", r.Addr, r.FirstSeen, r.LastSeen, snap.Crtime, snap.Snaptime)
+		}
+		if i > 0 && snap.Remotes[i-1].Addr >= r.Addr {
+			t.Errorf("remotes not sorted: %s before %s", snap.Remotes[i-1].Addr, r.Addr)
+		}
+	}
+	var udp, tcp, remotes uint64
+	for _, be := range snap.Backends {
+		if !be.OK || !be.Conn || be.Removed || be.StatConnStart != 1 || be.Object == 0 {
+			t.Errorf("backend %+v", be)
+		}
+		udp += be.StatUDP
+		tcp += be.StatTCP
+		remotes += uint64(be.Remotes)
+	}
+	if udp != 6 || tcp != 3 || remotes != 4 {
+		t.Errorf("backends forwarded udp %d tcp %d with %d remotes, want 6, 3, 4", udp, tcp, remotes)
+	}
+}
+
+func TestSnapshotNamesTimeouts(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	snap, err := b.in.Take(false, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Remotes != nil {
+		t.Errorf("remotes listed without being asked for")
+	}
+	got := map[string]bool{}
+	for i, to := range snap.Timeouts {
+		got[to.Func+" "+to.Arg] = true
+		if to.Expiry < to.ScheduledAt || !to.Active || to.Object == 0 {
+			t.Errorf("timeout %+v", to)
+		}
+		if i > 0 && to.Expiry < snap.Timeouts[i-1].Expiry {
+			t.Errorf("timeouts not in expiry order")
+		}
+	}
+	for _, want := range []string{
+		"backend.(*Backend).heartbeatDue backend 5301",
+		"backend.(*Backend).heartbeatDue backend 5303",
+		"backend.(*Set).Rescan socket directory " + b.dir,
+		"remote.(*Table).Expire remote table (expiry)",
+		"remote.(*Table).Rebalance remote table (rebalance)",
+	} {
+		if !got[want] {
+			t.Errorf("no timeout %q among %v", want, got)
+		}
+	}
+	if int(snap.Balancer.Timeouts) != len(snap.Timeouts) {
+		t.Errorf("timeouts total %d, %d listed", snap.Balancer.Timeouts, len(snap.Timeouts))
+	}
+}
+
+// Under load (clients keep arriving while snapshots are taken) every
+// snapshot is of one instant: the backends' primary counts add up to the
+// remotes listed, and to the total.
+func TestSnapshotConsistentUnderLoad(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	port := b.udp.Port()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				query(t, "udp", "127.0.1."+strconv.Itoa(1+(w*50+i)%200), port)
+			}
+		}(w)
+	}
+	for i := 0; i < 30; i++ {
+		snap, err := b.in.Take(true, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := 0
+		for _, be := range snap.Backends {
+			sum += int(be.Remotes)
+		}
+		per := map[uint32]int{}
+		for _, r := range snap.Remotes {
+			per[r.Backend]++
+		}
+		for _, be := range snap.Backends {
+			if per[be.ID] != int(be.Remotes) {
+				t.Errorf("snapshot %d: backend %d has be_remotes %d but %d remotes list it", i, be.ID, be.Remotes, per[be.ID])
+			}
+		}
+		if sum != len(snap.Remotes) || uint64(sum) != snap.Balancer.Remotes {
+			t.Errorf("snapshot %d: be_remotes add up to %d, %d remotes listed, total %d", i, sum, len(snap.Remotes), snap.Balancer.Remotes)
+		}
+		if snap.Balancer.UDPForwarded > snap.Balancer.UDPReceived {
+			t.Errorf("forwarded %d > received %d", snap.Balancer.UDPForwarded, snap.Balancer.UDPReceived)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
