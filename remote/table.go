@@ -24,8 +24,9 @@
  * Every Timings.Rebalance the table evens out the load: over the ok
  * backends it takes the highest and lowest primary counts; if their spread
  * exceeds the number of ok backends, it clears the primary of (spread minus
- * that number) remotes of the busiest backend, which choose again on their
- * next packet.
+ * that number) remotes of the busiest backend, the lowest client addresses
+ * first as remotes.c does, which choose again on their next packet. Each
+ * moved remote logs "rebalancing to reduce spread" with its remote_ip.
  *
  * Everything here runs on the loop. Lookup of a known remote allocates
  * nothing; creating one does (a record and its child logger).
@@ -34,6 +35,7 @@
 package remote
 
 import (
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -97,6 +99,7 @@ type Table struct {
 	set     *backend.Set
 	timings Timings
 	byAddr  map[uint32]*Remote
+	moving  []uint32 // Rebalance's scratch: candidate addresses
 
 	sweepTimer     *evport.Timer
 	rebalanceTimer *evport.Timer
@@ -160,13 +163,13 @@ func (t *Table) Backend(r *Remote) *backend.Backend {
 		}
 		t.setPrimary(r, b)
 		r.backup = nil
-		r.log.Info().Uint32("backend", b.ID()).Msg("remote assigned to new primary backend")
+		r.log.Info().Uint32("be_id", b.ID()).Msg("remote assigned to new primary backend")
 		return b
 	}
 	if r.primary.OK() {
 		if r.backup != nil {
 			r.backup = nil
-			r.log.Info().Uint32("backend", r.primary.ID()).Msg("remote assigned to original primary backend")
+			r.log.Info().Uint32("be_id", r.primary.ID()).Msg("remote assigned to original primary backend")
 		}
 		return r.primary
 	}
@@ -178,7 +181,7 @@ func (t *Table) Backend(r *Remote) *backend.Backend {
 		return nil
 	}
 	r.backup = b
-	r.log.Info().Uint32("backend", b.ID()).Uint32("primary", r.primary.ID()).Msg("remote assigned to new backup backend")
+	r.log.Info().Uint32("be_id", b.ID()).Uint32("primary_be_id", r.primary.ID()).Msg("remote assigned to new backup backend")
 	return b
 }
 
@@ -200,7 +203,7 @@ func (t *Table) Expire() {
 		if now.Sub(r.LastSeen) <= t.timings.Expiry {
 			continue
 		}
-		r.log.Debug().Time("last_seen", r.LastSeen).Msg("expiring remote entry")
+		r.log.Info().Time("last_seen", r.LastSeen).Msg("expiring remote entry")
 		t.setPrimary(r, nil)
 		delete(t.byAddr, addr)
 	}
@@ -230,16 +233,22 @@ func (t *Table) Rebalance() {
 		return
 	}
 	move := spread - okCount
-	t.log.Info().Uint32("backend", busiest.ID()).Int("spread", spread).Int("ok_backends", okCount).
-		Int("moving", move).Msg("rebalancing to reduce spread")
-	for _, r := range t.byAddr {
-		if move == 0 {
-			break
-		}
+	t.log.Trace().Int("max_count", busiest.Remotes()).Int("min_count", lowest).Uint32("max_be_id", busiest.ID()).
+		Int("spread", spread).Msg("balancer spread statistics")
+	// remotes.c walks its AVL tree in address order: the lowest client
+	// addresses of the busiest backend move first.
+	t.moving = t.moving[:0]
+	for addr, r := range t.byAddr {
 		if r.primary == busiest {
-			t.setPrimary(r, nil)
-			r.backup = nil
-			move--
+			t.moving = append(t.moving, addr)
 		}
 	}
+	slices.Sort(t.moving)
+	for _, addr := range t.moving[:min(move, len(t.moving))] {
+		r := t.byAddr[addr]
+		r.log.Info().Uint32("be_id", busiest.ID()).Int("spread", spread).Msg("rebalancing to reduce spread")
+		t.setPrimary(r, nil)
+		r.backup = nil
+	}
+	t.moving = t.moving[:0]
 }

@@ -52,7 +52,7 @@ func TestNewRemotesRoundRobin(t *testing.T) {
 		if n := len(h.logs.Find(t, "new remote peer", "remote_ip", ip)); n != 1 {
 			t.Errorf("%d \"new remote peer\" records for %s, want 1", n, ip)
 		}
-		if rs := h.logs.Find(t, "remote assigned to new primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].Str("backend") != idString(want[i-1]) {
+		if rs := h.logs.Find(t, "remote assigned to new primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].Str("be_id") != idString(want[i-1]) {
 			t.Errorf("primary records for %s: %v, want one naming backend %d", ip, rs, want[i-1])
 		}
 	}
@@ -122,7 +122,7 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 		}
 	})
 	rs := h.logs.Find(t, "remote assigned to new backup backend", "remote_ip", ip)
-	if len(rs) != 2 || rs[0].Str("backend") != "5302" || rs[1].Str("backend") != "5303" || rs[0].Str("primary") != "5301" {
+	if len(rs) != 2 || rs[0].Str("be_id") != "5302" || rs[1].Str("be_id") != "5303" || rs[0].Str("primary_be_id") != "5301" {
 		t.Errorf("backup records %v, want two: 5302 then 5303, primary 5301", rs)
 	}
 
@@ -138,7 +138,7 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 			t.Errorf("backup %d kept after the primary returned", idOf(r.Backup()))
 		}
 	})
-	if rs := h.logs.Find(t, "remote assigned to original primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].Str("backend") != "5301" {
+	if rs := h.logs.Find(t, "remote assigned to original primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].Str("be_id") != "5301" {
 		t.Errorf("return records %v, want one naming 5301", rs)
 	}
 	if n := len(h.logs.Find(t, "remote assigned to new primary backend")); n != 1 {
@@ -172,7 +172,7 @@ func TestPrimaryRemoved(t *testing.T) {
 		}
 	})
 	rs := h.logs.Find(t, "remote assigned to new primary backend", "remote_ip", "10.0.0.1")
-	if len(rs) != 2 || rs[1].Str("backend") != "5303" {
+	if len(rs) != 2 || rs[1].Str("be_id") != "5303" {
 		t.Errorf("primary records %v, want 5301 then 5303", rs)
 	}
 	h.checkCounts()
@@ -245,8 +245,8 @@ func TestExpire(t *testing.T) {
 		}
 	})
 	rs := h.logs.Find(t, "expiring remote entry")
-	if len(rs) != 1 || rs[0].Str("remote_ip") != "10.0.0.1" || rs[0].Str("level") != "20" {
-		t.Errorf("expiry records %v, want one debug record for 10.0.0.1", rs)
+	if len(rs) != 1 || rs[0].Str("remote_ip") != "10.0.0.1" || rs[0].Str("level") != "30" {
+		t.Errorf("expiry records %v, want one info record for 10.0.0.1 (remotes.c)", rs)
 	}
 	h.checkCounts()
 
@@ -300,20 +300,20 @@ func TestRebalance(t *testing.T) {
 	msg := "rebalancing to reduce spread"
 	h.unbalance(1, 10)
 
-	// Spread 10 over 2 OK backends: 8 remotes leave 5301.
+	// Spread 10 over 2 OK backends: 8 remotes leave 5301, the lowest
+	// addresses first (remotes.c walks its tree in address order).
 	onLoop(t, h.loop, func() {
 		h.table.Rebalance()
 		if b1.Remotes() != 2 || b2.Remotes() != 0 {
 			t.Errorf("counts 5301:%d 5302:%d, want 2 and 0", b1.Remotes(), b2.Remotes())
 		}
-		cleared := 0
 		h.table.Each(func(r *remote.Remote) {
-			if r.Primary() == nil {
-				cleared++
+			if moved, low := r.Primary() == nil, r.Addr <= ip10(8); moved != low {
+				t.Errorf("remote %s moved %v, want only 10.0.0.1-8 moved", bunyan.IPv4String(r.Addr), moved)
 			}
 		})
-		if cleared != 8 || h.table.Len() != 10 {
-			t.Errorf("%d of %d remotes without a primary, want 8 of 10", cleared, h.table.Len())
+		if h.table.Len() != 10 {
+			t.Errorf("%d remotes, want 10", h.table.Len())
 		}
 		// Spread 2 == OK count: nothing more.
 		h.table.Rebalance()
@@ -322,8 +322,13 @@ func TestRebalance(t *testing.T) {
 		}
 	})
 	rs := h.logs.Find(t, msg)
-	if len(rs) != 1 || rs[0].Str("backend") != "5301" || rs[0].Str("spread") != "10" || rs[0].Str("ok_backends") != "2" || rs[0].Str("moving") != "8" {
-		t.Errorf("rebalance records %v, want one: backend 5301 spread 10 ok_backends 2 moving 8", rs)
+	if len(rs) != 8 {
+		t.Errorf("%d rebalance records, want one per moved remote (8): %v", len(rs), rs)
+	}
+	for i, r := range rs {
+		if want := bunyan.IPv4String(ip10(i + 1)); r.Str("remote_ip") != want || r.Str("level") != "30" || r.Str("be_id") != "5301" {
+			t.Errorf("rebalance record %d: %v, want info, remote_ip %s, be_id 5301", i, r, want)
+		}
 	}
 	h.checkCounts()
 
@@ -353,18 +358,24 @@ func TestRebalance(t *testing.T) {
 	if !b2Down {
 		t.Fatal("5302 was not down")
 	}
-	if n := len(h.logs.Find(t, msg)); n != 1 {
-		t.Errorf("rebalanced over a backend that is down (%d records)", n)
+	if n := len(h.logs.Find(t, msg)); n != 8 {
+		t.Errorf("rebalanced over a backend that is down (%d records, want the first 8)", n)
 	}
 	waitFor(t, h.loop, "5302 back", b2.OK)
+	lowest := ^uint32(0)
 	onLoop(t, h.loop, func() {
+		h.table.Each(func(r *remote.Remote) {
+			if r.Primary() == b1 && r.Addr < lowest {
+				lowest = r.Addr
+			}
+		})
 		h.table.Rebalance()
 		if b1.Remotes() != 6 || b2.Remotes() != 4 {
 			t.Errorf("counts 5301:%d 5302:%d, want 6 and 4", b1.Remotes(), b2.Remotes())
 		}
 	})
-	if rs := h.logs.Find(t, msg); len(rs) != 2 || rs[1].Str("spread") != "3" || rs[1].Str("moving") != "1" {
-		t.Errorf("rebalance records %v, want a second with spread 3 moving 1", rs)
+	if rs := h.logs.Find(t, msg); len(rs) != 9 || rs[8].Str("spread") != "3" || rs[8].Str("remote_ip") != bunyan.IPv4String(lowest) {
+		t.Errorf("rebalance records %v, want a ninth for %s (the lowest of 5301's) with spread 3", rs, bunyan.IPv4String(lowest))
 	}
 	h.checkCounts()
 }
@@ -376,8 +387,8 @@ func TestRebalanceRunsPeriodically(t *testing.T) {
 	h.unbalance(1, 6)
 	onLoop(t, h.loop, h.table.Start)
 	waitFor(t, h.loop, "a rebalance", func() bool { return b1.Remotes() < 6 })
-	if n := len(h.logs.Find(t, "rebalancing to reduce spread", "moving", "4")); n != 1 {
-		t.Errorf("%d records moving 4, want 1", n)
+	if n := len(h.logs.Find(t, "rebalancing to reduce spread")); n != 4 {
+		t.Errorf("%d rebalance records, want 4 (spread 6 over 2 backends)", n)
 	}
 	h.checkCounts()
 }

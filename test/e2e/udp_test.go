@@ -270,7 +270,7 @@ func udpClientIP(i int) string { return "127.0.0." + strconv.Itoa(i+2) }
 func udpRemoteLog(ip string, backendName string) map[string]any {
 	want := map[string]any{"remote_ip": ip}
 	if backendName != "" {
-		want["backend"] = backendName
+		want["be_id"] = backendName
 	}
 	return want
 }
@@ -333,7 +333,7 @@ func TestUDPFailoverToBackupAndBack(t *testing.T) {
 	c.peers["5301"].Kill()
 	backup := a.whoamiEventually("failover from the killed 5301", udpNot("5301"))
 	c.bal.WaitLog("remote assigned to new backup backend",
-		map[string]any{"remote_ip": a.IP(), "backend": backup, "primary": "5301"}, udpEventTimeout)
+		map[string]any{"remote_ip": a.IP(), "be_id": backup, "primary_be_id": "5301"}, udpEventTimeout)
 	if c.count("backend faulted (reset and reconnect)", "5301") == 0 {
 		t.Errorf("5301 answered nothing but was never logged as faulted")
 	}
@@ -452,7 +452,7 @@ func TestUDPHeartbeatTimeout(t *testing.T) {
 	}
 	backup := d.whoamiEventually("failover from the paused 5303", udpNot("5303"))
 	c.bal.WaitLog("remote assigned to new backup backend",
-		map[string]any{"remote_ip": d.IP(), "backend": backup, "primary": "5303"}, udpEventTimeout)
+		map[string]any{"remote_ip": d.IP(), "be_id": backup, "primary_be_id": "5303"}, udpEventTimeout)
 	a.mustWhoami("5301")
 	b.mustWhoami("5302")
 	d.mustWhoami(backup)
