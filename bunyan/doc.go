@@ -10,6 +10,10 @@ Every record is one line holding one JSON object with the core fields
 	name      "mname-balancer"
 	hostname  the host's name, read once by New
 	pid       the process ID, read once by New
+	tid       the OS thread that wrote the record, as illumos-bunyan logs
+	          it: gettid(2) on Linux, the LWP ID on illumos (tid_*.go); the
+	          event loop's goroutine is locked to its thread, so all its
+	          records name that thread
 	time      ISO 8601 in UTC with milliseconds: "2026-11-25T17:09:20.123Z"
 	msg       the message, present even when empty
 
@@ -42,7 +46,7 @@ run. That is what the daemon wants for "cannot bind"; code that must log a
 fatal-level record without exiting uses WithLevel(zerolog.FatalLevel).
 Panic() is logged at level 60 as well and then panics.
 
-Keys the package owns: v, level, name, hostname, pid, time, msg; and err,
+Keys the package owns: v, level, name, hostname, pid, tid, time, msg; and err,
 errno, strerror written by Errno. A caller that adds a field with one of the
 core names, or calls Timestamp() on an event or context, produces a duplicate
 key; don't.

@@ -42,6 +42,7 @@ func Example() {
 		}
 		delete(rec, "hostname")
 		delete(rec, "pid")
+		delete(rec, "tid")
 		delete(rec, "time")
 		line, _ := json.Marshal(rec) // sorts the keys
 		fmt.Println(string(line))

@@ -9,13 +9,13 @@ How a record is assembled (zerolog v1.35, see its log.go and event.go):
     here v, name, hostname, pid, then the context of each child logger.
  2. The caller's chain appends the record's own fields.
  3. Msg/Msgf/Send run the logger's hooks before zerolog appends "msg":
-    recordHook appends "level" as a bunyan number and "time", and appends
+    recordHook appends "level" as a bunyan number, "tid" and "time", and appends
     "msg":"" itself when the message is empty, because zerolog omits an empty
     message and bunyan requires the key.
  4. zerolog appends "msg" (when non-empty), "}" and "\n", and makes one Write.
 
 Hence the key order is: v name hostname pid, context fields, record fields,
-level time msg. The order of keys carries no meaning in JSON and the bunyan
+level tid time msg. The order of keys carries no meaning in JSON and the bunyan
 CLI does not care.
 
 Process-wide zerolog settings, made once in init so that no logger can race
@@ -33,7 +33,7 @@ logger, and level/time/msg come from a Hook value, so time formatting does
 not depend on zerolog.TimeFieldFormat (fields a caller adds with .Time()
 still use zerolog's format).
 
-Invariants: every record carries all seven core fields exactly once; a
+Invariants: every record carries all eight core fields exactly once; a
 record whose level is disabled costs neither formatting nor allocation; an
 enabled record allocates nothing of its own (zerolog pools its events); each
 record reaches w in a single Write, and Writes are serialized by a mutex so
@@ -62,6 +62,7 @@ const (
 	hostnameKey = "hostname"
 	pidKey      = "pid"
 	timeKey     = "time"
+	tidKey      = "tid"
 	msgKey      = "msg"
 	errKey      = "err"
 
@@ -100,7 +101,8 @@ func New(w io.Writer, level zerolog.Level) zerolog.Logger {
 }
 
 // recordHook completes each record with the fields that vary per record:
-// the numeric level, the time, and an empty msg when zerolog would omit it.
+// the numeric level, the writing thread (tid, as illumos-bunyan), the time,
+// and an empty msg when zerolog would omit it.
 type recordHook struct{}
 
 // Run implements zerolog.Hook. It is called once per enabled record, just
@@ -111,6 +113,7 @@ func (recordHook) Run(e *zerolog.Event, level zerolog.Level, msg string) {
 	// the stack.
 	var stamp [64]byte
 	e.Int(levelKey, bunyanLevel(level)).
+		Int(tidKey, threadID()).
 		Bytes(timeKey, time.Now().UTC().AppendFormat(stamp[:0], timeLayout))
 	if msg == "" {
 		e.Str(msgKey, "")

@@ -1,5 +1,5 @@
 /*
-Tests of the record format: the seven core fields with their JSON types on
+Tests of the record format: the eight core fields with their JSON types on
 every level, on child loggers and on zerolog's extra levels; the minimum
 level; the empty message; and serialized writes from several goroutines.
 */
@@ -23,7 +23,7 @@ import (
 
 var timeFormat = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 
-// checkCore asserts the seven core fields of rec, with the wanted level and
+// checkCore asserts the eight core fields of rec, with the wanted level and
 // message, and that its time lies within [before, after].
 func checkCore(t *testing.T, rec record, level int64, msg string, before, after time.Time) {
 	t.Helper()
@@ -48,6 +48,9 @@ func checkCore(t *testing.T, rec record, level int64, msg string, before, after 
 	if got := rec.num(t, "pid"); got != int64(os.Getpid()) {
 		t.Errorf("pid = %d, want %d", got, os.Getpid())
 	}
+	if got := rec.num(t, "tid"); got <= 0 {
+		t.Errorf("tid = %d, want a thread ID", got)
+	}
 	stamp := rec.str(t, "time")
 	if !timeFormat.MatchString(stamp) {
 		t.Errorf("time = %q, want ISO 8601 UTC with 3 fractional digits", stamp)
@@ -71,7 +74,7 @@ func checkCore(t *testing.T, rec record, level int64, msg string, before, after 
 // checkKeys asserts that rec holds exactly the core keys plus extra.
 func checkKeys(t *testing.T, rec record, extra ...string) {
 	t.Helper()
-	want := append([]string{"v", "level", "name", "hostname", "pid", "time", "msg"}, extra...)
+	want := append([]string{"v", "level", "name", "hostname", "pid", "tid", "time", "msg"}, extra...)
 	var got []string
 	for k := range rec {
 		got = append(got, k)
