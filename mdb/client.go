@@ -1,0 +1,69 @@
+/*
+ * The control socket's client side, for balstat: send one request line,
+ * read one JSON response.
+ */
+
+package mdb
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// maxResponse bounds what a client reads (a snapshot of a very large
+// remote table is big, but not unbounded).
+const maxResponse = 1 << 30
+
+// Response is the control socket's answer.
+type Response struct {
+	Snapshot *Snapshot   `json:"snapshot,omitempty"`
+	LogLevel *LevelState `json:"log_level,omitempty"`
+	Error    string      `json:"error,omitempty"`
+}
+
+// Request sends line to the control socket at path and decodes the answer;
+// an answer that reports an error is returned as one.
+func Request(path, line string, timeout time.Duration) (*Response, error) {
+	c, err := net.DialTimeout("unix", path, timeout)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	// A server that refuses us answers at once and closes, so a failed
+	// write may still be followed by an answer worth reading.
+	_, werr := io.WriteString(c, line+"\n")
+	var r Response
+	dec := json.NewDecoder(io.LimitReader(c, maxResponse))
+	if err := dec.Decode(&r); err != nil {
+		if werr != nil {
+			return nil, fmt.Errorf("control socket %s: %w", path, werr)
+		}
+		return nil, fmt.Errorf("control socket %s: reading the answer: %w", path, err)
+	}
+	if r.Error != "" {
+		return &r, errors.New(r.Error)
+	}
+	return &r, nil
+}
+
+// FetchSnapshot asks for a snapshot (with the remotes list if
+// withRemotes).
+func FetchSnapshot(path string, withRemotes bool, timeout time.Duration) (*Snapshot, error) {
+	req := "summary"
+	if withRemotes {
+		req = "snapshot"
+	}
+	r, err := Request(path, req, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if r.Snapshot == nil {
+		return nil, fmt.Errorf("control socket %s: the answer has no snapshot", path)
+	}
+	return r.Snapshot, nil
+}

@@ -1,0 +1,313 @@
+/*
+ * Tests of the control socket: what it serves, the file's mode, the path
+ * check, the peer check (a client running as nobody is refused), and that
+ * clients which say nothing, send an endless line or never read cost the
+ * DNS path nothing.
+ */
+
+package mdb
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func startControl(t *testing.T, b *testBalancer) *ControlServer {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := ListenControl(filepath.Join(dir, "control"), b.dir, b.in, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestControlServesSnapshotsAndLevel(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	s := startControl(t, b)
+	fi, err := os.Stat(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("control socket mode %v, want a socket with 0600", fi.Mode())
+	}
+	query(t, "udp", "127.0.0.7", b.udp.Port())
+	snap, err := FetchSnapshot(s.Path(), true, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Remotes) != 1 || snap.Remotes[0].Addr != "127.0.0.7" || snap.Balancer.UDPAnswered != 1 {
+		t.Errorf("snapshot %v, remotes %+v", snap, snap.Remotes)
+	}
+	sum, err := FetchSnapshot(s.Path(), false, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Remotes != nil || sum.Balancer.Remotes != 1 {
+		t.Errorf("summary lists remotes %v or counts %d", sum.Remotes, sum.Balancer.Remotes)
+	}
+	if _, err := Request(s.Path(), "loglevel", 5*time.Second); err == nil || !strings.Contains(err.Error(), "no run-time log level") {
+		t.Errorf("loglevel without a LogLevel: %v", err)
+	}
+	for _, bad := range []string{"", "snapshot please", "::walk", "summary x"} {
+		_, err := Request(s.Path(), bad, 5*time.Second)
+		if err == nil || !strings.Contains(err.Error(), requestHelp) {
+			t.Errorf("request %q: %v, want the list of requests", bad, err)
+		}
+	}
+}
+
+func TestControlPathInsideBackendDirRefused(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(b.dir, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(b.dir, "control"), filepath.Join(link, "control"), filepath.Join(b.dir, "sub", "..", "control")} {
+		if _, err := ListenControl(p, b.dir, b.in, quietLog()); err == nil || !strings.Contains(err.Error(), "inside the backend socket directory") {
+			t.Errorf("ListenControl(%s): %v", p, err)
+		}
+	}
+	if err := CheckControlPath(filepath.Join(filepath.Dir(b.dir), "control"), b.dir); err != nil {
+		t.Errorf("a sibling of the directory refused: %v", err)
+	}
+}
+
+func TestControlStaleSocketReplacedLiveOneNot(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	s := startControl(t, b)
+	if _, err := ListenControl(s.Path(), b.dir, b.in, quietLog()); err == nil || !strings.Contains(err.Error(), "another process is serving it") {
+		t.Errorf("second server on a live socket: %v", err)
+	}
+	regular := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(regular, nil, 0o600)
+	if _, err := ListenControl(regular, b.dir, b.in, quietLog()); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("a regular file in the way: %v", err)
+	}
+}
+
+// nobodyUID is the user the peer-check tests run their client as.
+const nobodyUID = 65534
+
+// TestControlHelperClient is not a test: it is the client that
+// TestControlRefusesOtherUsers runs as nobody, in a copy of this binary.
+func TestControlHelperClient(t *testing.T) {
+	path := os.Getenv("MDB_TEST_CONTROL_CLIENT")
+	if path == "" {
+		t.Skip("helper process only")
+	}
+	r, err := Request(path, "summary", 5*time.Second)
+	if err != nil {
+		os.Stdout.WriteString("ERROR: " + err.Error() + "\n")
+		os.Exit(3)
+	}
+	os.Stdout.WriteString("SERVED " + r.Snapshot.String() + "\n")
+	os.Exit(0)
+}
+
+func runAsNobody(t *testing.T, socket string) (string, error) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test runs its client as nobody and needs root")
+		}
+		t.Skip("needs root to run a client as nobody")
+	}
+	dir, err := os.MkdirTemp("", "mdb-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	exe := filepath.Join(dir, "mdb.test")
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestControlHelperClient$")
+	cmd.Env = append(os.Environ(), "MDB_TEST_CONTROL_CLIENT="+socket)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyUID}}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestControlRefusesOtherUsers(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	dir, err := os.MkdirTemp("", "mdb-control-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	s, err := ListenControl(filepath.Join(dir, "control"), b.dir, b.in, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// With the socket's own mode, nobody cannot even connect.
+	out, err := runAsNobody(t, s.Path())
+	if err == nil || !strings.Contains(out, "permission denied") {
+		t.Errorf("nobody with the socket at 0600: %v\n%s", err, out)
+	}
+	// With the mode opened up (a mistake), the peer check still refuses.
+	os.Chmod(s.Path(), 0o666)
+	out, err = runAsNobody(t, s.Path())
+	if err == nil || !strings.Contains(out, "ERROR: permission denied: only root and the balancer's user are served") {
+		t.Errorf("nobody with the socket at 0666: %v\n%s", err, out)
+	}
+	// root is served.
+	if _, err := FetchSnapshot(s.Path(), false, 5*time.Second); err != nil {
+		t.Errorf("root refused: %v", err)
+	}
+}
+
+// Bad clients hold their connections open while DNS queries are asked and
+// answered: none of them slows the loop, and each is cut off by the
+// deadline.
+func TestControlBadClientsDoNotDelayDNS(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	s := startControl(t, b)
+	s.Timeout = 2 * time.Second
+
+	silent, err := net.Dial("unix", s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+
+	endless, err := net.Dial("unix", s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer endless.Close()
+	endlessErr := make(chan error, 1)
+	go func() {
+		chunk := []byte(strings.Repeat("x", 4096))
+		for {
+			if _, err := endless.Write(chunk); err != nil {
+				endlessErr <- err
+				return
+			}
+		}
+	}()
+
+	// A slow reader asks for a snapshot of many remotes and reads nothing.
+	for i := 0; i < 40; i++ {
+		query(t, "udp", "127.0.2."+strconv.Itoa(i+1), b.udp.Port())
+	}
+	slow, err := net.Dial("unix", s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.(*net.UnixConn).SetReadBuffer(1)
+	io.WriteString(slow, "snapshot\n")
+
+	// DNS keeps being answered meanwhile; each query is bounded by the
+	// client's own 5 s timeout, far below the bad clients' 2 s hold times
+	// summed over 20 queries.
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		query(t, "udp", "127.0.0.9", b.udp.Port())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("20 queries took %v with bad control clients connected", d)
+	}
+
+	// The endless line got its answer (an error) or was cut off.
+	buf := make([]byte, 512)
+	endless.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _ := endless.Read(buf)
+	if n > 0 && !strings.Contains(string(buf[:n]), "request line longer than 1024 bytes") {
+		t.Errorf("endless line answered %q", buf[:n])
+	}
+	select {
+	case <-endlessErr:
+	case <-time.After(10 * time.Second):
+		t.Error("the endless writer was never cut off")
+	}
+	// The silent client is closed at its deadline.
+	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err = silent.Read(buf)
+	if n != 0 || !errors.Is(err, io.EOF) {
+		t.Errorf("silent client: read %q, %v; want EOF after the deadline", buf[:n], err)
+	}
+	// And the server still serves.
+	if _, err := FetchSnapshot(s.Path(), false, 5*time.Second); err != nil {
+		t.Errorf("after the bad clients: %v", err)
+	}
+}
+
+func TestControlBoundsConcurrentClients(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	s := startControl(t, b)
+	var held []net.Conn
+	for i := 0; i < maxControlClients; i++ {
+		c, err := net.Dial("unix", s.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := Request(s.Path(), "summary", 5*time.Second)
+		if err != nil && strings.Contains(err.Error(), "busy: 8 clients") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ninth client: %v, want busy", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	held = nil
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, err := FetchSnapshot(s.Path(), false, 5*time.Second); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after the held clients left: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestReadLineBounds(t *testing.T) {
+	for _, c := range []struct{ in, want, err string }{
+		{"snapshot\n", "snapshot", ""},
+		{"snapshot\r\nmore", "snapshot", ""},
+		{"summary", "summary", ""},
+		{"", "", "no request"},
+		{strings.Repeat("a", 1024) + "\n", strings.Repeat("a", 1024), ""},
+		{strings.Repeat("a", 1025) + "\n", "", "longer than 1024"},
+		{strings.Repeat("a", 5000), "", "longer than 1024"},
+	} {
+		got, err := readLine(strings.NewReader(c.in), 1024)
+		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("readLine(%.20q...) = %q, %v; want %q, %q", c.in, got, err, c.want, c.err)
+		}
+	}
+}
