@@ -36,6 +36,7 @@ import (
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/mdb"
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
 )
@@ -64,7 +65,11 @@ func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcpOK
 }
 
 func run(opts options) int {
-	log := bunyan.New(os.Stdout, opts.level)
+	// The root logger passes everything; the level in force is the
+	// run-time one (mdb.LogLevel), which starts as -l and the control
+	// socket may change.
+	log := bunyan.New(os.Stdout, zerolog.TraceLevel)
+	level := mdb.NewLogLevel(log, opts.level)
 	log.Info().Str("address", opts.addr.String()).Uint16("port", opts.port).
 		Str("socket_dir", opts.dir).Bool("demo", opts.demo).Msg("starting up")
 
@@ -93,6 +98,7 @@ func run(opts options) int {
 		return 1
 	}
 	defer loop.Close()
+	started := loop.Now()
 
 	set := backend.NewSet(loop, log, opts.dir, bt)
 	table := remote.NewTable(loop, log, set, rt)
@@ -136,6 +142,10 @@ func run(opts options) int {
 
 	set.Start()
 	table.Start()
+
+	in := mdb.NewInspector(mdb.Sources{Loop: loop, Set: set, Table: table, UDP: udp, TCP: tcp, Level: level, Started: started})
+	stopInspection := startInspection(opts, log, in)
+	defer stopInspection()
 
 	if err := loop.Run(); err != nil {
 		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("event loop failed")

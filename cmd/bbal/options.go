@@ -8,7 +8,11 @@
  *	-p PORT    port for UDP and TCP                53
  *	-s DIR     the backends' socket directory      required
  *	-l LEVEL   trace debug info warn error fatal   info
+ *	-c PATH    the control socket (balstat)        /var/run/binder/balancer/control
+ *	-m IP:PORT serve Prometheus metrics there      off
  *
+ * -c and -m are ours (the C balancer had neither). The control socket may
+ * not be inside the socket directory (it would be taken for a backend).
  * LOG_LEVEL in the environment overrides -l (a bad -l is an error all the
  * same: it is a mistake in the command line). One long option is ours alone:
  * --demo runs three demo backends in a temporary directory and defaults to
@@ -29,9 +33,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/mdb"
 )
 
-const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL]"
+const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT]"
 
 type options struct {
 	addr  netip.Addr
@@ -39,12 +44,15 @@ type options struct {
 	dir   string
 	level zerolog.Level
 	demo  bool
+
+	control string         // control socket path
+	metrics netip.AddrPort // Prometheus endpoint; invalid: off
 }
 
 // parseOptions parses args (without the program name); getenv supplies
 // LOG_LEVEL.
 func parseOptions(args []string, getenv func(string) string) (options, error) {
-	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel}
+	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, control: mdb.DefaultControlPath}
 	portSet := false
 	addrSet := false
 	var levelName string
@@ -66,7 +74,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 			break
 		}
 		letter := arg[1]
-		if !strings.ContainsRune("bpsl", rune(letter)) {
+		if !strings.ContainsRune("bpslcm", rune(letter)) {
 			return opts, fmt.Errorf("unknown option -%c", letter)
 		}
 		value := arg[2:]
@@ -94,6 +102,14 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 			opts.dir = value
 		case 'l':
 			levelName = value
+		case 'c':
+			opts.control = value
+		case 'm':
+			ap, err := netip.ParseAddrPort(value)
+			if err != nil || ap.Port() == 0 {
+				return opts, fmt.Errorf("-m %q is not IP:PORT", value)
+			}
+			opts.metrics = ap
 		}
 	}
 	if len(operands) > 0 {
@@ -125,6 +141,11 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		}
 	case opts.dir == "":
 		return opts, fmt.Errorf("-s SOCKET_DIR is required")
+	}
+	if !opts.demo {
+		if err := mdb.CheckControlPath(opts.control, opts.dir); err != nil {
+			return opts, fmt.Errorf("-c: %w", err)
+		}
 	}
 	return opts, nil
 }

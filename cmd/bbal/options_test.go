@@ -31,6 +31,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/mdb"
 )
 
 // bbalRunMainEnv makes the test binary run main() instead of the tests.
@@ -115,6 +117,15 @@ func TestParseOptions(t *testing.T) {
 		{name: "demo with explicit 0.0.0.0", args: []string{"--demo", "-b", "0.0.0.0"},
 			want: options{addr: any4, port: 5353, level: zerolog.InfoLevel, demo: true}},
 		{name: "demo with -s", args: []string{"--demo", "-s", "/sock"}, wantErr: "--demo makes its own socket directory"},
+		{name: "control socket and metrics", args: []string{"-s", "/sock", "-c", "/run/ctl", "-m127.0.0.1:9153"},
+			want: options{addr: any4, port: 53, dir: "/sock", level: zerolog.InfoLevel, control: "/run/ctl",
+				metrics: netip.MustParseAddrPort("127.0.0.1:9153")}},
+		{name: "control socket in the socket directory", args: []string{"-s", "/sock", "-c", "/sock/control"},
+			wantErr: "-c: control socket /sock/control is inside the backend socket directory /sock"},
+		{name: "control socket in the socket directory, relative", args: []string{"-s", "/sock/", "-c", "/sock/x/../ctl"},
+			wantErr: "inside the backend socket directory"},
+		{name: "-m without port", args: []string{"-s", "/sock", "-m", "127.0.0.1"}, wantErr: `-m "127.0.0.1" is not IP:PORT`},
+		{name: "-m port 0", args: []string{"-s", "/sock", "-m", "127.0.0.1:0"}, wantErr: `-m "127.0.0.1:0" is not IP:PORT`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,6 +145,9 @@ func TestParseOptions(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("parseOptions(%q): %v", tc.args, err)
+			}
+			if tc.want.control == "" {
+				tc.want.control = mdb.DefaultControlPath
 			}
 			if got != tc.want {
 				t.Errorf("parseOptions(%q) = %+v, want %+v", tc.args, got, tc.want)

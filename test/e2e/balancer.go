@@ -89,6 +89,8 @@ type BalancerConfig struct {
 	TimeScale float64  // divides every interval; 0 or 1 means SPEC's
 	LogLevel  string   // -l; "" means debug
 	Env       []string // extra environment
+	Control   string   // -c; "" means a fresh path in a temporary directory
+	Metrics   string   // -m IP:PORT; "" means none
 }
 
 // LogRecord is one parsed log line.
@@ -105,7 +107,8 @@ func (r LogRecord) Str(key string) string { s, _ := r[key].(string); return s }
 
 // Balancer is one running bbal process.
 type Balancer struct {
-	Port int
+	Port    int
+	Control string // the control socket's path
 
 	t      testing.TB
 	cmd    *exec.Cmd
@@ -153,7 +156,20 @@ func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 		level = "debug"
 	}
 	b := &Balancer{Port: FreePort(t), t: t, exited: make(chan struct{}), changed: make(chan struct{})}
-	cmd := exec.Command(bin, "-b", "127.0.0.1", "-p", strconv.Itoa(b.Port), "-s", cfg.SocketDir, "-l", level)
+	b.Control = cfg.Control
+	if b.Control == "" {
+		dir, err := os.MkdirTemp("", "bbal-ctl-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		b.Control = filepath.Join(dir, "control")
+	}
+	args := []string{"-b", "127.0.0.1", "-p", strconv.Itoa(b.Port), "-s", cfg.SocketDir, "-l", level, "-c", b.Control}
+	if cfg.Metrics != "" {
+		args = append(args, "-m", cfg.Metrics)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), cfg.Env...)
 	if cfg.TimeScale > 0 && cfg.TimeScale != 1 {
 		cmd.Env = append(cmd.Env, "BBAL_TEST_TIME_SCALE="+strconv.FormatFloat(cfg.TimeScale, 'f', -1, 64))

@@ -1,0 +1,32 @@
+/*
+ * The operator's ways in: the control socket (-c, for balstat and the
+ * run-time log level) and, with -m, the Prometheus endpoint. Neither is
+ * needed to serve DNS: if one cannot be set up, that is an error record and
+ * the balancer carries on without it.
+ */
+
+package main
+
+import (
+	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/mdb"
+)
+
+// startInspection starts what opts asks for and returns what stops it.
+func startInspection(opts options, log zerolog.Logger, in *mdb.Inspector) (stop func()) {
+	var stops []func()
+	ctl, err := mdb.ListenControl(opts.control, opts.dir, in, log)
+	if err != nil {
+		bunyan.Errno(log.Error().Str("path", opts.control), err).
+			Msg("could not create control socket; serving DNS without it")
+	} else {
+		stops = append(stops, func() { ctl.Close() })
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}
