@@ -14,22 +14,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// SocketError is a failed system call while setting up a listening
+// socket, wrapped in what ListenUDP and ListenTCP return, so the daemon can
+// log the C balancer's record for the step that failed.
+type SocketError struct {
+	Step string // "socket", "setsockopt SO_REUSEADDR", "bind", "listen"
+	Err  error
+}
+
+func (e *SocketError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *SocketError) Unwrap() error { return e.Err }
+
 // tcpBacklog is the C balancer's listen backlog.
 const tcpBacklog = 1000
 
 func bindSocket(typ int, addr netip.AddrPort) (int, error) {
 	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, fmt.Errorf("socket: %w", err)
+		return -1, &SocketError{"socket", err}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+		return -1, &SocketError{"setsockopt SO_REUSEADDR", err}
 	}
 	sa := &unix.SockaddrInet4{Addr: addr.Addr().As4(), Port: int(addr.Port())}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("bind %v: %w", addr, err)
+		return -1, fmt.Errorf("%v: %w", addr, &SocketError{"bind", err})
 	}
 	return fd, nil
 }

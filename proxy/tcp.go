@@ -84,7 +84,7 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 	}
 	if err := unix.Listen(fd, tcpBacklog); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("listen %v: %w", addr, err)
+		return nil, fmt.Errorf("%v: %w", addr, &SocketError{"listen", err})
 	}
 	port, err := boundPort(fd)
 	if err != nil {

@@ -3,8 +3,8 @@
  *
  * Order: logger ("starting up", "timings"), event loop, backend set and
  * remote table, signal handling, UDP socket, TCP listener, then the first directory scan and the periodic
- * work; Run blocks on the loop. Failing to bind is a fatal record and exit
- * 1; so is a loop that fails while running (a listening socket that can no
+ * work; Run blocks on the loop. Failing to bind is a fatal record (the C
+ * program's, listen.go) and exit 1; so is a loop that fails while running (a listening socket that can no
  * longer be re-armed), so that SMF restarts the balancer.
  *
  * Signals are received on their own goroutine and posted to the loop:
@@ -128,15 +128,16 @@ func run(opts options) int {
 	defer stopSignals()
 
 	listen := netip.AddrPortFrom(opts.addr, opts.port)
+	log.Debug().Str("address", listen.Addr().String()).Uint16("port", listen.Port()).Msg("opening UDP listen socket")
 	udp, err = proxy.ListenUDP(loop, log, listen, table, set)
 	if err != nil {
-		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not listen for UDP packets")
+		logListenFailure(log, udpFailureMsg(err), listen, err)
 		return 1
 	}
 
 	tcp, err = proxy.ListenTCP(loop, log, listen, table, tcpOK)
 	if err != nil {
-		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not listen for TCP packets")
+		logListenFailure(log, msgTCPListen, listen, err)
 		return 1
 	}
 

@@ -258,7 +258,7 @@ func TestUsageErrorsExit(t *testing.T) {
 		if status != 1 {
 			t.Errorf("exit status %d, want 1 (port %s is held by the test)", status, port)
 		}
-		if !strings.Contains(stdout, "could not listen for UDP packets") || !strings.Contains(stdout, `"level":60`) {
+		if !strings.Contains(stdout, msgUDPBind) || !strings.Contains(stdout, `"level":60`) {
 			t.Errorf("stdout %q, want a fatal record about the UDP bind", stdout)
 		}
 		if stderr != "" {
