@@ -61,6 +61,13 @@ func backendTimings() backend.Timings {
 // until the Set has them all OK.
 func newHarness(t *testing.T, rt remote.Timings, names ...string) *harness {
 	t.Helper()
+	return newHarnessLog(t, rt, nil, names...)
+}
+
+// newHarnessLog is newHarness with the given logger for the Table and Set
+// (nil: debug records into h.logs).
+func newHarnessLog(t *testing.T, rt remote.Timings, log *zerolog.Logger, names ...string) *harness {
+	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "rt")
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +83,13 @@ func newHarness(t *testing.T, rt remote.Timings, names ...string) *harness {
 		h.demos[name] = s
 		t.Cleanup(func() { s.Close() })
 	}
-	log := bunyan.New(h.logs, zerolog.DebugLevel)
+	if log == nil {
+		l := bunyan.New(h.logs, zerolog.DebugLevel)
+		log = &l
+	}
 	onLoop(t, h.loop, func() {
-		h.set = backend.NewSet(h.loop, log, dir, backendTimings())
-		h.table = remote.NewTable(h.loop, log, h.set, rt)
+		h.set = backend.NewSet(h.loop, *log, dir, backendTimings())
+		h.table = remote.NewTable(h.loop, *log, h.set, rt)
 		h.set.Start()
 	})
 	t.Cleanup(func() {
