@@ -128,7 +128,7 @@ func (h *harness) checkCounts() {
 	onLoop(h.t, h.loop, func() {
 		count := make(map[*backend.Backend]int)
 		h.table.Each(func(r *remote.Remote) {
-			if p := r.Primary(); p != nil {
+			if p := h.table.PrimaryOf(r); p != nil {
 				count[p]++
 			}
 		})

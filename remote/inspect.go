@@ -27,16 +27,10 @@ type Info struct {
 
 // AppendInfo appends a copy of every remote, in no particular order.
 func (t *Table) AppendInfo(dst []Info) []Info {
-	for _, r := range t.byAddr {
-		in := Info{Object: uintptr(unsafe.Pointer(r)), Addr: r.Addr, Stats: r.Stats, FirstSeen: r.FirstSeen, LastSeen: r.LastSeen}
-		if r.primary != nil {
-			in.Backend = r.primary.ID()
-		}
-		if r.backup != nil {
-			in.Backup = r.backup.ID()
-		}
-		dst = append(dst, in)
-	}
+	t.slots.each(func(r *Remote) {
+		dst = append(dst, Info{Object: uintptr(unsafe.Pointer(r)), Addr: r.Addr, Backend: r.primary, Backup: r.backup,
+			Stats: r.Stats, FirstSeen: r.FirstSeen(), LastSeen: r.LastSeen()})
+	})
 	return dst
 }
 
@@ -48,5 +42,8 @@ func (t *Table) NameTimers(name func(t *evport.Timer, arg string)) {
 	}
 	if t.rebalanceTimer != nil {
 		name(t.rebalanceTimer, "remote table (rebalance)")
+	}
+	if t.flushTimer != nil {
+		name(t.flushTimer, "remote table (log summaries)")
 	}
 }

@@ -6,62 +6,89 @@
  * A remote is created on first contact (a UDP packet or a TCP connection)
  * and forgotten once it has been silent for Timings.Expiry (a sweep runs
  * every Timings.Sweep). Each has a primary backend, to which it sticks, and
- * a backup used only while the primary is not ok:
+ * a backup used only while the primary is not ok (choose.go).
  *
- *	no primary                      select one round-robin, make it
- *	                                primary, clear the backup
- *	primary's socket removed        clear both and start over
- *	primary ok                      use it; drop any backup (logging the
- *	                                return to the original primary)
- *	primary not ok, backup ok       use the backup
- *	primary not ok, no ok backup    select a new backup
- *	nothing ok                      nil: the caller drops and counts
+ * The table is bounded (issue 12): at most MaxRemotes remotes. A new
+ * remote in a full table evicts the least recently seen one, unless that
+ * one was seen within Timings.EvictAfter: then the table is full of
+ * clients that are all still active (a flood of new addresses faster
+ * than MaxRemotes per EvictAfter), and the new client is refused: Lookup
+ * returns a stand-in remote outside the table for which Backend is always
+ * nil, so the caller drops the packet or connection as it does when no
+ * backend is ok, and the table counts the refusal. Never evicting a recently seen remote is what lets the
+ * reflection guard (Known, used by the UDP proxy for answers) keep every
+ * answer to a real client: a client whose query is outstanding was seen
+ * when it sent the query, so it stays in the table for at least
+ * EvictAfter (and Expiry) after that, longer than a backend may take to
+ * answer before its clients fail over (fast failover, about 2 s; the
+ * heartbeat timeout).
+ *
+ * Compact (issue 11): a remote is one fixed-size, pointer-free slot
+ * (slots.go: 72 bytes) in chunks that never move, found by a
+ * map[uint32]uint32 from address to slot number; backends are named by
+ * ID, as in remotes.c. Remotes form an intrusive list in the order they
+ * were last seen, so expiry and eviction take the oldest first without a
+ * scan. There is no per-remote logger: records name the client by
+ * building remote_ip when they are written (records.go).
+ *
+ * Every per-client record (new remote peer, assignments, expiry,
+ * rebalancing, eviction, refusal) goes through a rate limiter (see
+ * bunyan.RateLimiter): a flood of new clients gives at most a burst and
+ * then ten records a second of each kind, plus one summary a second with
+ * the count of what was suppressed.
  *
  * Each backend counts the remotes whose primary it is (Backend.Remotes);
  * this table is the only writer of that count, and keeps it exact: every
- * assignment, clearing and expiry of a primary adjusts it.
+ * assignment, clearing, expiry and eviction of a primary adjusts it.
  *
- * Every Timings.Rebalance the table evens out the load: over the ok
- * backends it takes the highest and lowest primary counts; if their spread
- * exceeds the number of ok backends, it clears the primary of (spread minus
- * that number) remotes of the busiest backend, the lowest client addresses
- * first as remotes.c does, which choose again on their next packet. Each
- * moved remote logs "rebalancing to reduce spread" with its remote_ip.
- *
- * Everything here runs on the loop. Lookup of a known remote allocates
- * nothing; creating one does (a record and its child logger).
+ * Everything here runs on the loop. Lookup of a known remote, Backend,
+ * and Known allocate nothing; a new remote allocates only when the map or
+ * the slots grow.
  */
 
 package remote
 
 import (
-	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/backend"
-	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/evport"
 )
 
-// Timings govern expiry and rebalancing.
+// Timings govern expiry, eviction and rebalancing.
 type Timings struct {
-	Expiry    time.Duration // forget a remote silent this long
-	Sweep     time.Duration // how often to look for silent remotes
-	Rebalance time.Duration // how often to even out primaries
+	Expiry     time.Duration // forget a remote silent this long
+	Sweep      time.Duration // how often to look for silent remotes
+	Rebalance  time.Duration // how often to even out primaries
+	EvictAfter time.Duration // never evict a remote seen more recently than this (0: evict any)
 }
 
-// DefaultTimings are SPEC §5's.
+// DefaultTimings are SPEC §5's, and a 10 s eviction guard: five times the
+// fast-failover bound and longer than a DNS client waits for an answer.
 func DefaultTimings() Timings {
-	return Timings{Expiry: 5 * time.Minute, Sweep: 30 * time.Second, Rebalance: 15 * time.Second}
+	return Timings{Expiry: 5 * time.Minute, Sweep: 30 * time.Second, Rebalance: 15 * time.Second, EvictAfter: 10 * time.Second}
 }
 
 // Scale divides every interval by f (f > 1 shortens them); a test aid.
 func (t Timings) Scale(f float64) Timings {
 	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) / f) }
-	return Timings{Expiry: d(t.Expiry), Sweep: d(t.Sweep), Rebalance: d(t.Rebalance)}
+	return Timings{Expiry: d(t.Expiry), Sweep: d(t.Sweep), Rebalance: d(t.Rebalance), EvictAfter: d(t.EvictAfter)}
 }
+
+// DefaultMaxRemotes caps the table so that it costs at most 256 MB: 2^20
+// remotes at 256 bytes each (a remote costs under 100 bytes of heap; the
+// rest is headroom for the garbage collector and the map's growth).
+const DefaultMaxRemotes = 1 << 20
+
+// maxMaxRemotes is the largest cap: slot numbers are uint32 with one value
+// reserved.
+const maxMaxRemotes = 1 << 31
+
+// recordsFlush is how often pending summaries of suppressed records are
+// written when no further record comes.
+const recordsFlush = time.Second
 
 // Stats are a remote's counters.
 type Stats struct {
@@ -71,26 +98,15 @@ type Stats struct {
 	TCPDrop uint64 // TCP connections refused (no backend)
 }
 
-// Remote is one client host.
-type Remote struct {
-	Addr      uint32
-	FirstSeen time.Time
-	LastSeen  time.Time
-	Stats     Stats
+// TableStats are the table's own counters.
+type TableStats struct {
+	New     uint64 // remotes created
+	Expired uint64 // remotes forgotten after Timings.Expiry of silence
+	Evicted uint64 // remotes evicted to make room (table full)
+	Refused uint64 // new clients refused: full of remotes seen within EvictAfter
 
-	primary *backend.Backend
-	backup  *backend.Backend
-	log     zerolog.Logger
+	RecordsSuppressed uint64 // per-client records not written (rate limits)
 }
-
-// Primary is the backend the remote sticks to (nil: none yet).
-func (r *Remote) Primary() *backend.Backend { return r.primary }
-
-// Backup is the stand-in while the primary is not ok (nil: none).
-func (r *Remote) Backup() *backend.Backend { return r.backup }
-
-// Log is the remote's logger (carrying remote_ip).
-func (r *Remote) Log() *zerolog.Logger { return &r.log }
 
 // Table is the set of remotes; see the file comment.
 type Table struct {
@@ -98,22 +114,49 @@ type Table struct {
 	log     zerolog.Logger
 	set     *backend.Set
 	timings Timings
-	byAddr  map[uint32]*Remote
-	moving  []uint32 // Rebalance's scratch: candidate addresses
+	max     int
+
+	byAddr map[uint32]uint32 // address -> slot number
+	slots  slots
+	stats  TableStats
+	rec    records
+	moving []uint32 // Rebalance's scratch: candidate addresses
+
+	// refused stands in for a client refused by a full table; never in
+	// byAddr or the slots, and Backend(&refused) is nil.
+	refused Remote
 
 	sweepTimer     *evport.Timer
 	rebalanceTimer *evport.Timer
+	flushTimer     *evport.Timer
 }
 
-// NewTable creates an empty table choosing among set's backends.
+// NewTable creates an empty table choosing among set's backends, holding
+// at most DefaultMaxRemotes (see SetMaxRemotes).
 func NewTable(loop *evport.Loop, log zerolog.Logger, set *backend.Set, t Timings) *Table {
-	return &Table{loop: loop, log: log, set: set, timings: t, byAddr: make(map[uint32]*Remote)}
+	tb := &Table{loop: loop, log: log, set: set, timings: t, max: DefaultMaxRemotes,
+		byAddr: make(map[uint32]uint32)}
+	tb.slots.init()
+	tb.rec.init(log)
+	return tb
 }
 
-// Start runs the expiry sweep and the rebalance periodically.
+// SetMaxRemotes sets the cap on remotes (1 .. 2^31); the table never
+// holds more. Lowering it below Len evicts nothing at once: new remotes
+// are refused or evict until the table is below the cap.
+func (t *Table) SetMaxRemotes(n int) {
+	t.max = min(max(n, 1), maxMaxRemotes)
+}
+
+// MaxRemotes is the cap on remotes.
+func (t *Table) MaxRemotes() int { return t.max }
+
+// Start runs the expiry sweep, the rebalance and the summaries of
+// suppressed records periodically.
 func (t *Table) Start() {
 	t.sweepTimer = t.loop.Every(t.timings.Sweep, t.Expire)
 	t.rebalanceTimer = t.loop.Every(t.timings.Rebalance, t.Rebalance)
+	t.flushTimer = t.loop.Every(recordsFlush, t.flushRecords)
 }
 
 // Stop stops the periodic work.
@@ -121,134 +164,94 @@ func (t *Table) Stop() {
 	if t.sweepTimer != nil {
 		t.sweepTimer.Stop()
 		t.rebalanceTimer.Stop()
+		t.flushTimer.Stop()
 	}
 }
 
 // Len is the number of remotes known.
 func (t *Table) Len() int { return len(t.byAddr) }
 
-// Each calls fn for every remote, in no particular order.
+// Stats are the table's counters.
+func (t *Table) Stats() TableStats {
+	s := t.stats
+	s.RecordsSuppressed = t.rec.suppressed()
+	return s
+}
+
+// Each calls fn for every remote, in no particular order. fn must not
+// call Lookup or Expire.
 func (t *Table) Each(fn func(*Remote)) {
-	for _, r := range t.byAddr {
-		fn(r)
-	}
+	t.slots.each(fn)
+}
+
+// Known reports whether addr is a remote in the table: a client the
+// balancer has heard from recently (the reflection guard). It changes
+// nothing and allocates nothing.
+func (t *Table) Known(addr uint32) bool {
+	_, ok := t.byAddr[addr]
+	return ok
 }
 
 // Lookup returns the remote for addr, creating it on first contact, and
-// marks it seen now.
+// marks it seen now. When the table is full of remotes seen within
+// Timings.EvictAfter (see the file comment) it returns a stand-in outside
+// the table for which Backend returns nil: the caller drops the client's
+// packet or connection as it does when no backend is ok. It never returns
+// nil.
+//
+// The *Remote is valid until the next Lookup or Expire (which may evict or
+// forget it and reuse its slot): use it at once, never keep it.
 func (t *Table) Lookup(addr uint32) *Remote {
 	now := t.loop.Now()
-	r := t.byAddr[addr]
-	if r == nil {
-		r = &Remote{Addr: addr, FirstSeen: now}
-		r.log = t.log.With().Str("remote_ip", bunyan.IPv4String(addr)).Logger()
-		t.byAddr[addr] = r
-		r.log.Info().Msg("new remote peer")
+	stamp := now.UnixNano()
+	if n, ok := t.byAddr[addr]; ok {
+		r := t.slots.at(n)
+		r.lastSeen = stamp
+		t.slots.touch(n)
+		return r
 	}
-	r.LastSeen = now
+	if len(t.byAddr) >= t.max && !t.evictOldest(now) {
+		t.stats.Refused++
+		t.rec.refused(now, addr, t.max)
+		t.refused = Remote{Addr: addr}
+		return &t.refused
+	}
+	n := t.slots.alloc()
+	r := t.slots.at(n)
+	*r = Remote{Addr: addr, firstSeen: stamp, lastSeen: stamp, inUse: true}
+	t.slots.pushNewest(n)
+	t.byAddr[addr] = n
+	t.stats.New++
+	t.rec.newPeer(now, addr)
 	return r
 }
 
-// Backend chooses the backend for the remote's next packet or connection
-// by the rules in the file comment; nil when no backend is ok.
-func (t *Table) Backend(r *Remote) *backend.Backend {
-	if p := r.primary; p != nil && p.Removed() {
-		t.setPrimary(r, nil)
-		r.backup = nil
+// evictOldest makes room for one remote by evicting the least recently
+// seen, unless it was seen within Timings.EvictAfter; it reports whether
+// it made room.
+func (t *Table) evictOldest(now time.Time) bool {
+	n, ok := t.slots.oldest()
+	if !ok {
+		return false
 	}
-	if r.primary == nil {
-		b := t.set.Select()
-		if b == nil {
-			return nil
-		}
-		t.setPrimary(r, b)
-		r.backup = nil
-		r.log.Info().Uint32("be_id", b.ID()).Msg("remote assigned to new primary backend")
-		return b
+	r := t.slots.at(n)
+	if now.UnixNano()-r.lastSeen < int64(t.timings.EvictAfter) {
+		return false
 	}
-	if r.primary.OK() {
-		if r.backup != nil {
-			r.backup = nil
-			r.log.Info().Uint32("be_id", r.primary.ID()).Msg("remote assigned to original primary backend")
-		}
-		return r.primary
-	}
-	if r.backup != nil && r.backup.OK() {
-		return r.backup
-	}
-	b := t.set.Select()
-	if b == nil {
-		return nil
-	}
-	r.backup = b
-	r.log.Info().Uint32("be_id", b.ID()).Uint32("primary_be_id", r.primary.ID()).Msg("remote assigned to new backup backend")
-	return b
+	t.stats.Evicted++
+	t.rec.evicted(now, r.Addr, r.lastSeen, t.max)
+	t.forget(n)
+	return true
 }
 
-// setPrimary keeps the backends' primary counts exact.
-func (t *Table) setPrimary(r *Remote, b *backend.Backend) {
-	if r.primary != nil {
-		r.primary.AdjustRemotes(-1)
-	}
-	r.primary = b
-	if b != nil {
-		b.AdjustRemotes(1)
-	}
+// forget removes the remote in slot n, keeping the primary counts exact.
+func (t *Table) forget(n uint32) {
+	r := t.slots.at(n)
+	t.setPrimary(r, 0)
+	r.backup = 0
+	delete(t.byAddr, r.Addr)
+	t.slots.release(n)
 }
 
-// Expire forgets remotes silent for longer than Timings.Expiry.
-func (t *Table) Expire() {
-	now := t.loop.Now()
-	for addr, r := range t.byAddr {
-		if now.Sub(r.LastSeen) <= t.timings.Expiry {
-			continue
-		}
-		r.log.Info().Time("last_seen", r.LastSeen).Msg("expiring remote entry")
-		t.setPrimary(r, nil)
-		delete(t.byAddr, addr)
-	}
-}
-
-// Rebalance evens out the primaries among ok backends (file comment).
-func (t *Table) Rebalance() {
-	var busiest *backend.Backend
-	okCount, lowest := 0, 0
-	for _, b := range t.set.Backends() {
-		if !b.OK() {
-			continue
-		}
-		if okCount == 0 || b.Remotes() < lowest {
-			lowest = b.Remotes()
-		}
-		if busiest == nil || b.Remotes() > busiest.Remotes() {
-			busiest = b
-		}
-		okCount++
-	}
-	if busiest == nil {
-		return
-	}
-	spread := busiest.Remotes() - lowest
-	if spread <= okCount {
-		return
-	}
-	move := spread - okCount
-	t.log.Trace().Int("max_count", busiest.Remotes()).Int("min_count", lowest).Uint32("max_be_id", busiest.ID()).
-		Int("spread", spread).Msg("balancer spread statistics")
-	// remotes.c walks its AVL tree in address order: the lowest client
-	// addresses of the busiest backend move first.
-	t.moving = t.moving[:0]
-	for addr, r := range t.byAddr {
-		if r.primary == busiest {
-			t.moving = append(t.moving, addr)
-		}
-	}
-	slices.Sort(t.moving)
-	for _, addr := range t.moving[:min(move, len(t.moving))] {
-		r := t.byAddr[addr]
-		r.log.Info().Uint32("be_id", busiest.ID()).Int("spread", spread).Msg("rebalancing to reduce spread")
-		t.setPrimary(r, nil)
-		r.backup = nil
-	}
-	t.moving = t.moving[:0]
-}
+// flushRecords writes pending summaries of suppressed records.
+func (t *Table) flushRecords() { t.rec.flush(t.loop.Now()) }

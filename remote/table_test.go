@@ -69,8 +69,8 @@ func TestNewRemotesRoundRobin(t *testing.T) {
 			}
 		}
 		r := h.table.Lookup(ip10(1))
-		if r != first || r.Addr != ip10(1) || !r.LastSeen.After(r.FirstSeen) {
-			t.Errorf("remote 1 is %p (first %p), first seen %v last seen %v", r, first, r.FirstSeen, r.LastSeen)
+		if r != first || r.Addr != ip10(1) || !r.LastSeen().After(r.FirstSeen()) {
+			t.Errorf("remote 1 is %p (first %p), first seen %v last seen %v", r, first, r.FirstSeen(), r.LastSeen())
 		}
 		if h.table.Len() != 6 {
 			t.Errorf("Len() %d, want 6", h.table.Len())
@@ -102,8 +102,8 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 			t.Errorf("with the primary down got %d, want backup 5302", idOf(b))
 			return
 		}
-		if r.Primary() != b1 || r.Backup() != b2 {
-			t.Errorf("primary %d backup %d, want 5301 and 5302", idOf(r.Primary()), idOf(r.Backup()))
+		if h.table.PrimaryOf(r) != b1 || h.table.BackupOf(r) != b2 {
+			t.Errorf("primary %d backup %d, want 5301 and 5302", idOf(h.table.PrimaryOf(r)), idOf(h.table.BackupOf(r)))
 		}
 		// The backup is reused while the primary stays down.
 		for range 3 {
@@ -117,8 +117,8 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 		}
 		// The backup fails too: a new backup.
 		b2.Fault(b2.Session(), "test")
-		if b := h.table.Backend(r); idOf(b) != 5303 || r.Backup() != b {
-			t.Errorf("with primary and backup down got %d (backup %d), want 5303", idOf(b), idOf(r.Backup()))
+		if b := h.table.Backend(r); idOf(b) != 5303 || h.table.BackupOf(r) != b {
+			t.Errorf("with primary and backup down got %d (backup %d), want 5303", idOf(b), idOf(h.table.BackupOf(r)))
 		}
 	})
 	rs := h.logs.Find(t, "remote assigned to new backup backend", "remote_ip", ip)
@@ -134,8 +134,8 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 				t.Errorf("with the primary back got %d, want 5301", idOf(b))
 			}
 		}
-		if r.Backup() != nil {
-			t.Errorf("backup %d kept after the primary returned", idOf(r.Backup()))
+		if h.table.BackupOf(r) != nil {
+			t.Errorf("backup %d kept after the primary returned", idOf(h.table.BackupOf(r)))
 		}
 	})
 	if rs := h.logs.Find(t, "remote assigned to original primary backend", "remote_ip", ip); len(rs) != 1 || rs[0].Str("be_id") != "5301" {
@@ -164,8 +164,8 @@ func TestPrimaryRemoved(t *testing.T) {
 		r := h.table.Lookup(ip10(1))
 		b := h.table.Backend(r)
 		// Round-robin goes on after 5302, the backup just chosen.
-		if idOf(b) != 5303 || r.Primary() != b || r.Backup() != nil {
-			t.Errorf("got %d, primary %d backup %d; want a new primary 5303 and no backup", idOf(b), idOf(r.Primary()), idOf(r.Backup()))
+		if idOf(b) != 5303 || h.table.PrimaryOf(r) != b || h.table.BackupOf(r) != nil {
+			t.Errorf("got %d, primary %d backup %d; want a new primary 5303 and no backup", idOf(b), idOf(h.table.PrimaryOf(r)), idOf(h.table.BackupOf(r)))
 		}
 		if b1.Remotes() != 0 || b.Remotes() != 1 {
 			t.Errorf("counts 5301:%d %d:%d, want 0 and 1", b1.Remotes(), idOf(b), b.Remotes())
@@ -189,16 +189,16 @@ func TestNothingOK(t *testing.T) {
 		if b := h.table.Backend(old); b != nil {
 			t.Errorf("got %d with nothing OK, want nil", idOf(b))
 		}
-		if old.Primary() != b1 || old.Backup() != nil {
-			t.Errorf("primary %d backup %d, want the primary kept and no backup", idOf(old.Primary()), idOf(old.Backup()))
+		if h.table.PrimaryOf(old) != b1 || h.table.BackupOf(old) != nil {
+			t.Errorf("primary %d backup %d, want the primary kept and no backup", idOf(h.table.PrimaryOf(old)), idOf(h.table.BackupOf(old)))
 		}
 		// A new remote with nothing OK: known, but without a primary.
 		r := h.table.Lookup(ip10(2))
 		if b := h.table.Backend(r); b != nil {
 			t.Errorf("new remote got %d with nothing OK, want nil", idOf(b))
 		}
-		if r.Primary() != nil || h.table.Len() != 2 || b1.Remotes() != 1 {
-			t.Errorf("primary %d, Len %d, 5301 count %d; want none, 2, 1", idOf(r.Primary()), h.table.Len(), b1.Remotes())
+		if h.table.PrimaryOf(r) != nil || h.table.Len() != 2 || b1.Remotes() != 1 {
+			t.Errorf("primary %d, Len %d, 5301 count %d; want none, 2, 1", idOf(h.table.PrimaryOf(r)), h.table.Len(), b1.Remotes())
 		}
 	})
 	if n := len(h.logs.Find(t, "no backends available")); n != 1 {
@@ -308,7 +308,7 @@ func TestRebalance(t *testing.T) {
 			t.Errorf("counts 5301:%d 5302:%d, want 2 and 0", b1.Remotes(), b2.Remotes())
 		}
 		h.table.Each(func(r *remote.Remote) {
-			if moved, low := r.Primary() == nil, r.Addr <= ip10(8); moved != low {
+			if moved, low := h.table.PrimaryOf(r) == nil, r.Addr <= ip10(8); moved != low {
 				t.Errorf("remote %s moved %v, want only 10.0.0.1-8 moved", bunyan.IPv4String(r.Addr), moved)
 			}
 		})
@@ -365,7 +365,7 @@ func TestRebalance(t *testing.T) {
 	lowest := ^uint32(0)
 	onLoop(t, h.loop, func() {
 		h.table.Each(func(r *remote.Remote) {
-			if r.Primary() == b1 && r.Addr < lowest {
+			if h.table.PrimaryOf(r) == b1 && r.Addr < lowest {
 				lowest = r.Addr
 			}
 		})

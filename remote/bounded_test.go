@@ -1,0 +1,177 @@
+/*
+Tests of the bounded table (issue 12): eviction of the least recently seen
+remote when full (by last contact, not by creation), the refusal of new
+clients when every remote was seen within EvictAfter (known clients still
+served), Known for the reflection guard, primary counts exact through
+eviction, the rate limit on per-client records under a flood of new
+clients (a burst, then one summary with the count), and no allocation on
+the lookup of a known remote.
+
+Time is the loop's clock: waits only ever exceed the interval they
+outlast, so load can only make them longer, never wrong.
+*/
+
+package remote_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/remote"
+)
+
+func TestEvictLeastRecentlySeen(t *testing.T) {
+	rt := noPeriodic
+	rt.EvictAfter = 100 * time.Millisecond
+	h := newHarness(t, rt, "5301", "5302")
+	onLoop(t, h.loop, func() {
+		h.table.SetMaxRemotes(3)
+		for i := 1; i <= 3; i++ {
+			h.table.Backend(h.table.Lookup(ip10(i)))
+		}
+	})
+	time.Sleep(150 * time.Millisecond)
+	onLoop(t, h.loop, func() {
+		h.table.Lookup(ip10(1)) // 1 is seen again: 2 is now the oldest
+		if b := h.table.Backend(h.table.Lookup(ip10(4))); b == nil {
+			t.Error("the new remote got no backend")
+		}
+		if h.table.Len() != 3 || h.table.Known(ip10(2)) || !h.table.Known(ip10(1)) || !h.table.Known(ip10(3)) || !h.table.Known(ip10(4)) {
+			t.Errorf("Len %d, known 1:%v 2:%v 3:%v 4:%v; want 3 remotes, 2 evicted", h.table.Len(),
+				h.table.Known(ip10(1)), h.table.Known(ip10(2)), h.table.Known(ip10(3)), h.table.Known(ip10(4)))
+		}
+		if st := h.table.Stats(); st.Evicted != 1 || st.New != 4 || st.Refused != 0 {
+			t.Errorf("stats %+v, want 4 new, 1 evicted", st)
+		}
+	})
+	rs := h.logs.Find(t, "remote table full: evicting least recently seen remote")
+	if len(rs) != 1 || rs[0].Str("remote_ip") != "10.0.0.2" || rs[0].Str("max_remotes") != "3" {
+		t.Errorf("eviction records %v, want one for 10.0.0.2", rs)
+	}
+	h.checkCounts()
+}
+
+func TestFullOfActiveRemotesRefusesNewClients(t *testing.T) {
+	rt := noPeriodic
+	rt.EvictAfter = time.Hour
+	h := newHarness(t, rt, "5301", "5302")
+	onLoop(t, h.loop, func() {
+		h.table.SetMaxRemotes(2)
+		h.table.Backend(h.table.Lookup(ip10(1)))
+		h.table.Backend(h.table.Lookup(ip10(2)))
+		for range 3 {
+			r := h.table.Lookup(ip10(3))
+			if r == nil {
+				t.Fatal("Lookup returned nil")
+			}
+			if b := h.table.Backend(r); b != nil {
+				t.Errorf("a refused client got backend %d, want nil", b.ID())
+			}
+			r.Stats.UDPDrop++ // what the proxy does: must be harmless
+		}
+		if h.table.Len() != 2 || h.table.Known(ip10(3)) {
+			t.Errorf("Len %d, 10.0.0.3 known %v; want 2 and not known", h.table.Len(), h.table.Known(ip10(3)))
+		}
+		for i := 1; i <= 2; i++ {
+			if h.table.Backend(h.table.Lookup(ip10(i))) == nil {
+				t.Errorf("known remote %d not served in a full table", i)
+			}
+		}
+		if st := h.table.Stats(); st.Refused != 3 || st.Evicted != 0 {
+			t.Errorf("stats %+v, want 3 refused, none evicted", st)
+		}
+		h.table.Each(func(r *remote.Remote) {
+			if r.Addr == ip10(3) {
+				t.Error("the refused client is in the table")
+			}
+		})
+	})
+	rs := h.logs.Find(t, "remote table full of active remotes: dropping new client", "remote_ip", "10.0.0.3")
+	if len(rs) != 3 || rs[0].Str("level") != "40" {
+		t.Errorf("refusal records %v, want 3 at warn", rs)
+	}
+	h.checkCounts()
+}
+
+func TestEvictionKeepsCountsExact(t *testing.T) {
+	rt := noPeriodic
+	rt.EvictAfter = 0 // evict any: every new remote past the cap evicts one
+	h := newHarness(t, rt, "5301", "5302", "5303")
+	onLoop(t, h.loop, func() {
+		h.table.SetMaxRemotes(50)
+		for i := 0; i < 500; i++ {
+			if h.table.Backend(h.table.Lookup(ip10(i))) == nil {
+				t.Fatalf("remote %d got no backend", i)
+			}
+			if i%7 == 0 { // keep some old ones alive
+				h.table.Lookup(ip10(i / 2))
+			}
+		}
+		if h.table.Len() > 50 {
+			t.Errorf("Len %d beyond the cap 50", h.table.Len())
+		}
+		total, withPrimary := 0, 0
+		for _, b := range h.set.Backends() {
+			total += b.Remotes()
+		}
+		h.table.Each(func(r *remote.Remote) {
+			if r.PrimaryID() != 0 {
+				withPrimary++
+			}
+		})
+		if total != withPrimary || withPrimary < 25 {
+			t.Errorf("primary counts add up to %d, %d remotes have a primary (want equal, >= 25)", total, withPrimary)
+		}
+		h.table.Expire() // Expiry is an hour: nothing goes
+		if h.table.Len() != 50 {
+			t.Errorf("Len %d after a sweep, want 50", h.table.Len())
+		}
+	})
+	h.checkCounts()
+}
+
+func TestFloodOfNewClientsIsRateLimited(t *testing.T) {
+	h := newHarness(t, remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}, "5301", "5302")
+	onLoop(t, h.loop, func() {
+		h.table.Start()
+		for i := 0; i < 1000; i++ { // one loop turn: one instant
+			h.table.Backend(h.table.Lookup(ip10(i)))
+		}
+	})
+	for _, msg := range []string{"new remote peer", "remote assigned to new primary backend"} {
+		if n := len(h.logs.Find(t, msg)); n != bunyan.DefaultRate.Burst {
+			t.Errorf("%d %q records for 1000 new clients at once, want the burst of %d", n, msg, bunyan.DefaultRate.Burst)
+		}
+		// The flush timer writes the summary about a second later.
+		rs := h.logs.Wait(t, 1, "log records suppressed", "suppressed_msg", msg)
+		if want := 1000 - bunyan.DefaultRate.Burst; len(rs) != 1 || int(rs[0].Num("suppressed")) != want {
+			t.Errorf("summaries for %q: %v, want one counting %d", msg, rs, want)
+		}
+	}
+	onLoop(t, h.loop, func() {
+		if st := h.table.Stats(); st.RecordsSuppressed != 2*(1000-uint64(bunyan.DefaultRate.Burst)) {
+			t.Errorf("RecordsSuppressed %d, want %d", st.RecordsSuppressed, 2*(1000-bunyan.DefaultRate.Burst))
+		}
+	})
+}
+
+func TestKnownRemoteLookupDoesNotAllocate(t *testing.T) {
+	h := newHarness(t, noPeriodic, "5301", "5302")
+	onLoop(t, h.loop, func() {
+		for i := 0; i < 100; i++ {
+			h.table.Backend(h.table.Lookup(ip10(i)))
+		}
+		i := 0
+		if n := testing.AllocsPerRun(1000, func() {
+			i = (i + 1) % 100
+			r := h.table.Lookup(ip10(i))
+			if h.table.Backend(r) == nil || !h.table.Known(ip10(i)) || h.table.Known(ip10(1000)) {
+				t.Fatal("known remote not served")
+			}
+			r.Stats.UDP++
+		}); n != 0 {
+			t.Errorf("Lookup+Backend+Known of a known remote: %v allocations, want 0", n)
+		}
+	})
+}
