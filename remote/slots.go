@@ -125,9 +125,6 @@ func (s *slots) touch(n uint32) {
 // oldest is the least recently seen slot in use.
 func (s *slots) oldest() (uint32, bool) { return s.tail, s.tail != none }
 
-// older is the slot seen just before n (none at the tail).
-func (s *slots) older(n uint32) uint32 { return s.at(n).next }
-
 // each calls fn for every slot in use, in slot order.
 func (s *slots) each(fn func(*Remote)) {
 	for _, c := range s.chunks {

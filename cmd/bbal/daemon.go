@@ -102,6 +102,7 @@ func run(opts options) int {
 
 	set := backend.NewSet(loop, log, opts.dir, bt)
 	table := remote.NewTable(loop, log, set, rt)
+	table.SetMaxRemotes(opts.remotes)
 
 	// Signals are caught from here on, before anything listens, so that a
 	// SIGTERM sent once the listeners are up is never the default action.

@@ -10,8 +10,9 @@
  *	-l LEVEL   trace debug info warn error fatal   info
  *	-c PATH    the control socket (balstat)        /var/run/binder/balancer/control
  *	-m IP:PORT serve Prometheus metrics there      off
+ *	-r N       at most N remotes (client addresses) 1048576 (under 256 MB)
  *
- * -c and -m are ours (the C balancer had neither). The control socket may
+ * -c, -m and -r are ours (the C balancer had none of them). The control socket may
  * not be inside the socket directory (it would be taken for a backend).
  * LOG_LEVEL in the environment overrides -l (a bad -l is an error all the
  * same: it is a mistake in the command line). One long option is ours alone:
@@ -34,9 +35,10 @@ import (
 
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/remote"
 )
 
-const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT]"
+const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES]"
 
 type options struct {
 	addr  netip.Addr
@@ -47,12 +49,14 @@ type options struct {
 
 	control string         // control socket path
 	metrics netip.AddrPort // Prometheus endpoint; invalid: off
+	remotes int            // cap on the remote table
 }
 
 // parseOptions parses args (without the program name); getenv supplies
 // LOG_LEVEL.
 func parseOptions(args []string, getenv func(string) string) (options, error) {
-	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, control: mdb.DefaultControlPath}
+	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, control: mdb.DefaultControlPath,
+		remotes: remote.DefaultMaxRemotes}
 	portSet := false
 	addrSet := false
 	var levelName string
@@ -74,7 +78,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 			break
 		}
 		letter := arg[1]
-		if !strings.ContainsRune("bpslcm", rune(letter)) {
+		if !strings.ContainsRune("bpslcmr", rune(letter)) {
 			return opts, fmt.Errorf("unknown option -%c", letter)
 		}
 		value := arg[2:]
@@ -104,6 +108,12 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 			levelName = value
 		case 'c':
 			opts.control = value
+		case 'r':
+			n, err := strconv.ParseUint(value, 10, 31)
+			if err != nil || n == 0 {
+				return opts, fmt.Errorf("-r %q is not a number of remotes (1-%d)", value, 1<<31-1)
+			}
+			opts.remotes = int(n)
 		case 'm':
 			ap, err := netip.ParseAddrPort(value)
 			if err != nil || ap.Port() == 0 {

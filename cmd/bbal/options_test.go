@@ -33,6 +33,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/remote"
 )
 
 // bbalRunMainEnv makes the test binary run main() instead of the tests.
@@ -126,6 +127,13 @@ func TestParseOptions(t *testing.T) {
 			wantErr: "inside the backend socket directory"},
 		{name: "-m without port", args: []string{"-s", "/sock", "-m", "127.0.0.1"}, wantErr: `-m "127.0.0.1" is not IP:PORT`},
 		{name: "-m port 0", args: []string{"-s", "/sock", "-m", "127.0.0.1:0"}, wantErr: `-m "127.0.0.1:0" is not IP:PORT`},
+		{name: "cap on remotes", args: []string{"-s", "/sock", "-r", "5000"},
+			want: options{addr: any4, port: 53, dir: "/sock", level: zerolog.InfoLevel, remotes: 5000}},
+		{name: "cap on remotes joined", args: []string{"-r1", "-s", "/sock"},
+			want: options{addr: any4, port: 53, dir: "/sock", level: zerolog.InfoLevel, remotes: 1}},
+		{name: "-r 0", args: []string{"-s", "/sock", "-r", "0"}, wantErr: `-r "0" is not a number of remotes`},
+		{name: "-r negative", args: []string{"-s", "/sock", "-r", "-5"}, wantErr: `-r "-5" is not a number of remotes`},
+		{name: "-r too large", args: []string{"-s", "/sock", "-r", "2147483648"}, wantErr: `is not a number of remotes (1-2147483647)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,6 +156,9 @@ func TestParseOptions(t *testing.T) {
 			}
 			if tc.want.control == "" {
 				tc.want.control = mdb.DefaultControlPath
+			}
+			if tc.want.remotes == 0 {
+				tc.want.remotes = remote.DefaultMaxRemotes
 			}
 			if got != tc.want {
 				t.Errorf("parseOptions(%q) = %+v, want %+v", tc.args, got, tc.want)
