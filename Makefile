@@ -17,6 +17,12 @@
 #	make test       everything CI runs: the npm test peers if missing, check,
 #	                an illumos build of cmd/bbal, the allocation tests
 #	                without -race, then go test -race ./...
+#	make bench      the side-by-side benchmark (a few minutes, not in CI):
+#	                bbal, dnsdist, a recvmmsg reflector and the echo
+#	                backends direct, one table of figures and ratios;
+#	                BBAL=path benches another balancer binary
+#	make bench-smoke the same paths for a second each (make test runs it)
+#	make soak       the hostile-conditions soak (a few minutes, not in CI)
 #	make clean      remove $(BIN) and $(BUILD)
 #
 # The release tarball unpacks at / of a SmartOS zone:
@@ -62,7 +68,9 @@ RELEASE_GOFLAGS = -trimpath -buildvcs=false -ldflags '-buildid= -s -w'
 SMF_MANIFESTS = $(sort $(wildcard smf/manifests/*.xml))
 SMF_METHODS = $(sort $(wildcard smf/methods/*))
 
-.PHONY: all release check test clean
+BBAL ?= $(BIN)/bbal
+
+.PHONY: all release check test clean bench bench-smoke soak
 
 all:
 	$(GO) build -o $(BIN)/bbal ./cmd/bbal
@@ -106,6 +114,18 @@ test: check test/node_modules/.package-lock.json
 # The real peers of the end-to-end tests: node-mname and the bunyan CLI.
 test/node_modules/.package-lock.json: test/package.json test/package-lock.json
 	cd test && npm ci --no-audit --no-fund
+
+bench: all test/node_modules/.package-lock.json
+	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
+	$(BIN)/bench -bbal $(BBAL)
+
+bench-smoke: all test/node_modules/.package-lock.json
+	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
+	$(BIN)/bench -smoke -bbal $(BBAL)
+
+soak: all test/node_modules/.package-lock.json
+	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
+	$(BIN)/bench -soak -bbal $(BBAL)
 
 clean:
 	rm -rf $(BIN) $(BUILD)

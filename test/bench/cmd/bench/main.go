@@ -1,0 +1,55 @@
+//go:build linux
+
+// Command bench runs the project's benchmark or soak (make bench, make
+// soak; see package test/bench and README "Benchmarks").
+//
+//	bench [-bbal PATH] [-smoke]      the side-by-side table
+//	bench -soak [-bbal PATH]         the hostile-conditions soak
+//
+// BBAL in the environment names the balancer binary when -bbal is not
+// given (default bin/bbal).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/joyent/mname-balancer/test/bench"
+)
+
+func main() {
+	bench.RunRole()
+	def := os.Getenv("BBAL")
+	if def == "" {
+		def = "bin/bbal"
+	}
+	bbal := flag.String("bbal", def, "the balancer binary to bench (env BBAL)")
+	smoke := flag.Bool("smoke", false, "a second per path: check that every path answers")
+	soak := flag.Bool("soak", false, "run the hostile-conditions soak instead")
+	flag.Parse()
+	root, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	abs, err := filepath.Abs(*bbal)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg := bench.Config{
+		BBAL: abs, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node",
+		RepoRoot: root, Smoke: *smoke, Out: os.Stdout, Progress: os.Stderr,
+	}
+	if *soak {
+		err = fmt.Errorf("soak: not yet")
+	} else {
+		_, err = bench.Run(cfg)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,25 @@
+// Package bench is the project's own side-by-side benchmark (`make bench`)
+// and soak run (`make soak`): it starts the balancer under test, dnsdist, a
+// minimal recvmmsg/sendmmsg reflector and echo backends, drives them with an
+// open-loop load generator from many 127.0.0.0/8 source addresses, and
+// prints one table of figures and ratios measured in the same run.
+//
+// Everything here is Linux-only (recvmmsg, sendmmsg, IP_PKTINFO, /proc); the
+// package is empty elsewhere. The pieces:
+//
+//	mmsg_linux.go       preallocated recvmmsg/sendmmsg batches (raw syscalls)
+//	dnsmsg.go           the query the generator sends and the echo's answer
+//	gen_linux.go        the open-loop UDP generator (fixed rate, many sources)
+//	echo_linux.go       echo backends: backend protocol over AF_UNIX, and
+//	                    plain UDP (which is also the reflector), both with TCP
+//	proc_linux.go       CPU ticks and RSS of a process from /proc
+//	roles_linux.go      the subprocess roles (echo, reflector) of this binary
+//	paths_linux.go      starting and stopping each path under test
+//	tcpload_linux.go    TCP queries per second and connections per second
+//	dnsperf_linux.go    dnsperf as the second load generator
+//	bench_linux.go      the figures, the table and the ratios
+//	soak_linux.go       the hostile-conditions soak
+//
+// Timings on a shared machine are noisy; the ratios compare paths measured
+// one after the other in the same run, which cancels part of that noise.
+package bench

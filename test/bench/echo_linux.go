@@ -1,0 +1,240 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/joyent/mname-balancer/backend"
+)
+
+/*
+The echo backends. Both kinds do the same work per query, so that the
+paths compare the balancers and not the backends: take the query, set QR
+(echoAnswer), send it back, on one thread with blocking raw syscalls that
+move a batch at a time.
+
+  - UDP echo (for dnsdist and the direct path; with a single instance it is
+    also the reflector, the ceiling): recvmmsg up to 64 datagrams, answer
+    each, sendmmsg them back.
+  - Frame echo (for bbal): the backend protocol over AF_UNIX, as node-mname
+    speaks it. A control session gets SERVER_HELLO for CLIENT_HELLO and
+    SERVER_HEARTBEAT for each CLIENT_HEARTBEAT; each read (up to 256 KiB)
+    is parsed into INBOUND_UDP frames whose answers go back as OUTBOUND_UDP
+    frames in one write. A session that starts with INBOUND_TCP gets
+    INBOUND_TCP_OK and then carries DNS over TCP.
+
+DNS over TCP (the UDP echo's TCP listener on the same port, and framed TCP
+sessions after the OK) is one function: read length-prefixed queries,
+answer each, flush when no more input is buffered (pipelined queries get
+their answers in one write).
+*/
+
+// serveUDPEcho answers every datagram on the blocking socket fd until the
+// socket fails.
+func serveUDPEcho(fd int) error {
+	runtime.LockOSThread()
+	b := newBatch(batchSize, 2048, false)
+	for {
+		n, err := b.recv(fd)
+		if err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("udp echo: recvmmsg: %w", err)
+		}
+		for i := 0; i < n; i++ {
+			msg := b.data(i)
+			echoAnswer(msg)
+			b.setLen(i, len(msg))
+		}
+		if err := b.send(fd, n); err != nil {
+			return fmt.Errorf("udp echo: %w", err)
+		}
+	}
+}
+
+// serveDNSTCP answers length-prefixed DNS messages on rw until EOF.
+func serveDNSTCP(r *bufio.Reader, w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	msg := make([]byte, 2+65535)
+	for {
+		if _, err := io.ReadFull(r, msg[:2]); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		n := int(binary.BigEndian.Uint16(msg))
+		if _, err := io.ReadFull(r, msg[2:2+n]); err != nil {
+			return err
+		}
+		echoAnswer(msg[2 : 2+n])
+		if _, err := bw.Write(msg[:2+n]); err != nil {
+			return err
+		}
+		if r.Buffered() == 0 {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// serveTCPEcho accepts DNS-over-TCP connections on ln until it is closed.
+func serveTCPEcho(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			_ = serveDNSTCP(bufio.NewReaderSize(c, 64<<10), c)
+		}()
+	}
+}
+
+// frameEcho is a backend-protocol echo listening on an AF_UNIX socket.
+type frameEcho struct {
+	ln    net.Listener
+	hello func() // called on each CLIENT_HELLO
+}
+
+// listenFrameEcho creates the socket at path.
+func listenFrameEcho(path string, hello func()) (*frameEcho, error) {
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("frame echo: %w", err)
+	}
+	return &frameEcho{ln: ln, hello: hello}, nil
+}
+
+// serve accepts sessions until the listener is closed.
+func (e *frameEcho) serve() {
+	for {
+		c, err := e.ln.Accept()
+		if err != nil {
+			return
+		}
+		go e.session(c.(*net.UnixConn))
+	}
+}
+
+// session serves one connection from the balancer on a blocking dup of its
+// descriptor.
+func (e *frameEcho) session(c *net.UnixConn) {
+	f, err := c.File()
+	c.Close()
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return
+	}
+	buf := make([]byte, 256<<10)
+	have := 0
+	for have < 4 {
+		n, err := unix.Read(fd, buf[have:])
+		if n <= 0 || err != nil {
+			return
+		}
+		have += n
+	}
+	if backend.FrameType(binary.LittleEndian.Uint32(buf)) == backend.FrameInboundTCP {
+		// The INBOUND_TCP frame is 12 bytes; what follows is the stream.
+		for have < 12 {
+			n, err := unix.Read(fd, buf[have:])
+			if n <= 0 || err != nil {
+				return
+			}
+			have += n
+		}
+		if _, err := f.Write(backend.AppendInboundTCPOK(nil)); err != nil {
+			return
+		}
+		r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(append([]byte(nil), buf[12:have]...)), f), 64<<10)
+		_ = serveDNSTCP(r, f)
+		return
+	}
+	runtime.LockOSThread()
+	_ = e.control(fd, buf, have)
+}
+
+// control runs a control session whose first have bytes are in buf.
+func (e *frameEcho) control(fd int, buf []byte, have int) error {
+	outBuf := make([]byte, 0, 2*len(buf))
+	for {
+		off := 0
+		out := outBuf[:0]
+		for {
+			f, n, err := backend.ParseClientFrame(buf[off:have])
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+			off += n
+			switch f.Type {
+			case backend.FrameClientHello:
+				out = backend.AppendServerHello(out)
+				e.hello()
+			case backend.FrameClientHeartbeat:
+				out = backend.AppendServerHeartbeat(out)
+			case backend.FrameInboundUDP:
+				out = backend.AppendOutboundUDP(out, f.Addr, f.Port, f.Data)
+				echoAnswer(out[len(out)-len(f.Data):])
+			}
+		}
+		for len(out) > 0 {
+			n, err := unix.Write(fd, out)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = out[n:]
+		}
+		have = copy(buf, buf[off:have])
+		for {
+			n, err := unix.Read(fd, buf[have:])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				return err
+			}
+			have += n
+			break
+		}
+	}
+}
+
+// helloCounter counts control-session hellos and reports each on stdout
+// (the runner waits for them).
+type helloCounter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (h *helloCounter) hello() {
+	h.mu.Lock()
+	fmt.Fprintln(h.w, "hello")
+	h.mu.Unlock()
+}

@@ -1,0 +1,190 @@
+//go:build linux
+
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+/*
+The open-loop UDP load generator. It sends queries at a fixed rate whatever
+happens to the answers (a closed-loop client slows down with the server and
+hides overload), from many 127.0.0.0/8 source addresses through one socket:
+each datagram names its source with IP_PKTINFO, so a balancer sees as many
+clients as there are addresses and every backend serves. Query i leaves
+from sources[i % len(sources)] towards targets[(i % len(sources)) %
+len(targets)], so a source always talks to the same target (the direct path
+spreads sources over the echo backends that way).
+
+One thread sends: it computes how many queries are due since the start and
+sends them in sendmmsg batches of up to 64, sleeping between batches; if it
+falls behind (the machine is busy) it catches up in bursts, and the result
+reports the rate actually achieved. Another thread receives with recvmmsg,
+takes the sequence number out of each answer's question, and records the
+latency from the send time of that query (one clock reading per received
+batch). Answers arriving later than the grace period after the last send
+are not counted.
+*/
+
+// Load is one open-loop run.
+type Load struct {
+	Rate     int           // queries per second offered
+	Duration time.Duration // sending time
+	Grace    time.Duration // how long answers are awaited after the last send
+	Sources  [][4]byte     // client addresses, all in 127.0.0.0/8
+	Targets  []unix.RawSockaddrInet4
+}
+
+// Result is what a Load measured.
+type Result struct {
+	Sent     int           // queries sent
+	Answered int           // distinct queries answered in time
+	SendTime time.Duration // how long sending took (Duration unless behind)
+	Duration time.Duration // the nominal duration
+	lat      []uint32      // microseconds, one per answer, sorted
+}
+
+// AnsweredRate is answers per second of sending time: the nominal
+// duration, or longer if the generator fell behind (then the rate offered
+// was lower than asked, and SentRate says by how much).
+func (r Result) AnsweredRate() float64 {
+	return float64(r.Answered) / max(r.Duration, r.SendTime).Seconds()
+}
+
+// merge adds the figures of another run of the same load to r.
+func (r Result) merge(o Result) Result {
+	r.Sent += o.Sent
+	r.Answered += o.Answered
+	r.SendTime += o.SendTime
+	r.Duration += o.Duration
+	r.lat = append(r.lat, o.lat...)
+	slices.Sort(r.lat)
+	return r
+}
+
+// SentRate is the rate the generator actually achieved.
+func (r Result) SentRate() float64 { return float64(r.Sent) / r.SendTime.Seconds() }
+
+// Percentile returns the latency below which fraction p of answers fell.
+func (r Result) Percentile(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(p * float64(len(r.lat)))
+	if i >= len(r.lat) {
+		i = len(r.lat) - 1
+	}
+	return time.Duration(r.lat[i]) * time.Microsecond
+}
+
+// Run sends the load and collects the answers.
+func (l Load) Run() (Result, error) {
+	if len(l.Sources) == 0 || len(l.Targets) == 0 || l.Rate <= 0 {
+		return Result{}, fmt.Errorf("load: need sources, targets and a rate")
+	}
+	total := int(int64(l.Rate) * int64(l.Duration) / int64(time.Second))
+	fd, err := udpSocket([4]byte{}, 0, false)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unix.Close(fd)
+	if err := setRecvTimeout(fd, 20); err != nil {
+		return Result{}, fmt.Errorf("load: %w", err)
+	}
+	sendAt := make([]atomic.Int64, total)
+	start := time.Now()
+	var stop atomic.Bool
+	var res Result
+	res.Duration = l.Duration
+	var wg sync.WaitGroup
+	var recvErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		res.Answered, res.lat, recvErr = l.receive(fd, start, sendAt, &stop)
+	}()
+	res.Sent, err = l.send(fd, start, total, sendAt)
+	res.SendTime = time.Since(start)
+	time.Sleep(l.Grace)
+	stop.Store(true)
+	wg.Wait()
+	if err == nil {
+		err = recvErr
+	}
+	slices.Sort(res.lat)
+	return res, err
+}
+
+func (l Load) send(fd int, start time.Time, total int, sendAt []atomic.Int64) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b := newBatch(batchSize, queryLen, true)
+	nsrc := len(l.Sources)
+	sent := 0
+	for sent < total {
+		elapsed := time.Since(start)
+		due := int(int64(l.Rate) * int64(elapsed) / int64(time.Second))
+		if due > total {
+			due = total
+		}
+		if due <= sent {
+			time.Sleep(50 * time.Microsecond)
+			continue
+		}
+		for sent < due {
+			k := min(due-sent, batchSize)
+			now := int64(time.Since(start))
+			for i := 0; i < k; i++ {
+				seq := sent + i
+				src := seq % nsrc
+				b.setLen(i, writeQuery(b.bufs[i], uint32(seq)))
+				b.setSource(i, l.Sources[src])
+				b.names[i] = l.Targets[src%len(l.Targets)]
+				sendAt[seq].Store(now)
+			}
+			if err := b.send(fd, k); err != nil {
+				return sent, err
+			}
+			sent += k
+		}
+	}
+	return sent, nil
+}
+
+func (l Load) receive(fd int, start time.Time, sendAt []atomic.Int64, stop *atomic.Bool) (int, []uint32, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b := newBatch(batchSize, 2048, false)
+	seen := make([]bool, len(sendAt))
+	lat := make([]uint32, 0, len(sendAt))
+	for !stop.Load() {
+		n, err := b.recv(fd)
+		if err == unix.EAGAIN || err == unix.EWOULDBLOCK {
+			continue
+		}
+		if err != nil {
+			return len(lat), lat, fmt.Errorf("load: recvmmsg: %w", err)
+		}
+		now := int64(time.Since(start))
+		for i := 0; i < n; i++ {
+			seq, ok := seqOf(b.data(i))
+			if !ok || int(seq) >= len(sendAt) || seen[seq] {
+				continue
+			}
+			sent := sendAt[seq].Load()
+			if sent == 0 && seq != 0 {
+				continue // not sent by this run (a straggler from the last)
+			}
+			seen[seq] = true
+			lat = append(lat, uint32((now-sent)/1000))
+		}
+	}
+	return len(lat), lat, nil
+}
