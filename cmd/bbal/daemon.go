@@ -94,7 +94,7 @@ func run(opts options) int {
 
 	loop, err := evport.New()
 	if err != nil {
-		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not create event loop")
+		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("cloop init failure") // main.c's message
 		return 1
 	}
 	defer loop.Close()
@@ -150,7 +150,7 @@ func run(opts options) int {
 	defer stopInspection()
 
 	if err := loop.Run(); err != nil {
-		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("event loop failed")
+		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("cloop run failure") // main.c's message
 		return 1
 	}
 	log.Info().Msg("exiting")
