@@ -7,7 +7,8 @@
 #
 # Build of mname-balancer, the Binder DNS load balancer, in Go.  GNU make.
 #
-#	make            (all) the balancer for this machine, in $(BIN)/bbal
+#	make            (all) the balancer and balstat for this machine, in
+#	                $(BIN)/bbal and $(BIN)/balstat
 #	make release    the illumos (SmartOS) build: a proto tree in
 #	                $(BUILD)/proto and $(BUILD)/mname-balancer.tar.gz
 #	make check      gofmt, go vet (host, illumos, and cmd/bbal with the
@@ -27,9 +28,14 @@
 #
 # The release tarball unpacks at / of a SmartOS zone:
 #
+#	opt/smartdc/binder/bin/balstat                   the operator's tool, 755
 #	opt/smartdc/binder/lib/balancer                  the program, 755
 #	opt/smartdc/binder/smf/manifests/*.xml           from smf/manifests, 644
 #	opt/smartdc/binder/smf/method/*                  from smf/methods, 755
+#
+# The released balstat is cgo-free like the balancer, so its -k (kernel
+# kstats, through libkstat) says it needs cgo; on a SmartOS build zone,
+# "CGO_ENABLED=1 go build ./cmd/balstat" gives one that reads them.
 #
 # The start methods named in the manifests are these method paths; keep the
 # two in step.
@@ -60,6 +66,7 @@ SMF_DTD ?= ../shared/smf/service_bundle.dtd.1
 PROTO = $(BUILD)/proto
 PREFIX = opt/smartdc/binder
 RELEASE_BIN = $(BUILD)/illumos-amd64/bbal
+RELEASE_BALSTAT = $(BUILD)/illumos-amd64/balstat
 TARBALL = $(BUILD)/mname-balancer.tar.gz
 
 ILLUMOS_ENV = GOOS=illumos GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0
@@ -74,18 +81,22 @@ BBAL ?= $(BIN)/bbal
 
 all:
 	$(GO) build -o $(BIN)/bbal ./cmd/bbal
+	$(GO) build -o $(BIN)/balstat ./cmd/balstat
 
 release:
 	rm -rf $(PROTO) $(TARBALL) $(BUILD)/mname-balancer.tar
 	$(ILLUMOS_ENV) $(GO) build $(RELEASE_GOFLAGS) -o $(RELEASE_BIN) ./cmd/bbal
-	mkdir -p $(PROTO)/$(PREFIX)/lib $(PROTO)/$(PREFIX)/smf/manifests \
+	$(ILLUMOS_ENV) $(GO) build $(RELEASE_GOFLAGS) -o $(RELEASE_BALSTAT) ./cmd/balstat
+	mkdir -p $(PROTO)/$(PREFIX)/bin $(PROTO)/$(PREFIX)/lib $(PROTO)/$(PREFIX)/smf/manifests \
 	    $(PROTO)/$(PREFIX)/smf/method
 	cp $(RELEASE_BIN) $(PROTO)/$(PREFIX)/lib/balancer
+	cp $(RELEASE_BALSTAT) $(PROTO)/$(PREFIX)/bin/balstat
 	cp $(SMF_MANIFESTS) $(PROTO)/$(PREFIX)/smf/manifests/
 	cp $(SMF_METHODS) $(PROTO)/$(PREFIX)/smf/method/
 	find $(PROTO) -type d -exec chmod 755 {} +
 	chmod 644 $(PROTO)/$(PREFIX)/smf/manifests/*
-	chmod 755 $(PROTO)/$(PREFIX)/lib/balancer $(PROTO)/$(PREFIX)/smf/method/*
+	chmod 755 $(PROTO)/$(PREFIX)/lib/balancer $(PROTO)/$(PREFIX)/bin/balstat \
+	    $(PROTO)/$(PREFIX)/smf/method/*
 	$(TAR) -C $(PROTO) --format=gnu --sort=name --owner=0 --group=0 \
 	    --numeric-owner --mtime=@0 -cf $(BUILD)/mname-balancer.tar opt
 	$(GZIP) -n -9 $(BUILD)/mname-balancer.tar

@@ -50,6 +50,8 @@ var releaseEntries = []string{
 	"opt/",
 	"opt/smartdc/",
 	"opt/smartdc/binder/",
+	"opt/smartdc/binder/bin/",
+	"opt/smartdc/binder/bin/balstat",
 	"opt/smartdc/binder/lib/",
 	"opt/smartdc/binder/lib/balancer",
 	"opt/smartdc/binder/smf/",
@@ -71,9 +73,12 @@ var releaseSources = map[string]string{
 
 const balancerEntry = "opt/smartdc/binder/lib/balancer"
 
+// balstatEntry is the operator's tool (issue 10), beside Binder's other tools.
+const balstatEntry = "opt/smartdc/binder/bin/balstat"
+
 // wantMode is the permission an entry must have.
 func wantMode(name string) fs.FileMode {
-	if strings.HasSuffix(name, "/") || name == balancerEntry || strings.Contains(name, "/smf/method/") {
+	if strings.HasSuffix(name, "/") || name == balancerEntry || name == balstatEntry || strings.Contains(name, "/smf/method/") {
 		return 0o755
 	}
 	return 0o644
@@ -181,7 +186,8 @@ func TestMakeReleaseIsReproducible(t *testing.T) {
 		}
 	}
 	assertProtoTree(t, filepath.Join(first, "proto"), contents)
-	assertIllumosProgram(t, contents[balancerEntry])
+	assertIllumosProgram(t, contents[balancerEntry], "github.com/joyent/mname-balancer/cmd/bbal")
+	assertIllumosProgram(t, contents[balstatEntry], "github.com/joyent/mname-balancer/cmd/balstat")
 }
 
 // sourceDigest hashes every file a release build reads: the Go sources,
@@ -334,8 +340,8 @@ func assertProtoTree(t *testing.T, proto string, contents map[string][]byte) {
 }
 
 // assertIllumosProgram checks that the program is a stripped, reproducible
-// illumos/amd64 build of ./cmd/bbal.
-func assertIllumosProgram(t *testing.T, program []byte) {
+// illumos/amd64 build of the package pkg.
+func assertIllumosProgram(t *testing.T, program []byte, pkg string) {
 	t.Helper()
 	f, err := elf.NewFile(bytes.NewReader(program))
 	if err != nil {
@@ -366,8 +372,8 @@ func assertIllumosProgram(t *testing.T, program []byte) {
 	if err != nil {
 		t.Fatalf("reading the balancer's build info: %v", err)
 	}
-	if bi.Path != "github.com/joyent/mname-balancer/cmd/bbal" {
-		t.Errorf("the balancer is %s, want github.com/joyent/mname-balancer/cmd/bbal", bi.Path)
+	if bi.Path != pkg {
+		t.Errorf("the program is %s, want %s", bi.Path, pkg)
 	}
 	for key, want := range map[string]string{
 		"GOOS": "illumos", "GOARCH": "amd64", "GOAMD64": "v1", "CGO_ENABLED": "0", "-trimpath": "true",

@@ -1,0 +1,277 @@
+/*
+Balstat shows what a running balancer (bbal) is doing, by asking its control
+socket; it replaces Binder's mdb-based bin/balstat for this balancer.
+
+	balstat [-c SOCKET] [-v]                  backends and remote peers (Binder's two tables)
+	balstat [-c SOCKET] [-k] -p [PATTERN ...] [INTERVAL [COUNT]]
+	                                          counters in kstat -p form
+	balstat [-c SOCKET] -e 'PIPELINE'         an mdb-style pipeline
+	balstat [-c SOCKET] -j                    the whole snapshot as JSON
+	balstat [-c SOCKET] -l [LEVEL [SECONDS] | reset]
+	                                          show or change the log level
+
+With no option it prints Binder's tables, in Binder's layout: BACKENDS
+(OBJECT, BACKEND, OK?, #REMOTES, SOCKET PATH) and REMOTE PEERS (OBJECT,
+BACKEND, REMOTE IP); OBJECT is a stable handle for the object (hex). -v adds
+the counters.
+
+-p prints the module "bbal" kstats (see package mdb): bbal:0:balancer:* for
+the balancer's totals and bbal:<be_id>:backend:* for each backend. PATTERNs
+are kstat's (bbal:5301::, bbal:0:balancer:udp_*, /regex/ fields). With
+INTERVAL it repeats every INTERVAL seconds, COUNT times (forever without
+COUNT). -k adds the zone's udp and tcp kernel kstats that matter to a DNS
+balancer; it needs balstat built for illumos with cgo.
+
+-e accepts the pipelines operators ran against the C balancer with mdb:
+
+	g_backends::walk avl | ::print backend_t
+	g_timeouts::walk avl | ::print timeout_t
+	g_remotes::walk avl | ::printf "%12p %12I -> %d\n" remote_t . rem_addr.S_un.S_addr rem_backend
+
+-l with LEVEL (trace debug info warn error fatal) puts it in force, for
+SECONDS if given, after which the configured level returns; "reset" returns
+to it now; alone, -l shows the level in force.
+
+The socket is /var/run/binder/balancer/control unless -c says otherwise.
+Only root and the balancer's own user are served. Exit status: 0, 1 if the
+balancer could not be asked or refused, 2 for a usage error.
+*/
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joyent/mname-balancer/mdb"
+)
+
+const usage = `usage: balstat [-c SOCKET] [-v]
+       balstat [-c SOCKET] [-k] -p [PATTERN ...] [INTERVAL [COUNT]]
+       balstat [-c SOCKET] -e 'PIPELINE'
+       balstat [-c SOCKET] -j
+       balstat [-c SOCKET] -l [LEVEL [SECONDS] | reset]`
+
+// requestTimeout bounds each exchange with the balancer.
+const requestTimeout = 30 * time.Second
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+type mode int
+
+const (
+	modeTables mode = iota
+	modeKstat
+	modePipeline
+	modeJSON
+	modeLevel
+)
+
+type options struct {
+	control  string
+	mode     mode
+	verbose  bool
+	kernel   bool
+	pipeline string
+	operands []string
+}
+
+func parseArgs(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("balstat", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.control, "c", mdb.DefaultControlPath, "control socket")
+	fs.BoolVar(&o.verbose, "v", false, "tables with counters")
+	p := fs.Bool("p", false, "kstat -p form")
+	fs.BoolVar(&o.kernel, "k", false, "kernel kstats too")
+	fs.StringVar(&o.pipeline, "e", "", "mdb-style pipeline")
+	j := fs.Bool("j", false, "JSON")
+	l := fs.Bool("l", false, "log level")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.operands = fs.Args()
+	n := 0
+	set := func(on bool, m mode) {
+		if on {
+			n++
+			o.mode = m
+		}
+	}
+	set(*p || o.kernel, modeKstat)
+	set(o.pipeline != "", modePipeline)
+	set(*j, modeJSON)
+	set(*l, modeLevel)
+	switch {
+	case n > 1:
+		return o, errors.New("-p (or -k), -e, -j and -l are alternatives: give one")
+	case o.verbose && o.mode != modeTables:
+		return o, errors.New("-v goes with the tables only")
+	case (o.mode == modeTables || o.mode == modePipeline || o.mode == modeJSON) && len(o.operands) > 0:
+		return o, fmt.Errorf("unexpected argument %q", o.operands[0])
+	case o.mode == modeLevel && len(o.operands) > 2:
+		return o, fmt.Errorf("unexpected argument %q", o.operands[2])
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "balstat: %v\n%s\n", err, usage)
+		return 2
+	}
+	switch o.mode {
+	case modeKstat:
+		err = runKstat(o, stdout)
+	case modeLevel:
+		err = runLevel(o, stdout)
+	default:
+		var snap *mdb.Snapshot
+		snap, err = mdb.FetchSnapshot(o.control, true, requestTimeout)
+		if err != nil {
+			break
+		}
+		switch o.mode {
+		case modeTables:
+			err = writeTables(stdout, snap, o.verbose)
+		case modePipeline:
+			err = mdb.RunPipeline(stdout, snap, o.pipeline)
+		case modeJSON:
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			err = enc.Encode(snap)
+		}
+	}
+	if err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			fmt.Fprintf(stderr, "balstat: %v\n%s\n", err, usage)
+			return 2
+		}
+		fmt.Fprintf(stderr, "balstat: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+// writeTables prints Binder's two tables by running Binder's own
+// pipelines, with its headers and column widths; verbose adds counters.
+func writeTables(w io.Writer, snap *mdb.Snapshot, verbose bool) error {
+	var b strings.Builder
+	b.WriteString("BACKENDS:\n\n")
+	if verbose {
+		fmt.Fprintf(&b, "%12s %8s %4s %8s %10s %10s %12s %10s %10s %s\n",
+			"OBJECT", "BACKEND", "OK?", "#REMOTES", "CONN_START", "CONN_ERROR", "UDP", "TCP", "STUCK", "SOCKET PATH")
+		if err := mdb.RunPipeline(&b, snap, `g_backends::walk avl | ::printf "%12p %8d %4d %8d %10d %10d %12d %10d %10d %s\n" `+
+			`backend_t . be_id be_ok be_remotes be_stat_conn_start be_stat_conn_error be_stat_udp be_stat_tcp be_stat_stuck be_path`); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(&b, "%12s %8s %4s %8s %s\n", "OBJECT", "BACKEND", "OK?", "#REMOTES", "SOCKET PATH")
+		if err := mdb.RunPipeline(&b, snap, `g_backends::walk avl | ::printf "%12p %8d %4d %8d %s\n" backend_t . be_id be_ok be_remotes be_path`); err != nil {
+			return err
+		}
+	}
+	b.WriteString("\nREMOTE PEERS:\n\n")
+	if verbose {
+		fmt.Fprintf(&b, "%12s %8s %12s %8s %12s %10s %10s %10s\n",
+			"OBJECT", "BACKEND", "REMOTE IP", "BACKUP", "UDP", "UDP_DROP", "TCP", "TCP_DROP")
+		if err := mdb.RunPipeline(&b, snap, `g_remotes::walk avl | ::printf "%12p %8d %12I %8d %12d %10d %10d %10d\n" `+
+			`remote_t . rem_backend rem_addr.S_un.S_addr rem_backend_backup rem_stat_udp rem_stat_udp_drop rem_stat_tcp rem_stat_tcp_drop`); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(&b, "%12s %8s %12s\n", "OBJECT", "BACKEND", "REMOTE IP")
+		if err := mdb.RunPipeline(&b, snap, `g_remotes::walk avl | ::printf "%12p %8d %12I\n" remote_t . rem_backend rem_addr.S_un.S_addr`); err != nil {
+			return err
+		}
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// runKstat prints kstat -p lines, once or every INTERVAL seconds.
+func runKstat(o options, w io.Writer) error {
+	ops := o.operands
+	var nums []int
+	for len(ops) > 0 && len(nums) < 2 {
+		n, err := strconv.Atoi(ops[len(ops)-1])
+		if err != nil {
+			break
+		}
+		nums = append([]int{n}, nums...)
+		ops = ops[:len(ops)-1]
+	}
+	interval, count := 0, 1
+	switch len(nums) {
+	case 1:
+		interval, count = nums[0], 0
+	case 2:
+		interval, count = nums[0], nums[1]
+	}
+	if len(nums) > 0 && (interval < 1 || (len(nums) == 2 && count < 1)) {
+		return usageError{errors.New("INTERVAL and COUNT must be 1 or more")}
+	}
+	var pats []mdb.KstatPattern
+	for _, s := range ops {
+		p, err := mdb.ParseKstatPattern(s)
+		if err != nil {
+			return usageError{err}
+		}
+		pats = append(pats, p)
+	}
+	for i := 0; count == 0 || i < count; i++ {
+		if i > 0 {
+			time.Sleep(time.Duration(interval) * time.Second)
+		}
+		snap, err := mdb.FetchSnapshot(o.control, false, requestTimeout)
+		if err != nil {
+			return err
+		}
+		ks := mdb.Kstats(snap)
+		if o.kernel {
+			kern, err := kernelKstats()
+			if err != nil {
+				return err
+			}
+			ks = append(ks, kern...)
+			mdb.SortKstats(ks)
+		}
+		if err := mdb.WriteKstatP(w, ks, pats); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runLevel shows or changes the balancer's log level.
+func runLevel(o options, w io.Writer) error {
+	req := "loglevel"
+	if len(o.operands) > 0 {
+		req += " " + strings.Join(o.operands, " ")
+	}
+	r, err := mdb.Request(o.control, req, requestTimeout)
+	if err != nil {
+		return err
+	}
+	if r.LogLevel == nil {
+		return errors.New("the balancer's answer has no log level")
+	}
+	st := r.LogLevel
+	fmt.Fprintf(w, "log level %s (configured %s", st.Level, st.Configured)
+	if st.Until != "" {
+		fmt.Fprintf(w, "; until %s", st.Until)
+	}
+	fmt.Fprintln(w, ")")
+	return nil
+}
