@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/joyent/mname-balancer/evport/evporttest"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,6 +39,34 @@ func newTestLoop(t *testing.T) *Loop {
 		}
 	})
 	return l
+}
+
+// newClockLoop returns a loop on a hand-driven clock, closed when the test
+// ends: its timers fire only when advance moves the clock.
+func newClockLoop(t *testing.T) (*Loop, *evporttest.Clock) {
+	t.Helper()
+	clock := evporttest.NewClock()
+	l, err := NewWithClock(clock)
+	if err != nil {
+		t.Fatalf("NewWithClock: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("Loop.Close: %v", err)
+		}
+	})
+	return l, clock
+}
+
+// advance moves the clock forward by d and runs the loop until it has
+// caught up: every timer due at the new time has run.
+func advance(t *testing.T, l *Loop, clock *evporttest.Clock, d time.Duration) {
+	t.Helper()
+	clock.Advance(d)
+	l.Post(l.Stop)
+	if err := l.Run(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
 }
 
 // runUntil runs l until cond holds (checked every millisecond on the loop)

@@ -7,7 +7,8 @@
  *
  * One turn of the loop:
  *
- *	1. read the clock (Now() returns this value until the next turn)
+ *	1. read the clock (Now() returns this value until the next turn; the
+ *	   clock is the system's unless NewWithClock gave another, clock.go)
  *	2. run the timers that are due
  *	3. run the work posted by other goroutines
  *	4. flush the connections that queued bytes during steps 2-5 (Conn)
@@ -45,6 +46,7 @@ const maxEventsPerWait = 64
 
 // Loop is a single-threaded event loop; see the file comment.
 type Loop struct {
+	clock   Clock
 	port    *Port
 	fds     map[int]*FD
 	events  []Event
@@ -77,17 +79,26 @@ type FD struct {
 	closed  bool
 }
 
-// New creates a loop with its own Port and wake-up pipe.
-func New() (*Loop, error) {
+// New creates a loop with its own Port and wake-up pipe, on the system
+// clock.
+func New() (*Loop, error) { return NewWithClock(SystemClock) }
+
+// NewWithClock creates a loop that reads the time from clock (nil: the
+// system clock); see clock.go.
+func NewWithClock(clock Clock) (*Loop, error) {
+	if clock == nil {
+		clock = SystemClock
+	}
 	port, err := NewPort()
 	if err != nil {
 		return nil, err
 	}
 	l := &Loop{
+		clock:  clock,
 		port:   port,
 		fds:    make(map[int]*FD),
 		events: make([]Event, maxEventsPerWait),
-		now:    time.Now(),
+		now:    clock.Now(),
 	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
@@ -100,6 +111,8 @@ func New() (*Loop, error) {
 		l.Close()
 		return nil, err
 	}
+	moved := l.clockMoved
+	clock.Attach(func() { l.Post(moved) })
 	return l, nil
 }
 
@@ -223,7 +236,7 @@ func (l *Loop) Run() error {
 	defer runtime.UnlockOSThread()
 	l.stopped = false
 	for {
-		l.now = time.Now()
+		l.now = l.clock.Now()
 		l.runTimers()
 		l.runPosted()
 		l.flushDirty()
@@ -234,7 +247,7 @@ func (l *Loop) Run() error {
 		if err != nil {
 			return err
 		}
-		l.now = time.Now()
+		l.now = l.clock.Now()
 		for i := 0; i < n; i++ {
 			l.dispatch(l.events[i])
 		}
@@ -263,11 +276,7 @@ func (l *Loop) nextTimeout() time.Duration {
 	if len(l.timers) == 0 {
 		return -1
 	}
-	d := time.Until(l.timers[0].when)
-	if d < 0 {
-		return 0
-	}
-	return d
+	return l.clock.Until(l.timers[0].when)
 }
 
 // Close releases the loop's own resources (the Port and the wake-up pipe),

@@ -6,9 +6,12 @@
  * self-resetting timer cannot starve fds), periodic timers, and the loop
  * clock being read once per turn.
  *
- * Most tests run the real loop. The heap model test and the periodic
- * catch-up test drive runTimers with a hand-set clock instead, so that they
- * are exact rather than timing-dependent.
+ * The tests of what runs when run the loop on a hand-driven clock
+ * (evporttest.Clock, moved by advance), so they are exact and take no real
+ * time; the heap model test sets the loop's time directly. The tests about
+ * turns (a timer scheduled during the run waits for the next turn, Now is
+ * read once per turn, a spinning timer cannot starve fds) run on the system
+ * clock, which is what they are about.
  */
 
 package evport
@@ -23,19 +26,53 @@ import (
 )
 
 func TestTimersRunInExpiryOrder(t *testing.T) {
-	l := newTestLoop(t)
+	l, clock := newClockLoop(t)
 	var order []int
 	for _, ms := range []int{30, 10, 0, 20, 5} {
 		l.NewTimer(func() { order = append(order, ms) }).Reset(time.Duration(ms) * time.Millisecond)
 	}
-	runUntil(t, l, 5*time.Second, "5 timers", func() bool { return len(order) == 5 })
+	advance(t, l, clock, 0)
+	if want := []int{0}; !slices.Equal(order, want) {
+		t.Fatalf("at +0: order = %v, want %v", order, want)
+	}
+	advance(t, l, clock, 10*time.Millisecond)
+	if want := []int{0, 5, 10}; !slices.Equal(order, want) {
+		t.Fatalf("at +10ms: order = %v, want %v", order, want)
+	}
+	advance(t, l, clock, time.Hour)
 	if want := []int{0, 5, 10, 20, 30}; !slices.Equal(order, want) {
 		t.Fatalf("order = %v, want %v", order, want)
 	}
 }
 
+// A timer fires when the clock reaches its expiry, not a moment before,
+// however much real time passes.
+func TestTimerFiresExactlyAtExpiry(t *testing.T) {
+	l, clock := newClockLoop(t)
+	t0 := l.Now()
+	var ranAt time.Time
+	l.NewTimer(func() { ranAt = l.Now() }).Reset(time.Second)
+	advance(t, l, clock, time.Second-time.Nanosecond)
+	// Real time passing changes nothing: the loop blocks (no timer is due
+	// on its clock) until the goroutine stops it.
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		l.Post(l.Stop)
+	}()
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !ranAt.IsZero() {
+		t.Fatalf("timer due at +1s ran at +%v", ranAt.Sub(t0))
+	}
+	advance(t, l, clock, time.Nanosecond)
+	if got := ranAt.Sub(t0); got != time.Second {
+		t.Fatalf("timer due at +1s ran at +%v (zero: not at all)", got)
+	}
+}
+
 func TestTimersEqualExpiryRunInSchedulingOrder(t *testing.T) {
-	l := newTestLoop(t)
+	l, clock := newClockLoop(t)
 	var order []int
 	const n = 40
 	// All scheduled outside Run, so Reset(d) reads the same Now: equal
@@ -43,7 +80,10 @@ func TestTimersEqualExpiryRunInSchedulingOrder(t *testing.T) {
 	for i := 0; i < n; i++ {
 		l.NewTimer(func() { order = append(order, i) }).Reset(5 * time.Millisecond)
 	}
-	runUntil(t, l, 5*time.Second, "timers", func() bool { return len(order) == n })
+	advance(t, l, clock, 5*time.Millisecond)
+	if len(order) != n {
+		t.Fatalf("%d of %d timers ran", len(order), n)
+	}
 	for i, v := range order {
 		if v != i {
 			t.Fatalf("order = %v, want 0..%d", order, n-1)
@@ -52,7 +92,7 @@ func TestTimersEqualExpiryRunInSchedulingOrder(t *testing.T) {
 }
 
 func TestTimerResetMovesIt(t *testing.T) {
-	l := newTestLoop(t)
+	l, clock := newClockLoop(t)
 	var order []string
 	a := l.NewTimer(func() { order = append(order, "a") })
 	b := l.NewTimer(func() { order = append(order, "b") })
@@ -65,7 +105,11 @@ func TestTimerResetMovesIt(t *testing.T) {
 	if !a.Scheduled() || !a.When().Equal(l.Now().Add(30*time.Millisecond)) {
 		t.Fatalf("a: scheduled %v when %v", a.Scheduled(), a.When())
 	}
-	runUntil(t, l, 5*time.Second, "timers", func() bool { return len(order) == 3 })
+	advance(t, l, clock, 5*time.Millisecond)
+	if want := []string{"c"}; !slices.Equal(order, want) {
+		t.Fatalf("at +5ms: order = %v, want %v (a was moved)", order, want)
+	}
+	advance(t, l, clock, 25*time.Millisecond)
 	if want := []string{"c", "b", "a"}; !slices.Equal(order, want) {
 		t.Fatalf("order = %v, want %v", order, want)
 	}
@@ -73,14 +117,14 @@ func TestTimerResetMovesIt(t *testing.T) {
 		t.Fatalf("fired one-shot timer still scheduled (when %v)", a.When())
 	}
 	// It runs exactly once.
-	runFor(t, l, 20*time.Millisecond)
+	advance(t, l, clock, time.Hour)
 	if len(order) != 3 {
 		t.Fatalf("order = %v after extra time", order)
 	}
 }
 
 func TestTimerStopPreventsIt(t *testing.T) {
-	l := newTestLoop(t)
+	l, clock := newClockLoop(t)
 	ran := map[string]int{}
 	a := l.NewTimer(func() { ran["a"]++ })
 	b := l.NewTimer(func() { ran["b"]++ })
@@ -98,14 +142,14 @@ func TestTimerStopPreventsIt(t *testing.T) {
 	if a.Scheduled() {
 		t.Fatal("stopped timer still scheduled")
 	}
-	runFor(t, l, 40*time.Millisecond)
+	advance(t, l, clock, time.Hour)
 	if ran["a"] != 0 || ran["b"] != 1 {
 		t.Fatalf("ran = %v, want a 0, b 1", ran)
 	}
 }
 
 func TestTimerResetAndStopFromCallbacks(t *testing.T) {
-	l := newTestLoop(t)
+	l, clock := newClockLoop(t)
 	ran := map[string]int{}
 	var self, selfStop, victim, moved, late *Timer
 
@@ -150,11 +194,20 @@ func TestTimerResetAndStopFromCallbacks(t *testing.T) {
 	victim.Reset(5 * time.Millisecond)
 	moved.Reset(5 * time.Millisecond)
 
-	runUntil(t, l, 5*time.Second, "callbacks", func() bool {
-		return ran["self"] == 3 && ran["moved"] == 1 && ran["late"] == 1
-	})
-	runFor(t, l, 20*time.Millisecond)
-	want := map[string]int{"self": 3, "selfStop": 1, "killer": 1, "victim": 0, "moved": 1, "late": 1}
+	// Millisecond by millisecond: self at 1, 3, 5; killer at 5 (victim
+	// stopped, late due at once, moved to 15).
+	for range 14 {
+		advance(t, l, clock, time.Millisecond)
+	}
+	want := map[string]int{"self": 3, "selfStop": 1, "killer": 1, "victim": 0, "moved": 0, "late": 1}
+	for k, v := range want {
+		if ran[k] != v {
+			t.Errorf("at +14ms: %s ran %d times, want %d (all: %v)", k, ran[k], v, ran)
+		}
+	}
+	advance(t, l, clock, time.Millisecond)
+	advance(t, l, clock, time.Hour)
+	want["moved"] = 1
 	for k, v := range want {
 		if ran[k] != v {
 			t.Errorf("%s ran %d times, want %d (all: %v)", k, ran[k], v, ran)
@@ -220,13 +273,14 @@ func TestZeroDelaySelfResettingTimerDoesNotStarveFDs(t *testing.T) {
 }
 
 func TestEveryRunsRepeatedlyAndStopsItself(t *testing.T) {
-	l := newTestLoop(t)
+	l, clock := newClockLoop(t)
+	t0 := l.Now()
 	count := 0
-	var nows []time.Time
+	var nows []time.Duration
 	var tick *Timer
 	tick = l.Every(2*time.Millisecond, func() {
 		count++
-		nows = append(nows, l.Now())
+		nows = append(nows, l.Now().Sub(t0))
 		if !tick.Scheduled() {
 			t.Error("periodic timer not rescheduled before its callback")
 		}
@@ -236,15 +290,22 @@ func TestEveryRunsRepeatedlyAndStopsItself(t *testing.T) {
 			}
 		}
 	})
-	runUntil(t, l, 5*time.Second, "5 ticks", func() bool { return count >= 5 })
-	runFor(t, l, 20*time.Millisecond)
-	if count != 5 {
-		t.Fatalf("periodic timer ran %d times after stopping itself at 5", count)
+	advance(t, l, clock, time.Millisecond)
+	if count != 0 {
+		t.Fatalf("periodic timer ran %d times before its first period", count)
 	}
-	for i := 1; i < len(nows); i++ {
-		if !nows[i].After(nows[i-1]) {
-			t.Fatalf("ticks not in successive turns: %v", nows)
-		}
+	for range 19 {
+		advance(t, l, clock, time.Millisecond)
+	}
+	if count != 5 {
+		t.Fatalf("periodic timer ran %d times by +20ms after stopping itself at 5", count)
+	}
+	want := []time.Duration{2, 4, 6, 8, 10}
+	for i := range want {
+		want[i] *= time.Millisecond
+	}
+	if !slices.Equal(nows, want) {
+		t.Fatalf("ticks at %v, want %v", nows, want)
 	}
 }
 
@@ -262,20 +323,18 @@ func TestEveryRejectsNonPositivePeriod(t *testing.T) {
 // previous expiry, or one period from now after falling behind (no burst
 // of catch-up runs).
 func TestEveryReschedulesFromExpiry(t *testing.T) {
-	l := newTestLoop(t)
+	l, clock := newClockLoop(t)
 	t0 := l.Now()
 	count := 0
 	tick := l.Every(10*time.Millisecond, func() { count++ })
 	if got := tick.When(); !got.Equal(t0.Add(10 * time.Millisecond)) {
 		t.Fatalf("first expiry %v, want t0+10ms", got.Sub(t0))
 	}
-	l.now = t0.Add(13 * time.Millisecond) // a little late
-	l.runTimers()
+	advance(t, l, clock, 13*time.Millisecond) // a little late
 	if count != 1 || !tick.When().Equal(t0.Add(20*time.Millisecond)) {
 		t.Fatalf("count %d, next %v; want 1, t0+20ms", count, tick.When().Sub(t0))
 	}
-	l.now = t0.Add(55 * time.Millisecond) // three periods behind
-	l.runTimers()
+	advance(t, l, clock, 42*time.Millisecond) // at +55ms, three periods behind
 	if count != 2 || !tick.When().Equal(t0.Add(65*time.Millisecond)) {
 		t.Fatalf("count %d, next %v; want 2, t0+65ms", count, tick.When().Sub(t0))
 	}

@@ -9,6 +9,11 @@ after which the test goroutine itself may act as the loop (call the packet
 path, run timers) until Start runs it again; allocation tests need that.
 Every wait is bounded by WaitLimit, so a broken loop fails a test instead
 of hanging it.
+
+StartWithClock runs the loop on a hand-driven clock (evporttest.Clock):
+its timers fire only when the test calls Runner.Advance, which returns once
+the loop has run every timer then due. Timer, expiry and heartbeat tests
+use it to be exact rather than racing real time.
 */
 package looptest
 
@@ -17,6 +22,7 @@ import (
 	"time"
 
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/evport/evporttest"
 )
 
 // WaitLimit bounds every wait; generous because -race on two cores is slow.
@@ -25,6 +31,7 @@ const WaitLimit = 10 * time.Second
 // Runner runs a loop on its own goroutine until the test ends.
 type Runner struct {
 	Loop    *evport.Loop
+	Clock   *evporttest.Clock // the loop's clock, nil on the system clock
 	t       testing.TB
 	done    chan error
 	running bool
@@ -33,11 +40,29 @@ type Runner struct {
 // Start creates a loop and runs it; it is stopped and closed at cleanup.
 func Start(t testing.TB) *Runner {
 	t.Helper()
-	loop, err := evport.New()
+	return start(t, nil)
+}
+
+// StartWithClock is Start with the loop on a hand-driven clock (r.Clock),
+// standing at evporttest.Epoch until Advance moves it.
+func StartWithClock(t testing.TB) *Runner {
+	t.Helper()
+	return start(t, evporttest.NewClock())
+}
+
+func start(t testing.TB, clock *evporttest.Clock) *Runner {
+	t.Helper()
+	var loop *evport.Loop
+	var err error
+	if clock != nil {
+		loop, err = evport.NewWithClock(clock)
+	} else {
+		loop, err = evport.New()
+	}
 	if err != nil {
 		t.Fatalf("evport.New: %v", err)
 	}
-	r := &Runner{Loop: loop, t: t}
+	r := &Runner{Loop: loop, Clock: clock, t: t}
 	r.Start()
 	t.Cleanup(func() {
 		if r.running {
@@ -71,6 +96,25 @@ func (r *Runner) Stop() {
 		r.t.Fatal("loop did not stop")
 	}
 	r.running = false
+}
+
+// Advance moves the hand-driven clock forward by d and returns once the
+// loop has run the timers then due (a timer that one of them schedules
+// due at once runs on a later turn, as always). With the Runner stopped, it
+// runs the loop for that one catch-up and stops it again. Test goroutine
+// only; a Runner from Start has no clock to move.
+func (r *Runner) Advance(d time.Duration) {
+	r.t.Helper()
+	if r.Clock == nil {
+		r.t.Fatal("looptest: Advance on a loop with the system clock (use StartWithClock)")
+	}
+	r.Clock.Advance(d)
+	if r.running {
+		OnLoop(r.t, r.Loop, func() {})
+		return
+	}
+	r.Start()
+	r.Stop()
 }
 
 // OnLoop runs fn on the loop and waits for it to finish.
