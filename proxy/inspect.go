@@ -25,6 +25,7 @@ type UDPStats struct {
 	DropNoBackend uint64 // no backend was ok
 	DropStuck     uint64 // the backend's session could not take it
 	DropSendError uint64 // answers the UDP socket would not send
+	DropNotClient uint64 // answers to an address not in the remote table (reflection guard)
 }
 
 // TCPStats count the TCP listener's connections since start.

@@ -4,7 +4,7 @@
  *
  * In: when the socket is readable the loop reads up to udpBatch datagrams
  * (the C balancer's 16), then yields to other work. For each: a datagram
- * over 1500 bytes is dropped with a warning; otherwise the client's remote
+ * over 1500 bytes is dropped with a warning (rate-limited, guard.go); otherwise the client's remote
  * record and backend are found and the datagram is queued on that backend's
  * control session as INBOUND_UDP. The loop flushes each session once at the
  * end of the batch. No backend, or a stuck one, drops the datagram and
@@ -12,7 +12,8 @@
  *
  * Out: the backends' OUTBOUND_UDP answers arrive through the answer sink
  * installed on the backend Set and are sent from the listening socket to
- * the address and port the backend named. A send error drops that answer
+ * the address and port the backend named, if that address is a client in
+ * the remote table (the reflection guard, guard.go). A send error drops that answer
  * and is logged (at most once per logEvery, with a count of the rest).
  *
  * The receive buffer is 64 KiB so that an oversized datagram's true size is
@@ -54,8 +55,9 @@ type UDP struct {
 	port  uint16
 	buf   []byte
 
-	stats         UDPStats // counters for mdb (inspect.go)
-	sendErrors    uint64   // answers dropped since the last log record
+	stats         UDPStats  // counters for mdb (inspect.go)
+	limits        udpLimits // rate-limited records (guard.go)
+	sendErrors    uint64    // answers dropped since the last log record
 	sendErrLogged time.Time
 	closed        bool
 }
@@ -85,6 +87,7 @@ func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 		u.fd.Close()
 		return nil, err
 	}
+	u.limits.start(loop, log)
 	set.SetAnswerSink(u.SendAnswer)
 	log.Info().Str("address", addr.Addr().String()).Uint16("port", port).Msg("listening for UDP packets")
 	return u, nil
@@ -98,6 +101,7 @@ func (u *UDP) Port() uint16 { return u.port }
 // a new backend session.
 func (u *UDP) Close() error {
 	u.closed = true
+	u.limits.stop()
 	return u.fd.Close()
 }
 
@@ -126,9 +130,7 @@ func (u *UDP) ready(evport.Events) {
 func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
 	u.stats.Received++
 	if len(msg) > udpMaxSize {
-		u.stats.DropOversize++
-		bunyan.IPv4(u.log.Warn(), "remote_ip", addr).Uint16("remote_port", port).
-			Int("len", len(msg)).Int("max", udpMaxSize).Msg("dropping oversized UDP packet")
+		u.dropOversized(addr, port, len(msg))
 		return
 	}
 	r := u.table.Lookup(addr)
@@ -153,7 +155,7 @@ func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
 // SendAnswer sends a backend's answer to the client; the backend Set's
 // answer sink.
 func (u *UDP) SendAnswer(addr uint32, port uint16, msg []byte) {
-	if u.closed {
+	if u.closed || !u.answerAllowed(addr, port, len(msg)) {
 		return
 	}
 	err := u.sock.SendTo(msg, addr, port)

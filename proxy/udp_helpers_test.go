@@ -91,7 +91,7 @@ func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *fakeSession)
 	bt := backend.DefaultTimings()
 	bt.Scan = time.Hour
 	bt.HeartbeatInterval = time.Hour
-	rt := remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}
+	rt := remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour, EvictAfter: time.Hour}
 	onLoop(t, h.loop, func() {
 		h.set = backend.NewSet(h.loop, log, dir, bt)
 		h.table = remote.NewTable(h.loop, log, h.set, rt)
@@ -142,6 +142,13 @@ func (h *udpHarness) clientAddr() (uint32, uint16) {
 	ap := h.client.LocalAddr().(*net.UDPAddr).AddrPort()
 	a := ap.Addr().As4()
 	return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]), ap.Port()
+}
+
+// makeKnown puts addr in the remote table, as a query from it would, so
+// that the reflection guard lets answers to it through.
+func (h *udpHarness) makeKnown(addr uint32) {
+	h.t.Helper()
+	onLoop(h.t, h.loop, func() { h.table.Lookup(addr) })
 }
 
 func (h *udpHarness) send(msg []byte) {

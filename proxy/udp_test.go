@@ -138,6 +138,7 @@ func TestUDPNoBackend(t *testing.T) {
 func TestUDPAnswerSendError(t *testing.T) {
 	h, _ := newUDPHarness(t, "")
 	msg := "could not send UDP answer; dropped"
+	h.makeKnown(localhost)
 	onLoop(t, h.loop, func() {
 		// Port 0 is not a destination: sendto fails (EINVAL on Linux).
 		for range 3 {
@@ -224,6 +225,7 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 func TestUDPSendAnswerDoesNotAllocate(t *testing.T) {
 	h, _ := newUDPHarness(t, "5301")
 	addr, port := h.clientAddr()
+	h.makeKnown(addr)
 	answer := []byte("an answer")
 	h.run.Stop()
 	n := testing.AllocsPerRun(100, func() { h.udp.SendAnswer(addr, port, answer) })
@@ -299,6 +301,7 @@ func TestUDPSocketToBackendDoesNotAllocate(t *testing.T) {
 func TestBackendAnswerToClientDoesNotAllocate(t *testing.T) {
 	h, s := newUDPHarness(t, "5301")
 	addr, port := h.clientAddr()
+	h.makeKnown(addr)
 
 	h.run.Stop()
 	turns := loopTurns(t, h)

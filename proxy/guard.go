@@ -1,0 +1,81 @@
+/*
+ * What client input and backends may make the UDP path do, bounded
+ * (issue 12):
+ *
+ * The reflection guard: a backend's OUTBOUND_UDP answer is sent only to a
+ * client address in the remote table (remote.Table.Known, one map lookup,
+ * no allocation). Anything else, an answer to an address that never asked,
+ * would make the balancer a reflector for whoever controls a backend or
+ * its socket; it is dropped, counted (UDPStats.DropNotClient) and logged
+ * at a limited rate. A real client is always in the table while its
+ * answer can come: it was looked up (and so marked seen) when its query
+ * was forwarded, a full table never evicts a remote seen within
+ * remote.Timings.EvictAfter (10 s; a client whose query it refuses has
+ * nothing forwarded, so no answer to lose), and expiry takes only remotes
+ * silent for minutes. An answer the backend holds longer than that, in a
+ * table full and churning at once, may be dropped; the client has given
+ * up on it long before (DNS clients retry within a few seconds).
+ *
+ * Client-triggered records: the oversized-datagram warning and the
+ * guard's drop record each go through a bunyan.RateLimiter; a 1 s timer
+ * writes the summaries of what they suppressed.
+ */
+
+package proxy
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/evport"
+)
+
+// Messages of the rate-limited UDP records.
+const (
+	msgOversized    = "dropping oversized UDP packet" // udp_proxy.c, warn, len
+	msgNotClient    = "dropping UDP answer to an address that sent no query"
+	udpRecordsFlush = time.Second
+)
+
+// udpLimits holds the UDP path's rate-limited records.
+type udpLimits struct {
+	oversized, notClient *bunyan.RateLimiter
+	flushTimer           *evport.Timer
+}
+
+// start makes the limiters and the timer that writes their summaries.
+func (l *udpLimits) start(loop *evport.Loop, log zerolog.Logger) {
+	l.oversized = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgOversized, bunyan.DefaultRate)
+	l.notClient = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgNotClient, bunyan.DefaultRate)
+	l.flushTimer = loop.Every(udpRecordsFlush, func() {
+		now := loop.Now()
+		l.oversized.Flush(now)
+		l.notClient.Flush(now)
+	})
+}
+
+func (l *udpLimits) stop() { l.flushTimer.Stop() }
+
+// dropOversized counts and logs a client datagram over udpMaxSize.
+func (u *UDP) dropOversized(addr uint32, port uint16, n int) {
+	u.stats.DropOversize++
+	if u.limits.oversized.Allow(u.loop.Now()) {
+		bunyan.IPv4(u.log.Warn(), "remote_ip", addr).Uint16("remote_port", port).
+			Int("len", n).Int("max", udpMaxSize).Msg(msgOversized)
+	}
+}
+
+// answerAllowed is the reflection guard (file comment): whether an answer
+// may go to addr; if not, it is counted and logged.
+func (u *UDP) answerAllowed(addr uint32, port uint16, n int) bool {
+	if u.table.Known(addr) {
+		return true
+	}
+	u.stats.DropNotClient++
+	if u.limits.notClient.Allow(u.loop.Now()) {
+		bunyan.IPv4(u.log.Warn(), "remote_ip", addr).Uint16("remote_port", port).Int("len", n).Msg(msgNotClient)
+	}
+	return false
+}
