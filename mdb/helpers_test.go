@@ -60,7 +60,7 @@ func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
 			return
 		}
 		listen = netip.AddrPortFrom(listen.Addr(), b.udp.Port())
-		if b.tcp, err = proxy.ListenTCP(run.Loop, log, listen, b.table, proxy.TCPOKTimeout); err != nil {
+		if b.tcp, err = proxy.ListenTCP(run.Loop, log, listen, b.table, proxy.DefaultTCPConfig(1024)); err != nil {
 			t.Error(err)
 			return
 		}

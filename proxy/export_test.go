@@ -9,3 +9,13 @@ func (t *TCP) ClientFDs() []int {
 	}
 	return fds
 }
+
+// ScanMessages feeds chunks to a fresh message scanner and returns how
+// many messages each completed and the bytes of the last one in progress.
+func ScanMessages(chunks ...[]byte) (completed []int, partial int) {
+	var s msgScanner
+	for _, c := range chunks {
+		completed = append(completed, s.feed(c))
+	}
+	return completed, s.have
+}

@@ -28,17 +28,10 @@ type UDPStats struct {
 	DropNotClient uint64 // answers to an address not in the remote table (reflection guard)
 }
 
-// TCPStats count the TCP listener's connections since start.
-type TCPStats struct {
-	Accepted uint64 // connections accepted
-	Refused  uint64 // closed at once: no backend, or no session to it
-}
-
 // Stats copies the UDP counters.
 func (u *UDP) Stats() UDPStats { return u.stats }
 
-// Stats copies the TCP counters.
-func (t *TCP) Stats() TCPStats { return t.stats }
+// TCP.Stats and TCPStats are in tcp.go, next to the events they count.
 
 // ProxyInfo is a copy of one open TCP proxy.
 type ProxyInfo struct {
@@ -78,6 +71,9 @@ func (t *TCP) NameTimers(name func(t *evport.Timer, arg string)) {
 	for p := range t.live {
 		if p.okTimer != nil {
 			name(p.okTimer, "TCP connection "+strconv.FormatUint(p.id, 10))
+		}
+		if p.deadline != nil {
+			name(p.deadline, "TCP connection "+strconv.FormatUint(p.id, 10)+" deadline")
 		}
 	}
 }

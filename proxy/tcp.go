@@ -5,13 +5,14 @@
  *
  * A proxy's life:
  *
- *	accepted     the remote and its backend are looked up; no backend: the
- *	             client is closed and a TCP drop counted
+ *	accepted     admission (see Limits below), then the remote and its
+ *	             backend are looked up; refused or no backend: the client
+ *	             is closed at once and counted
  *	handshake    the backend session is dialled and INBOUND_TCP (client
  *	             address and port) queued; INBOUND_TCP_OK must arrive within
- *	             TCPOKTimeout or the backend's control session (the one
- *	             it had when the connection was routed) is faulted and both
- *	             sides are closed. Client bytes that arrive meanwhile stay in the
+ *	             OKTimeout or the backend's control session (the one it had
+ *	             when the connection was routed) is faulted and both sides
+ *	             are closed. Client bytes that arrive meanwhile stay in the
  *	             client Conn's receive buffer (bounded: reading stops when
  *	             it is full), to be forwarded after the OK
  *	established  bytes are copied verbatim both ways; bytes that followed
@@ -19,8 +20,27 @@
  *	closing      end-of-file from one side becomes a write shutdown on the
  *	             other, once everything before it has been forwarded; when
  *	             both directions have ended and both queues are written out,
- *	             both sides close. An error on either side, or anything but
- *	             INBOUND_TCP_OK first, closes both at once
+ *	             both sides close. An error on either side, anything but
+ *	             INBOUND_TCP_OK first, or a deadline closes both at once
+ *
+ * Deadlines (issue 12; one timer per proxy, see deadline.go): a client must
+ * send each DNS message (two-byte length, then that many bytes) within
+ * MessageTimeout of its first byte, and its first within MessageTimeout of
+ * connecting; once established, a connection on which no byte has moved
+ * either way for IdleTimeout is closed; once the client has shut its write
+ * side, the backend has HalfCloseTimeout from the last byte moved to finish
+ * (node-mname never closes a session holding a partial message, which
+ * leaked both descriptors for ever). Each expiry is counted and logged at
+ * a limited rate.
+ *
+ * Limits (the descriptor budget): at most MaxConns proxies at once and
+ * MaxPerClient from one client address; and a connection is refused when
+ * the descriptor it arrived on and the one its backend session would take
+ * would leave fewer than FDReserve below RLIMIT_NOFILE, so that backend
+ * control sessions can always reconnect. Descriptors are allocated lowest
+ * first, so an accepted fd n means n descriptors below it are in use. The
+ * excess is closed at once, counted, and logged at a limited rate; so are
+ * accept failures (EMFILE, say), which the Listener meets with a pause.
  *
  * Back-pressure: each direction moves bytes from one Conn's receive buffer
  * into the other's send queue, and only as many as that queue takes. What
@@ -30,8 +50,8 @@
  * drains, the opposite side is resumed.
  *
  * Invariants: each fd is closed exactly once (Conn guarantees it; the
- * proxy closes both sides in one place, teardown); a proxy is in live from
- * accept to teardown and nowhere else.
+ * proxy closes both sides in one place, teardown); a proxy is in live, and
+ * counted in perClient, from the end of accept to teardown and nowhere else.
  */
 
 package proxy
@@ -52,15 +72,31 @@ import (
 	"github.com/joyent/mname-balancer/remote"
 )
 
-// TCPOKTimeout is how long a backend has to answer INBOUND_TCP.
-const TCPOKTimeout = 10 * time.Second
-
 const (
 	tcpRecvBuffer = 32 << 10
 	tcpSendBuffer = 64 << 10
 )
 
 var errNotTCPOK = errors.New("backend answered INBOUND_TCP with something other than INBOUND_TCP_OK")
+
+// TCPStats counts the TCP path's events since start (loop goroutine only).
+type TCPStats struct {
+	Accepted       uint64 // connections accepted from the listener
+	Refused        uint64 // closed at once without a proxy (every cause below)
+	RefusedFull    uint64 // MaxConns proxies were open
+	RefusedClient  uint64 // MaxPerClient proxies from that address were open
+	RefusedReserve uint64 // too few descriptors left (FDReserve)
+	NoBackend      uint64 // no backend for the client, or none reachable
+	AcceptErrors   uint64 // accept(2) failures (EMFILE, ENFILE, ...)
+
+	OKTimeouts        uint64 // no INBOUND_TCP_OK within OKTimeout
+	MessageTimeouts   uint64 // a client message not complete within MessageTimeout
+	IdleTimeouts      uint64 // no byte moved for IdleTimeout
+	HalfCloseTimeouts uint64 // backend did not finish within HalfCloseTimeout of the client's EOF
+	Errors            uint64 // "TCP error": a socket error on either side
+
+	Open int // proxies open now
+}
 
 // TCP is the TCP listener and its live proxies.
 type TCP struct {
@@ -69,15 +105,34 @@ type TCP struct {
 	table     *remote.Table
 	ln        *evport.Listener
 	port      uint16
-	okTimeout time.Duration
+	cfg       TCPConfig
 	nextID    uint64
 	live      map[*tcpProxy]struct{}
+	perClient map[uint32]int
 	drained   func()
-	stats     TCPStats // counters for mdb (inspect.go)
+	closed    bool
+	stats     TCPStats
+
+	// Records that client input can trigger, each kind at a limited rate.
+	refusedLog, acceptErrLog, timeoutLog, errorLog, connectLog, okTimeoutLog *bunyan.RateLimiter
+	flush                                                                    *evport.Timer
 }
 
+// Messages of the rate-limited records (the C balancer's where it had one).
+const (
+	msgRefused   = "refusing TCP connection"
+	msgAcceptErr = "incoming TCP accept failure"
+	msgTimeout   = "TCP connection timed out"
+	msgError     = "TCP error"
+	msgConnect   = "could not connect to backend for TCP"
+	msgOKTimeout = "timed out connecting to backend"
+)
+
 // ListenTCP binds the TCP listener and starts accepting.
-func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table *remote.Table, okTimeout time.Duration) (*TCP, error) {
+func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table *remote.Table, cfg TCPConfig) (*TCP, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	fd, err := bindSocket(unix.SOCK_STREAM, addr)
 	if err != nil {
 		return nil, fmt.Errorf("TCP socket: %w", err)
@@ -91,12 +146,23 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 		unix.Close(fd)
 		return nil, err
 	}
-	t := &TCP{loop: loop, log: log, table: table, port: port, okTimeout: okTimeout, live: make(map[*tcpProxy]struct{})}
+	t := &TCP{loop: loop, log: log, table: table, port: port, cfg: cfg,
+		live: make(map[*tcpProxy]struct{}), perClient: make(map[uint32]int)}
+	rate := bunyan.DefaultRate
+	t.refusedLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgRefused, rate)
+	t.acceptErrLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgAcceptErr, rate)
+	t.timeoutLog = bunyan.NewRateLimiter(log, zerolog.InfoLevel, msgTimeout, rate)
+	t.errorLog = bunyan.NewRateLimiter(log, zerolog.ErrorLevel, msgError, rate)
+	t.connectLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgConnect, rate)
+	t.okTimeoutLog = bunyan.NewRateLimiter(log, zerolog.ErrorLevel, msgOKTimeout, rate)
 	t.ln, err = evport.NewListener(loop, fd, t.accept, t.acceptError)
 	if err != nil { // NewListener has closed fd
 		return nil, err
 	}
-	log.Info().Str("address", addr.Addr().String()).Uint16("port", port).Msg("listening for TCP packets")
+	t.flush = loop.Every(time.Second, t.flushLogs)
+	log.Info().Str("address", addr.Addr().String()).Uint16("port", port).
+		Int("max_conns", cfg.MaxConns).Int("max_per_client", cfg.MaxPerClient).Int("fd_reserve", cfg.FDReserve).
+		Msg("listening for TCP packets")
 	return t, nil
 }
 
@@ -106,8 +172,23 @@ func (t *TCP) Port() uint16 { return t.port }
 // Live is the number of open proxied connections.
 func (t *TCP) Live() int { return len(t.live) }
 
+// Config is the configuration the listener runs with.
+func (t *TCP) Config() TCPConfig { return t.cfg }
+
+// Stats returns the counters (loop goroutine only).
+func (t *TCP) Stats() TCPStats {
+	s := t.stats
+	s.Open = len(t.live)
+	return s
+}
+
 // Close stops accepting; open proxies carry on.
-func (t *TCP) Close() error { return t.ln.Close() }
+func (t *TCP) Close() error {
+	t.closed = true
+	err := t.ln.Close()
+	t.checkDrained()
+	return err
+}
 
 // Drain calls done once no proxy is open any more (at once if none is).
 func (t *TCP) Drain(done func()) {
@@ -123,41 +204,71 @@ func (t *TCP) Abort() {
 }
 
 func (t *TCP) checkDrained() {
-	if t.drained != nil && len(t.live) == 0 {
+	if len(t.live) > 0 {
+		return
+	}
+	if t.closed {
+		t.flushLogs()
+		t.flush.Stop()
+	}
+	if t.drained != nil {
 		done := t.drained
 		t.drained = nil
 		done()
 	}
 }
 
+// flushLogs writes the summaries of suppressed records that are due.
+func (t *TCP) flushLogs() {
+	now := t.loop.Now()
+	for _, l := range []*bunyan.RateLimiter{t.refusedLog, t.acceptErrLog, t.timeoutLog, t.errorLog, t.connectLog, t.okTimeoutLog} {
+		l.Flush(now)
+	}
+}
+
 func (t *TCP) acceptError(err error) {
-	bunyan.Errno(t.log.Warn(), err).Msg("incoming TCP accept failure")
+	t.stats.AcceptErrors++
+	if t.acceptErrLog.Allow(t.loop.Now()) {
+		bunyan.Errno(t.log.Warn(), err).Msg(msgAcceptErr)
+	}
 }
 
 func (t *TCP) accept(fd int, peer unix.Sockaddr) {
+	t.stats.Accepted++
 	in4, ok := peer.(*unix.SockaddrInet4)
 	if !ok {
+		t.stats.Refused++
 		unix.Close(fd)
 		return
 	}
 	addr := uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
 	port := uint16(in4.Port)
-	t.stats.Accepted++
 	t.nextID++
 	bunyan.IPv4(t.log.Debug().Uint64("conn_id", t.nextID), "remote_ip", addr).
 		Uint16("remote_port", port).Msg("inbound TCP connection")
+	if reason := t.admit(fd, addr); reason != "" {
+		t.stats.Refused++
+		unix.Close(fd)
+		if t.refusedLog.Allow(t.loop.Now()) {
+			bunyan.IPv4(t.log.Warn().Uint64("conn_id", t.nextID), "remote_ip", addr).Uint16("remote_port", port).
+				Str("reason", reason).Int("open", len(t.live)).Msg(msgRefused)
+		}
+		return
+	}
 	keepaliveErr := setKeepalive(fd)
 	r := t.table.Lookup(addr)
 	b := t.table.Backend(r)
 	if b == nil {
 		t.stats.Refused++
+		t.stats.NoBackend++
 		r.Stats.TCPDrop++
 		unix.Close(fd)
 		return
 	}
-	p := &tcpProxy{tcp: t, remote: r, backend: b, session: b.Session(), addr: addr, port: port,
-		id: t.nextID, started: t.loop.Now()}
-	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", t.nextID).
+	now := t.loop.Now()
+	p := &tcpProxy{tcp: t, id: t.nextID, remote: r, backend: b, session: b.Session(), addr: addr, port: port,
+		started: now, lastActive: now}
+	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", p.id).
 		Str("remote_ip", bunyan.IPv4String(addr)).Uint16("remote_port", port).Logger()
 	if keepaliveErr != nil {
 		bunyan.Errno(p.log.Warn(), keepaliveErr).Msg("could not enable TCP keep-alive")
@@ -165,32 +276,72 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	p.clientEnd.p, p.backendEnd.p = p, p
 	client, err := evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil { // NewConn has closed fd
-		bunyan.Errno(p.log.Warn(), err).Msg("could not register TCP connection")
-		t.stats.Refused++
-		r.Stats.TCPDrop++
+		t.connectFailed(p, err)
 		return
 	}
 	p.client = client
 	server, err := evport.Dial(t.loop, b.Sockaddr(), &p.backendEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil {
-		bunyan.Errno(p.log.Warn(), err).Msg("could not connect to backend for TCP")
-		t.stats.Refused++
-		r.Stats.TCPDrop++
+		p.done = true // not yet live: closing the client must not tear down
 		p.client.Close()
+		t.connectFailed(p, err)
 		return
 	}
 	p.server = server
 	p.server.Write(backend.AppendInboundTCP(nil, addr, port))
 	p.okTimer = t.loop.NewTimer(p.okTimedOut)
-	p.okTimer.Reset(t.okTimeout)
+	p.okTimer.Reset(t.cfg.OKTimeout)
+	p.deadline = t.loop.NewTimer(p.deadlineReached)
+	p.armDeadline()
 	t.live[p] = struct{}{}
+	t.perClient[addr]++
 	b.Stats.TCP++
 	r.Stats.TCP++
+}
+
+// admit checks the limits for a new connection from addr on fd and
+// returns why it is refused ("" to admit).
+func (t *TCP) admit(fd int, addr uint32) string {
+	switch {
+	case len(t.live) >= t.cfg.MaxConns:
+		t.stats.RefusedFull++
+		return "too many TCP connections"
+	case t.perClient[addr] >= t.cfg.MaxPerClient:
+		t.stats.RefusedClient++
+		return "too many TCP connections from this client"
+	case fdsRunningOut(fd, t.cfg.FDReserve):
+		t.stats.RefusedReserve++
+		return "descriptors reserved for backend sessions"
+	}
+	return ""
+}
+
+// connectFailed counts and logs a proxy that could not be set up.
+func (t *TCP) connectFailed(p *tcpProxy, err error) {
+	t.stats.Refused++
+	t.stats.NoBackend++
+	p.remote.Stats.TCPDrop++
+	if t.connectLog.Allow(t.loop.Now()) {
+		bunyan.Errno(p.log.Warn(), err).Msg(msgConnect)
+	}
+}
+
+// fdsRunningOut reports whether fd (just accepted) and one more for the
+// backend session would leave fewer than reserve descriptors below the
+// soft RLIMIT_NOFILE (read each time: an operator may change it with
+// prlimit while the balancer runs).
+func fdsRunningOut(fd, reserve int) bool {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<31 {
+		return false
+	}
+	return fd+2+reserve > int(lim.Cur)
 }
 
 // tcpProxy is one client connection and its backend session.
 type tcpProxy struct {
 	tcp     *TCP
+	id      uint64
 	log     zerolog.Logger
 	remote  *remote.Remote
 	backend *backend.Backend
@@ -198,16 +349,23 @@ type tcpProxy struct {
 	addr    uint32
 	port    uint16
 
-	id                  uint64    // conn_id
-	started             time.Time // accepted at
-	toBackend, toClient uint64    // bytes forwarded each way (mdb)
-
 	client, server        *evport.Conn
 	clientEnd, backendEnd endpoint
 	okTimer               *evport.Timer
 	established           bool
 	clientEOF, serverEOF  bool
 	done                  bool
+
+	// Deadlines (deadline.go).
+	deadline   *evport.Timer
+	started    time.Time  // accepted
+	lastActive time.Time  // a byte last moved either way
+	msgStart   time.Time  // the first byte of the message in progress arrived
+	scan       msgScanner // message boundaries in the client's stream
+	scanned    uint64     // client stream bytes scanned
+	messages   uint64     // complete client messages seen
+
+	toBackend, toClient uint64 // bytes forwarded each way
 }
 
 // endpoint adapts one side's Conn events to the proxy.
@@ -224,15 +382,18 @@ func (e *endpoint) Connected(*evport.Conn) {
 func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 	p := e.p
 	if e.isClient() {
+		p.clientBytes(data)
 		if !p.established {
 			return 0 // held until INBOUND_TCP_OK
 		}
 		n := p.server.Write(data)
+		p.moved(n)
 		p.toBackend += uint64(n)
 		return n
 	}
 	if p.established {
 		n := p.client.Write(data)
+		p.moved(n)
 		p.toClient += uint64(n)
 		return n
 	}
@@ -251,6 +412,8 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 	const n = 4
 	p.established = true
 	p.okTimer.Stop()
+	p.lastActive = p.tcp.loop.Now()
+	p.armDeadline()
 	p.client.Resume()
 	if p.done {
 		return n
@@ -265,6 +428,8 @@ func (e *endpoint) EOF(c *evport.Conn) {
 	p := e.p
 	if e.isClient() {
 		p.clientEOF = true
+		p.lastActive = p.tcp.loop.Now()
+		p.armDeadline()
 		if p.server != nil {
 			p.server.CloseWrite()
 		}
@@ -283,6 +448,7 @@ func (e *endpoint) EOF(c *evport.Conn) {
 func (e *endpoint) Drained(c *evport.Conn) {
 	p := e.p
 	if e.isClient() {
+		p.armDeadline() // a half-close deadline may apply now
 		p.server.Resume()
 	} else {
 		p.client.Resume()
@@ -295,11 +461,14 @@ func (e *endpoint) Drained(c *evport.Conn) {
 func (e *endpoint) Closed(c *evport.Conn, err error) {
 	p := e.p
 	if err != nil && !p.done {
-		which := "back"
-		if e.isClient() {
-			which = "front"
+		p.tcp.stats.Errors++
+		if p.tcp.errorLog.Allow(p.tcp.loop.Now()) {
+			which := "back"
+			if e.isClient() {
+				which = "front"
+			}
+			bunyan.Errno(p.log.Error().Str("which", which).Str("cause", err.Error()), err).Msg(msgError)
 		}
-		bunyan.Errno(p.log.Error().Str("which", which).Str("cause", err.Error()), err).Msg("TCP error")
 	}
 	p.teardown(err)
 }
@@ -311,7 +480,10 @@ func (p *tcpProxy) maybeFinished() {
 }
 
 func (p *tcpProxy) okTimedOut() {
-	p.log.Error().Dur("timeout_ms", p.tcp.okTimeout).Msg("timed out connecting to backend")
+	p.tcp.stats.OKTimeouts++
+	if p.tcp.okTimeoutLog.Allow(p.tcp.loop.Now()) {
+		p.log.Error().Dur("timeout_ms", p.tcp.cfg.OKTimeout).Msg(msgOKTimeout)
+	}
 	p.backend.Fault(p.session, "no INBOUND_TCP_OK in time")
 	p.teardown(errors.New("INBOUND_TCP_OK timeout"))
 }
@@ -325,14 +497,15 @@ func (p *tcpProxy) teardown(err error) {
 	if err != nil {
 		bunyan.Errno(p.log.Debug(), err).Msg("TCP teardown")
 	}
-	if p.okTimer != nil {
-		p.okTimer.Stop()
-	}
+	p.okTimer.Stop()
+	p.deadline.Stop()
 	p.client.Close()
-	if p.server != nil {
-		p.server.Close()
+	p.server.Close()
+	p.log.Debug().Uint64("to_backend", p.toBackend).Uint64("to_client", p.toClient).Msg("proxy connection finished")
+	t := p.tcp
+	delete(t.live, p)
+	if t.perClient[p.addr]--; t.perClient[p.addr] <= 0 {
+		delete(t.perClient, p.addr)
 	}
-	p.log.Debug().Msg("proxy connection finished")
-	delete(p.tcp.live, p)
-	p.tcp.checkDrained()
+	t.checkDrained()
 }

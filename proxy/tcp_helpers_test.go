@@ -38,7 +38,15 @@ type tcpHarness struct {
 	sessions chan *net.UnixConn
 }
 
-func newTCPHarness(t *testing.T, okTimeout time.Duration) *tcpHarness {
+// testTCPConfig is the default configuration with hour-long deadlines,
+// for tests that change only what they test.
+func testTCPConfig() proxy.TCPConfig {
+	cfg := proxy.DefaultTCPConfig(1 << 16)
+	cfg.MessageTimeout, cfg.IdleTimeout, cfg.HalfCloseTimeout = time.Hour, time.Hour, time.Hour
+	return cfg
+}
+
+func newTCPHarness(t *testing.T, cfg proxy.TCPConfig) *tcpHarness {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "pt")
 	if err != nil {
@@ -77,7 +85,7 @@ func newTCPHarness(t *testing.T, okTimeout time.Duration) *tcpHarness {
 	onLoop(t, h.loop, func() {
 		h.set = backend.NewSet(h.loop, log, dir, bt)
 		h.table = remote.NewTable(h.loop, log, h.set, rt)
-		h.tcp, err = proxy.ListenTCP(h.loop, log, netip.MustParseAddrPort("127.0.0.1:0"), h.table, okTimeout)
+		h.tcp, err = proxy.ListenTCP(h.loop, log, netip.MustParseAddrPort("127.0.0.1:0"), h.table, cfg)
 		if err == nil {
 			h.set.Start()
 		}

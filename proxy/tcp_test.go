@@ -21,7 +21,7 @@ import (
 // proxy accepted: on, first probe after 1 s, one a second, 15 probes
 // (the C balancer's cserver.c).
 func TestTCPKeepalive(t *testing.T) {
-	h := newTCPHarness(t, 10*time.Second)
+	h := newTCPHarness(t, testTCPConfig())
 	h.dial()
 	h.nextSession(true)
 	var fds []int
@@ -56,7 +56,7 @@ func TestTCPKeepalive(t *testing.T) {
 // gets the C balancer's warning with the frame type, and the client is
 // closed.
 func TestTCPInvalidOK(t *testing.T) {
-	h := newTCPHarness(t, 10*time.Second)
+	h := newTCPHarness(t, testTCPConfig())
 	c := h.dial()
 	s := h.nextSession(false)
 	s.write(backend.AppendServerHeartbeat(nil))
@@ -72,7 +72,7 @@ func TestTCPInvalidOK(t *testing.T) {
 // TestTCPErrorRecord: a client that resets its connection gives the C
 // balancer's "TCP error" at error, naming the side and the errno.
 func TestTCPErrorRecord(t *testing.T) {
-	h := newTCPHarness(t, 10*time.Second)
+	h := newTCPHarness(t, testTCPConfig())
 	c := h.dial()
 	h.nextSession(true)
 	waitFor(t, h.loop, "one proxy open", func() bool { return h.tcp.Live() == 1 })

@@ -45,12 +45,8 @@ import (
 // SIGTERM.
 const shutdownGrace = 5 * time.Second
 
-func scaleDuration(d time.Duration, f float64) time.Duration {
-	return time.Duration(float64(d) / f)
-}
-
 // logTimings records the intervals in force, in milliseconds.
-func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcpOK time.Duration) {
+func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcp proxy.TCPConfig) {
 	log.Info().
 		Int64("scan_ms", bt.Scan.Milliseconds()).
 		Int64("connect_timeout_ms", bt.ConnectTimeout.Milliseconds()).
@@ -60,7 +56,10 @@ func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcpOK
 		Int64("reconnect_max_ms", bt.ReconnectMax.Milliseconds()).
 		Int64("remote_expiry_ms", rt.Expiry.Milliseconds()).
 		Int64("rebalance_ms", rt.Rebalance.Milliseconds()).
-		Int64("tcp_ok_timeout_ms", tcpOK.Milliseconds()).
+		Int64("tcp_ok_timeout_ms", tcp.OKTimeout.Milliseconds()).
+		Int64("tcp_message_timeout_ms", tcp.MessageTimeout.Milliseconds()).
+		Int64("tcp_idle_timeout_ms", tcp.IdleTimeout.Milliseconds()).
+		Int64("tcp_half_close_timeout_ms", tcp.HalfCloseTimeout.Milliseconds()).
 		Msg("timings")
 }
 
@@ -89,8 +88,14 @@ func run(opts options) int {
 		return 1
 	}
 	bt, rt = bt.Scale(scale), rt.Scale(scale)
-	tcpOK := scaleDuration(proxy.TCPOKTimeout, scale)
-	logTimings(log, bt, rt, tcpOK)
+	tcpCfg := proxy.DefaultTCPConfig(raiseFileLimit(log)).Scale(scale)
+	if opts.tcpMax > 0 {
+		tcpCfg.MaxConns = opts.tcpMax
+	}
+	if opts.tcpMaxPerClient > 0 {
+		tcpCfg.MaxPerClient = opts.tcpMaxPerClient
+	}
+	logTimings(log, bt, rt, tcpCfg)
 
 	loop, err := evport.New()
 	if err != nil {
@@ -136,7 +141,7 @@ func run(opts options) int {
 		return 1
 	}
 
-	tcp, err = proxy.ListenTCP(loop, log, listen, table, tcpOK)
+	tcp, err = proxy.ListenTCP(loop, log, listen, table, tcpCfg)
 	if err != nil {
 		logListenFailure(log, msgTCPListen, listen, err)
 		return 1

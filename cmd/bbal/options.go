@@ -19,6 +19,14 @@
  * --demo runs three demo backends in a temporary directory and defaults to
  * 127.0.0.1:5353, for trying the balancer with dig.
  *
+ * Two more long options bound the TCP path (issue 12), each taking a
+ * positive number as "--opt N" or "--opt=N":
+ *
+ *	--tcp-max N             concurrent TCP connections; default
+ *	                        min(4096, (open-file limit - reserve) / 2)
+ *	--tcp-max-per-client N  concurrent TCP connections from one client
+ *	                        address; default 128
+ *
  * Every mistake is one line naming the problem; main prints it to stderr
  * and exits 1 before anything is bound.
  */
@@ -38,7 +46,7 @@ import (
 	"github.com/joyent/mname-balancer/remote"
 )
 
-const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES]"
+const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] [--tcp-max N] [--tcp-max-per-client N] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] [--tcp-max N] [--tcp-max-per-client N]"
 
 type options struct {
 	addr  netip.Addr
@@ -47,9 +55,10 @@ type options struct {
 	level zerolog.Level
 	demo  bool
 
-	control string         // control socket path
-	metrics netip.AddrPort // Prometheus endpoint; invalid: off
-	remotes int            // cap on the remote table
+	control                 string         // control socket path
+	metrics                 netip.AddrPort // Prometheus endpoint; invalid: off
+	remotes                 int            // cap on the remote table
+	tcpMax, tcpMaxPerClient int            // 0: the default (proxy.DefaultTCPConfig)
 }
 
 // parseOptions parses args (without the program name); getenv supplies
@@ -61,6 +70,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	addrSet := false
 	var levelName string
 	var operands []string
+	var err error
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		switch {
@@ -68,6 +78,16 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 			operands = args[i+1:]
 		case arg == "--demo":
 			opts.demo = true
+			continue
+		case longName(arg) == "--tcp-max":
+			if opts.tcpMax, err = parseLongCount(args, &i); err != nil {
+				return opts, err
+			}
+			continue
+		case longName(arg) == "--tcp-max-per-client":
+			if opts.tcpMaxPerClient, err = parseLongCount(args, &i); err != nil {
+				return opts, err
+			}
 			continue
 		case strings.HasPrefix(arg, "--"):
 			return opts, fmt.Errorf("unknown option %q", arg)
@@ -158,4 +178,28 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		}
 	}
 	return opts, nil
+}
+
+// longName is the name part of a long option ("--opt" of "--opt=N").
+func longName(arg string) string {
+	name, _, _ := strings.Cut(arg, "=")
+	return name
+}
+
+// parseLongCount reads the positive count of the long option at args[*i]
+// ("--opt=N", or "--opt N", which consumes the next argument).
+func parseLongCount(args []string, i *int) (int, error) {
+	name, value, inline := strings.Cut(args[*i], "=")
+	if !inline {
+		if *i+1 >= len(args) {
+			return 0, fmt.Errorf("option %s needs a value", name)
+		}
+		*i++
+		value = args[*i]
+	}
+	n, err := strconv.Atoi(value)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s %q is not a positive number", name, value)
+	}
+	return n, nil
 }

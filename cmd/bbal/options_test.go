@@ -134,6 +134,15 @@ func TestParseOptions(t *testing.T) {
 		{name: "-r 0", args: []string{"-s", "/sock", "-r", "0"}, wantErr: `-r "0" is not a number of remotes`},
 		{name: "-r negative", args: []string{"-s", "/sock", "-r", "-5"}, wantErr: `-r "-5" is not a number of remotes`},
 		{name: "-r too large", args: []string{"-s", "/sock", "-r", "2147483648"}, wantErr: `is not a number of remotes (1-2147483647)`},
+		{name: "TCP limits", args: []string{"--tcp-max", "100", "-s", "/sock", "--tcp-max-per-client=7"},
+			want: options{addr: any4, port: 53, dir: "/sock", level: zerolog.InfoLevel, tcpMax: 100, tcpMaxPerClient: 7}},
+		{name: "TCP limit joined", args: []string{"-s", "/sock", "--tcp-max=5"},
+			want: options{addr: any4, port: 53, dir: "/sock", level: zerolog.InfoLevel, tcpMax: 5}},
+		{name: "TCP limit zero", args: []string{"-s", "/sock", "--tcp-max", "0"}, wantErr: `--tcp-max "0" is not a positive number`},
+		{name: "TCP limit not a number", args: []string{"-s", "/sock", "--tcp-max-per-client=x"},
+			wantErr: `--tcp-max-per-client "x" is not a positive number`},
+		{name: "TCP limit without value", args: []string{"-s", "/sock", "--tcp-max"}, wantErr: "option --tcp-max needs a value"},
+		{name: "TCP limit misspelt", args: []string{"-s", "/sock", "--tcp-maximum=3"}, wantErr: `unknown option "--tcp-maximum=3"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

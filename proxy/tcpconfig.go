@@ -1,0 +1,88 @@
+/*
+ * The TCP path's timeouts and limits, and their defaults.
+ *
+ *	OKTimeout         10 s   the backend's INBOUND_TCP_OK (the C balancer's)
+ *	MessageTimeout     5 s   each client message complete, the first counted
+ *	                         from the accept (BIND's tcp-initial-timeout is of
+ *	                         this kind; a DNS message is at most 64 KiB)
+ *	IdleTimeout       10 s   no byte either way (dnsdist and BIND close idle
+ *	                         clients after a few seconds too)
+ *	HalfCloseTimeout   2 s   after the client's EOF, from the last byte moved
+ *	MaxConns          min(4096, (RLIMIT_NOFILE - FDReserve) / 2): each proxy
+ *	                         holds two descriptors
+ *	MaxPerClient      128    from one client address
+ *	FDReserve         min(64, RLIMIT_NOFILE / 4) descriptors left for backend
+ *	                         control sessions, the directory scan, logging
+ *
+ * The operator sets MaxConns and MaxPerClient with bbal's --tcp-max and
+ * --tcp-max-per-client; the durations are fixed (tests scale them).
+ */
+
+package proxy
+
+import (
+	"errors"
+	"time"
+)
+
+// TCPOKTimeout is how long a backend has to answer INBOUND_TCP.
+const TCPOKTimeout = 10 * time.Second
+
+// Default deadlines and limits; see the file comment.
+const (
+	DefaultMessageTimeout   = 5 * time.Second
+	DefaultIdleTimeout      = 10 * time.Second
+	DefaultHalfCloseTimeout = 2 * time.Second
+	DefaultMaxPerClient     = 128
+	maxDefaultConns         = 4096
+	maxFDReserve            = 64
+)
+
+// TCPConfig holds the TCP path's timeouts and limits.
+type TCPConfig struct {
+	OKTimeout        time.Duration
+	MessageTimeout   time.Duration
+	IdleTimeout      time.Duration
+	HalfCloseTimeout time.Duration
+	MaxConns         int // concurrent proxies
+	MaxPerClient     int // concurrent proxies from one client address
+	FDReserve        int // descriptors kept free below RLIMIT_NOFILE
+}
+
+// DefaultTCPConfig is the configuration for a process whose soft
+// RLIMIT_NOFILE is fdLimit.
+func DefaultTCPConfig(fdLimit uint64) TCPConfig {
+	limit := int(min(fdLimit, 1<<30))
+	reserve := min(maxFDReserve, limit/4)
+	return TCPConfig{
+		OKTimeout:        TCPOKTimeout,
+		MessageTimeout:   DefaultMessageTimeout,
+		IdleTimeout:      DefaultIdleTimeout,
+		HalfCloseTimeout: DefaultHalfCloseTimeout,
+		MaxConns:         max(1, min(maxDefaultConns, (limit-reserve)/2)),
+		MaxPerClient:     DefaultMaxPerClient,
+		FDReserve:        reserve,
+	}
+}
+
+// Scale divides every duration by f (the end-to-end tests' time scale).
+func (c TCPConfig) Scale(f float64) TCPConfig {
+	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / f) }
+	c.OKTimeout = scale(c.OKTimeout)
+	c.MessageTimeout = scale(c.MessageTimeout)
+	c.IdleTimeout = scale(c.IdleTimeout)
+	c.HalfCloseTimeout = scale(c.HalfCloseTimeout)
+	return c
+}
+
+func (c TCPConfig) validate() error {
+	switch {
+	case c.OKTimeout <= 0 || c.MessageTimeout <= 0 || c.IdleTimeout <= 0 || c.HalfCloseTimeout <= 0:
+		return errors.New("TCP timeouts must be positive")
+	case c.MaxConns < 1 || c.MaxPerClient < 1:
+		return errors.New("TCP connection limits must be at least 1")
+	case c.FDReserve < 0:
+		return errors.New("TCP descriptor reserve must not be negative")
+	}
+	return nil
+}
