@@ -266,7 +266,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		return
 	}
 	now := t.loop.Now()
-	p := &tcpProxy{tcp: t, id: t.nextID, remote: r, backend: b, session: b.Session(), addr: addr, port: port,
+	p := &tcpProxy{tcp: t, id: t.nextID, backend: b, session: b.Session(), addr: addr, port: port,
 		started: now, lastActive: now}
 	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", p.id).
 		Str("remote_ip", bunyan.IPv4String(addr)).Uint16("remote_port", port).Logger()
@@ -276,7 +276,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	p.clientEnd.p, p.backendEnd.p = p, p
 	client, err := evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil { // NewConn has closed fd
-		t.connectFailed(p, err)
+		t.connectFailed(p, r, err)
 		return
 	}
 	p.client = client
@@ -284,7 +284,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	if err != nil {
 		p.done = true // not yet live: closing the client must not tear down
 		p.client.Close()
-		t.connectFailed(p, err)
+		t.connectFailed(p, r, err)
 		return
 	}
 	p.server = server
@@ -317,10 +317,11 @@ func (t *TCP) admit(fd int, addr uint32) string {
 }
 
 // connectFailed counts and logs a proxy that could not be set up.
-func (t *TCP) connectFailed(p *tcpProxy, err error) {
+// r is the client's remote, valid only during accept (remote.Table.Lookup).
+func (t *TCP) connectFailed(p *tcpProxy, r *remote.Remote, err error) {
 	t.stats.Refused++
 	t.stats.NoBackend++
-	p.remote.Stats.TCPDrop++
+	r.Stats.TCPDrop++
 	if t.connectLog.Allow(t.loop.Now()) {
 		bunyan.Errno(p.log.Warn(), err).Msg(msgConnect)
 	}
@@ -343,7 +344,6 @@ type tcpProxy struct {
 	tcp     *TCP
 	id      uint64
 	log     zerolog.Logger
-	remote  *remote.Remote
 	backend *backend.Backend
 	session uint64 // the backend's control session when this was routed
 	addr    uint32
