@@ -9,14 +9,16 @@
  *	            say nothing, or trickle a byte at a time
  *	idle        once established, no byte moved either way (read from one
  *	            side and taken for the other) for IdleTimeout
- *	half-close  the client has shut its write side and everything for it
- *	            has been written: the backend must finish within
- *	            HalfCloseTimeout of the last byte moved. The message
- *	            deadline no longer applies then (the client cannot complete
- *	            a message), and this one is the shorter idle deadline.
- *	            While bytes wait for a client that does not read, it is
- *	            the client that holds things up and the idle deadline
- *	            applies
+ *	half-close  the client has shut its write side with no message or a
+ *	            partial one last, so there is nothing more the backend can
+ *	            answer: it must finish within HalfCloseTimeout of the last
+ *	            byte moved (node-mname never closes a session holding a
+ *	            partial message: this is what ends it). After complete
+ *	            messages the backend owes answers, which a client that
+ *	            reads slowly may take long to drain, and the idle deadline
+ *	            applies instead. The message deadline no longer applies
+ *	            once the client has shut its side (it cannot complete a
+ *	            message)
  *
  * During the handshake only the message deadline applies besides the
  * INBOUND_TCP_OK timeout (a backend slow to accept is the backend's fault,
@@ -24,7 +26,7 @@
  *
  * Activity only records the time (lastActive, msgStart); the timer is
  * re-armed only when a deadline may have moved earlier (a message begins,
- * the handshake ends, the client's EOF, the queue to the client drains). When it fires before the deadline
+ * the handshake ends, the client's EOF). When it fires before the deadline
  * that applies now (activity moved it later), it re-arms for the rest.
  */
 
@@ -57,7 +59,7 @@ func (k timeoutKind) String() string {
 // nextDeadline is the earliest deadline that applies now.
 func (p *tcpProxy) nextDeadline() (time.Time, timeoutKind) {
 	cfg := &p.tcp.cfg
-	if p.clientEOF && p.client.Queued() == 0 {
+	if p.clientEOF && (p.messages == 0 || p.scan.have > 0) {
 		return p.lastActive.Add(cfg.HalfCloseTimeout), halfCloseTimeout
 	}
 	var when time.Time

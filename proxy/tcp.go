@@ -28,9 +28,10 @@
  * MessageTimeout of its first byte, and its first within MessageTimeout of
  * connecting; once established, a connection on which no byte has moved
  * either way for IdleTimeout is closed; once the client has shut its write
- * side, the backend has HalfCloseTimeout from the last byte moved to finish
- * (node-mname never closes a session holding a partial message, which
- * leaked both descriptors for ever). Each expiry is counted and logged at
+ * side with nothing complete left to answer (no message, or a partial one
+ * last), the backend has HalfCloseTimeout from the last byte moved to
+ * finish (node-mname never closes a session holding a partial message,
+ * which leaked both descriptors for ever). Each expiry is counted and logged at
  * a limited rate.
  *
  * Limits (the descriptor budget): at most MaxConns proxies at once and
@@ -448,7 +449,6 @@ func (e *endpoint) EOF(c *evport.Conn) {
 func (e *endpoint) Drained(c *evport.Conn) {
 	p := e.p
 	if e.isClient() {
-		p.armDeadline() // a half-close deadline may apply now
 		p.server.Resume()
 	} else {
 		p.client.Resume()

@@ -195,6 +195,19 @@ func TestTCPHalfCloseTimeout(t *testing.T) {
 	if st := h.stats(); st.HalfCloseTimeouts != 1 || st.MessageTimeouts != 0 {
 		t.Errorf("stats %+v, want 1 half-close timeout", st)
 	}
+
+	// After a complete message the backend owes an answer: the half-close
+	// deadline does not apply (the idle one, an hour here, does).
+	owed := h.dial()
+	h.nextSession(true)
+	if _, err := owed.Write([]byte{0, 1, 'q'}); err != nil {
+		t.Fatal(err)
+	}
+	owed.CloseWrite()
+	time.Sleep(5 * cfg.HalfCloseTimeout)
+	if st := h.stats(); st.Open != 1 || st.HalfCloseTimeouts != 1 {
+		t.Errorf("stats %+v, want the connection that owes an answer still open", st)
+	}
 }
 
 // TestTCPLimits: past MaxConns, and past MaxPerClient from one address,

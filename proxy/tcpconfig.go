@@ -7,7 +7,8 @@
  *	                         this kind; a DNS message is at most 64 KiB)
  *	IdleTimeout       10 s   no byte either way (dnsdist and BIND close idle
  *	                         clients after a few seconds too)
- *	HalfCloseTimeout   2 s   after the client's EOF, from the last byte moved
+ *	HalfCloseTimeout   2 s   after the client's EOF with a partial message or
+ *	                         none, from the last byte moved
  *	MaxConns          min(4096, (RLIMIT_NOFILE - FDReserve) / 2): each proxy
  *	                         holds two descriptors
  *	MaxPerClient      128    from one client address
