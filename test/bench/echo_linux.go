@@ -13,6 +13,8 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -110,6 +112,26 @@ func serveTCPEcho(ln net.Listener) {
 type frameEcho struct {
 	ln    net.Listener
 	hello func() // called on each CLIENT_HELLO
+
+	// For the soak: a flapping backend and a reflecting one.
+	flapAfter time.Duration // > 0: an unknown frame type this long after each hello
+	spurious  *spurious     // non-nil: also sends answers to a victim that never asked
+}
+
+// spurious is a backend's misbehaviour of sending OUTBOUND_UDP frames to an
+// address that never asked (issue 12's reflection): once armed, left more
+// such frames of 1500 bytes, one beside each real answer.
+type spurious struct {
+	armed atomic.Bool
+	left  atomic.Int64
+	addr  uint32
+	port  uint16
+	data  []byte
+}
+
+// take reports whether one more spurious answer is to be sent.
+func (s *spurious) take() bool {
+	return s != nil && s.armed.Load() && s.left.Add(-1) >= 0
 }
 
 // listenFrameEcho creates the socket at path.
@@ -194,11 +216,19 @@ func (e *frameEcho) control(fd int, buf []byte, have int) error {
 			case backend.FrameClientHello:
 				out = backend.AppendServerHello(out)
 				e.hello()
+				if e.flapAfter > 0 {
+					time.AfterFunc(e.flapAfter, func() {
+						_, _ = unix.Write(fd, []byte{0xef, 0xbe, 0xad, 0xde})
+					})
+				}
 			case backend.FrameClientHeartbeat:
 				out = backend.AppendServerHeartbeat(out)
 			case backend.FrameInboundUDP:
 				out = backend.AppendOutboundUDP(out, f.Addr, f.Port, f.Data)
 				echoAnswer(out[len(out)-len(f.Data):])
+				if e.spurious.take() {
+					out = backend.AppendOutboundUDP(out, e.spurious.addr, e.spurious.port, e.spurious.data)
+				}
 			}
 		}
 		for len(out) > 0 {

@@ -205,10 +205,12 @@ func (e *env) udpEcho(name string) (*child, int, error) {
 	return c, port, err
 }
 
-// frameEcho starts a backend-protocol echo at dir/name.
-func (e *env) frameEcho(dir, name string) (*child, error) {
+// frameEcho starts a backend-protocol echo at dir/name; extraEnv may ask
+// for the soak's misbehaviours (see roles_linux.go).
+func (e *env) frameEcho(dir, name string, extraEnv ...string) (*child, error) {
 	cmd := exec.Command(e.self)
 	cmd.Env = append(os.Environ(), roleEnv+"="+roleFrameEcho, addrEnv+"="+filepath.Join(dir, name))
+	cmd.Env = append(cmd.Env, extraEnv...)
 	return e.start("frame echo "+name, cmd, "")
 }
 
@@ -227,6 +229,11 @@ func (e *env) bbal(bin, sockDir, name string, extra ...string) (*child, int, str
 	}
 	logPath := filepath.Join(e.dir, name+".log")
 	args := append([]string{"-b", "127.0.0.1", "-p", strconv.Itoa(port), "-s", sockDir, "-l", "info"}, extra...)
+	if hasOption(bin, "c") {
+		// The control socket (newer binaries) in the run directory, not
+		// the system's default path.
+		args = append(args, "-c", filepath.Join(e.dir, name+".ctl"))
+	}
 	c, err := e.start(name, exec.Command(bin, args...), logPath)
 	if err != nil {
 		return nil, 0, "", err
@@ -235,6 +242,13 @@ func (e *env) bbal(bin, sockDir, name string, extra ...string) (*child, int, str
 		return nil, 0, "", fmt.Errorf("%s: %w (stderr: %s)", name, err, c.stderr)
 	}
 	return c, port, logPath, nil
+}
+
+// hasOption reports whether the balancer binary bin knows the option
+// -letter (binaries from before it was added refuse it as unknown).
+func hasOption(bin, letter string) bool {
+	out, _ := exec.Command(bin, "-"+letter, "x").CombinedOutput()
+	return !strings.Contains(string(out), "unknown option -"+letter)
 }
 
 // dnsdistConfig is dnsdist's configuration: its defaults (no packet

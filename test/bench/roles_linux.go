@@ -3,12 +3,17 @@
 package bench
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 /*
@@ -25,6 +30,11 @@ that dies takes its children with it.
 const (
 	roleEnv = "BENCH_ROLE"
 	addrEnv = "BENCH_ADDR"
+
+	// A frame echo's misbehaviours, for the soak.
+	flapEnv     = "BENCH_FLAP_MS"  // an unknown frame this many ms after each hello
+	victimEnv   = "BENCH_VICTIM"   // IP:PORT that gets answers it never asked for...
+	spuriousEnv = "BENCH_SPURIOUS" // ...this many of them, once SIGUSR1 arms it
 )
 
 // Roles.
@@ -74,6 +84,25 @@ func runRole(role, addr string) error {
 		e, err := listenFrameEcho(addr, h.hello)
 		if err != nil {
 			return err
+		}
+		if ms, _ := strconv.Atoi(os.Getenv(flapEnv)); ms > 0 {
+			e.flapAfter = time.Duration(ms) * time.Millisecond
+		}
+		if v := os.Getenv(victimEnv); v != "" {
+			ap, err := netip.ParseAddrPort(v)
+			if err != nil || !ap.Addr().Is4() {
+				return fmt.Errorf("bad %s %q", victimEnv, v)
+			}
+			n, _ := strconv.Atoi(os.Getenv(spuriousEnv))
+			a := ap.Addr().As4()
+			e.spurious = &spurious{addr: binary.BigEndian.Uint32(a[:]), port: ap.Port(), data: make([]byte, 1500)}
+			e.spurious.left.Store(int64(n))
+			arm := make(chan os.Signal, 1)
+			signal.Notify(arm, syscall.SIGUSR1)
+			go func() {
+				<-arm
+				e.spurious.armed.Store(true)
+			}()
 		}
 		fmt.Println("ready")
 		e.serve()

@@ -44,7 +44,7 @@ func main() {
 		RepoRoot: root, Smoke: *smoke, Out: os.Stdout, Progress: os.Stderr,
 	}
 	if *soak {
-		err = fmt.Errorf("soak: not yet")
+		err = bench.Soak(cfg)
 	} else {
 		_, err = bench.Run(cfg)
 	}
