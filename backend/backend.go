@@ -1,34 +1,15 @@
 /*
  * Backend: one backend process behind one socket file, and its standing
- * control session, which carries every UDP query and the heartbeats (SPEC
- * §3, §4). This is backends.c's backend_t.
+ * control session (backend.c's backend_t). The states, the faults, the
+ * back-off and the probe are described in the package comment; the state
+ * machine itself is in state.go, the session callbacks in session.go.
  *
- * States (the flags operators see in mdb):
- *
- *	connecting   session dialled, CLIENT_HELLO queued, SERVER_HELLO awaited
- *	             for at most ConnectTimeout
- *	ok           SERVER_HELLO seen: traffic flows; a CLIENT_HEARTBEAT goes
- *	             out HeartbeatInterval after the hello or the last reply,
- *	             and its SERVER_HEARTBEAT must come within HeartbeatTimeout
- *	reconnecting faulted: no session, a reconnect timer runs
- *	removed      the socket file is gone: no session, no timer, until a scan
- *	             finds the file again and connects at once
- *
- * Any protocol violation (a first frame other than SERVER_HELLO, a second
- * SERVER_HELLO, a SERVER_HEARTBEAT with none outstanding, INBOUND_TCP_OK or
- * an unknown type, an OUTBOUND_UDP over 1500 bytes), a missed heartbeat,
- * the connect timeout, end-of-file or any socket error faults the backend:
- * not ok, session closed, reconnect after the current delay, which starts at
- * ReconnectFirst, grows by ReconnectStep per fault up to ReconnectMax and is
- * reset by the next SERVER_HELLO. A session that ends in the middle of a
- * frame is a protocol error too. Everything that changes a Backend runs on
- * the loop: its session's callbacks and timers, the Set, the remote table
- * (primary counts), the UDP path (ForwardUDP) and the TCP proxy (Fault).
- *
- * Invariants: ok implies session != nil and hello seen; at most one of the
- * connect, heartbeat and reconnect timers matters at a time (each is
- * stopped when its state is left); removed implies session == nil and no
- * timer scheduled.
+ * Log records are the C balancer's, same msg, level and fields, for the
+ * same events (backend.c): "connecting to backend" and "backend socket
+ * connected" (info), "backend socket established" (info), each fault's
+ * cause record, "backend faulted (reset and reconnect)" (error, only when
+ * the backend was ok), "backend socket closed" (info), "reconnect triggered
+ * for backend" (debug, delay_secs), "backend socket removed" (info).
  */
 
 package backend
@@ -36,7 +17,6 @@ package backend
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -46,55 +26,64 @@ import (
 	"github.com/joyent/mname-balancer/evport"
 )
 
+// UDPBatch is the most datagrams the UDP path forwards to backends in one
+// loop turn (one receive batch). A session's send queue holds one such batch
+// of maximal frames beyond the kernel's buffer, and no more.
+const UDPBatch = 64
+
+// controlReserve is queue room kept for the control frames (CLIENT_HELLO,
+// CLIENT_HEARTBEAT) that must go out even when UDP frames fill the rest.
+const controlReserve = 64
+
 // controlRecvBuffer bounds the receive buffer (it grows to it while answers
-// arrive in bursts); controlSendBuffer is the stuck bound: UDP frames
-// queued for a backend that is not reading.
+// arrive in bursts); controlSendBuffer bounds the send queue: one UDPBatch
+// of maximal frames plus the control reserve.
 const (
 	controlRecvBuffer = 64 << 10
-	controlSendBuffer = 256 << 10
+	controlSendBuffer = UDPBatch*MaxFrameLength + controlReserve
 )
+
+// heartbeatRetry is how soon a heartbeat that found no room is tried again
+// (backend.c's rearm).
+const heartbeatRetry = time.Second
 
 // Stats are a backend's counters (the C be_stat_* fields).
 type Stats struct {
 	ConnStart uint64 // sessions started (be_stat_conn_start)
-	ConnError uint64 // sessions ended by a fault (be_stat_conn_error)
+	ConnError uint64 // sessions ended by a fault, and failed connects (be_stat_conn_error)
 	UDP       uint64 // UDP packets forwarded (be_stat_udp)
 	TCP       uint64 // TCP connections forwarded (be_stat_tcp)
-	Stuck     uint64 // UDP packets dropped because the session was stuck
+	Stuck     uint64 // UDP packets dropped because the session was stuck (be_stat_stuck)
+	Probes    uint64 // heartbeats sent or hurried because queries went unanswered
 }
 
-// Backend is one backend process; see the file comment.
+// Backend is one backend process; see the package comment.
 type Backend struct {
 	id   uint32
 	path string
 	set  *Set
 	log  zerolog.Logger
 
-	session        *evport.Conn
-	sessionNum     uint64 // counts sessions started; names the current one
-	ok             bool
-	hello          bool
-	hbOutstanding  bool
-	removed        bool
-	reconnectDelay time.Duration
-	remotes        int
+	state      State
+	session    *evport.Conn // exactly in the states with a session
+	sessionNum uint64       // counts sessions started; names the current one
+	timer      *evport.Timer
 
-	connectTimer   *Timer
-	heartbeatTimer *Timer
-	reconnectTimer *Timer
+	heartbeatWait   time.Duration // deadline of the heartbeat being sent
+	delay           time.Duration // wait of the pending (or last) reconnect
+	nextDelay       time.Duration // the wait the next fault schedules (C be_reconnect_delay)
+	helloAt         time.Time     // when the current session became ok
+	unansweredSince time.Time     // first query since the last answer; zero: none
+
+	remotes int // remotes whose primary this is; changed only through RemoteCounts
 
 	Stats Stats
 }
 
-// Timer is the loop's timer type, named here for the fields above.
-type Timer = evport.Timer
-
 func newBackend(s *Set, id uint32, path string) *Backend {
 	b := &Backend{id: id, path: path, set: s}
 	b.log = s.log.With().Uint32("be_id", id).Str("be_path", path).Logger()
-	b.connectTimer = s.loop.NewTimer(b.connectTimedOut)
-	b.heartbeatTimer = s.loop.NewTimer(b.heartbeatDue)
-	b.reconnectTimer = s.loop.NewTimer(b.connect)
+	b.timer = s.loop.NewTimer(b.timerFired)
 	return b
 }
 
@@ -104,26 +93,33 @@ func (b *Backend) ID() uint32 { return b.id }
 // Path is the backend's socket path.
 func (b *Backend) Path() string { return b.path }
 
-// OK reports whether the backend takes new traffic.
-func (b *Backend) OK() bool { return b.ok }
+// State is the backend's current state.
+func (b *Backend) State() State { return b.state }
 
-// Removed reports whether the socket file is gone.
-func (b *Backend) Removed() bool { return b.removed }
+// OK reports whether the backend takes new traffic (be_ok).
+func (b *Backend) OK() bool { return b.state.ok() }
 
-// Reconnecting reports whether a reconnect is scheduled.
-func (b *Backend) Reconnecting() bool { return b.reconnectTimer.Scheduled() }
+// Stable reports whether the backend is ok and has been since its hello
+// for at least Timings.StableAfter; see flap damping in the package comment.
+func (b *Backend) Stable() bool {
+	return b.state.ok() && b.set.loop.Now().Sub(b.helloAt) >= b.set.timings.StableAfter
+}
+
+// Removed reports whether the socket file is gone (be_removed).
+func (b *Backend) Removed() bool { return b.state == StateRemoved }
+
+// Reconnecting reports whether a reconnect is scheduled (be_reconnect).
+func (b *Backend) Reconnecting() bool { return b.state == StateReconnecting }
 
 // HeartbeatOutstanding reports whether a CLIENT_HEARTBEAT awaits its reply.
-func (b *Backend) HeartbeatOutstanding() bool { return b.hbOutstanding }
+func (b *Backend) HeartbeatOutstanding() bool { return b.state == StateHeartbeat }
 
-// ReconnectDelay is the wait before the next reconnect after a fault.
-func (b *Backend) ReconnectDelay() time.Duration { return b.reconnectDelay }
+// ReconnectDelay is the wait of the pending reconnect, or of the last one
+// (0 for a backend that has never faulted).
+func (b *Backend) ReconnectDelay() time.Duration { return b.delay }
 
 // Remotes is the number of remotes whose primary this backend is.
 func (b *Backend) Remotes() int { return b.remotes }
-
-// AdjustRemotes changes the primary count (the remote table keeps it).
-func (b *Backend) AdjustRemotes(delta int) { b.remotes += delta }
 
 // Log is the backend's logger (carrying be_id and be_path).
 func (b *Backend) Log() *zerolog.Logger { return &b.log }
@@ -131,227 +127,240 @@ func (b *Backend) Log() *zerolog.Logger { return &b.log }
 // Sockaddr is the backend's socket address, for TCP sessions.
 func (b *Backend) Sockaddr() *unix.SockaddrUnix { return &unix.SockaddrUnix{Name: b.path} }
 
-// ForwardUDP queues an INBOUND_UDP frame carrying msg from addr:port on the
-// control session. It reports false, and counts the drop as stuck, when
-// the session cannot take the frame; false without counting when the
-// backend is not ok.
-func (b *Backend) ForwardUDP(addr uint32, port uint16, msg []byte) bool {
-	if !b.ok {
-		return false
-	}
-	s := b.set
-	s.scratch = AppendInboundUDP(s.scratch[:0], addr, port, msg)
-	if b.session.Free() < len(s.scratch) {
-		b.Stats.Stuck++
-		if e := b.log.Trace(); e.Enabled() {
-			bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).Msg("backend stuck; UDP packet dropped")
-		}
-		return false
-	}
-	b.session.Write(s.scratch)
-	b.Stats.UDP++
-	return true
-}
-
 // Session names the current control session (0: none yet). The TCP proxy
 // notes it when it routes a connection here, so that a later Fault is about
 // that session and no other.
 func (b *Backend) Session() uint64 { return b.sessionNum }
 
-// Fault tears down control session number session and schedules a
-// reconnect; the TCP proxy calls it when the backend does not answer
-// INBOUND_TCP in time. A fault about a session that has already ended (the
-// backend was faulted meanwhile, or has reconnected since) is ignored:
-// twenty proxies timing out together are one fault, not twenty, and none
-// of them may kill a fresh session.
-func (b *Backend) Fault(session uint64, reason string) {
-	if session != b.sessionNum || b.session == nil {
+// ForwardUDP queues an INBOUND_UDP frame carrying msg from addr:port on the
+// control session. It reports false, and counts the drop as stuck, when the
+// session is stuck (the kernel took no more) or its queue is full; false
+// without counting when the backend is not ok.
+func (b *Backend) ForwardUDP(addr uint32, port uint16, msg []byte) bool {
+	if !b.state.ok() {
+		return false
+	}
+	c := b.session
+	if c.Stuck() || c.Free() < udpHeaderLen+len(msg)+controlReserve {
+		b.Stats.Stuck++
+		if e := b.log.Trace(); e.Enabled() {
+			bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).Msg("stuck backend write queue")
+		}
+		return false
+	}
+	var hdr [udpHeaderLen]byte
+	c.Write(appendUDPHeader(hdr[:0], FrameInboundUDP, addr, port, len(msg)))
+	c.Write(msg)
+	b.Stats.UDP++
+	b.noteQuery()
+	return true
+}
+
+// noteQuery starts the unanswered-query clock, and probes the backend when
+// queries have gone unanswered for ProbeAfter.
+func (b *Backend) noteQuery() {
+	now := b.set.loop.Now()
+	if b.unansweredSince.IsZero() {
+		b.unansweredSince = now
 		return
 	}
-	b.fault(reason, nil)
+	if now.Sub(b.unansweredSince) < b.set.timings.ProbeAfter {
+		return
+	}
+	switch b.state {
+	case StateOK:
+		b.Stats.Probes++
+		b.log.Debug().Dur("unanswered_ms", now.Sub(b.unansweredSince)).Msg("queries unanswered; probing backend")
+		b.sendHeartbeat(b.set.timings.ProbeTimeout)
+	case StateHeartbeat:
+		if b.timer.When().Sub(now) > b.set.timings.ProbeTimeout {
+			b.Stats.Probes++
+			b.log.Debug().Dur("unanswered_ms", now.Sub(b.unansweredSince)).Msg("queries unanswered; heartbeat deadline shortened")
+			b.timer.Reset(b.set.timings.ProbeTimeout)
+		}
+	}
+}
+
+// Fault tears down control session number session and schedules a
+// reconnect; the TCP proxy calls it (after its own record) when the backend
+// does not answer INBOUND_TCP in time. A fault about a session that has
+// already ended (the backend was faulted meanwhile, or has reconnected
+// since) is ignored: twenty proxies timing out together are one fault, not
+// twenty, and none of them may kill a fresh session.
+func (b *Backend) Fault(session uint64, reason string) {
+	if session != b.sessionNum || !b.state.hasSession() {
+		return
+	}
+	b.fault(reason)
+}
+
+// enter applies event e: the next state from the table, then that state's
+// entry actions. An event the table does not allow is a bug in this
+// package, and stops the balancer as the C program's VERIFY would.
+func (b *Backend) enter(e event) {
+	from := b.state
+	to, ok := transition(from, e)
+	if !ok {
+		panic(fmt.Sprintf("backend %d: event %v in state %v", b.id, e, from))
+	}
+	b.state = to
+	if from.hasSession() && !to.hasSession() {
+		c := b.session
+		b.session = nil
+		c.Close()
+		b.log.Info().Msg("backend socket closed")
+	}
+	tm := &b.set.timings
+	switch to {
+	case StateConnecting:
+		b.unansweredSince = time.Time{}
+		b.timer.Reset(tm.ConnectTimeout)
+	case StateOK:
+		if from == StateConnecting {
+			b.helloAt = b.set.loop.Now()
+		}
+		b.timer.Reset(tm.HeartbeatInterval)
+	case StateHeartbeat:
+		b.timer.Reset(b.heartbeatWait)
+	case StateReconnecting:
+		// Flap damping: only a session that stayed ok for a while
+		// starts the back-off again.
+		if from.ok() && b.set.loop.Now().Sub(b.helloAt) >= tm.StableAfter {
+			b.nextDelay = tm.ReconnectFirst
+		}
+		b.delay = b.nextDelay
+		b.nextDelay = tm.nextDelay(b.nextDelay)
+		b.timer.Reset(b.delay)
+		b.log.Debug().Uint32("delay_secs", uint32(b.delay/time.Second)).Int64("delay_ms", b.delay.Milliseconds()).
+			Msg("reconnect triggered for backend")
+	default:
+		b.timer.Stop()
+	}
+}
+
+// invariant reports the first way the backend's fields disagree with its
+// state (nil: none). The tests call it after every step.
+func (b *Backend) invariant() error {
+	s := b.state
+	switch {
+	case s >= numStates:
+		return fmt.Errorf("state %v out of range", s)
+	case s.hasSession() != (b.session != nil):
+		return fmt.Errorf("state %v with session %v", s, b.session != nil)
+	case b.session != nil && b.session.IsClosed():
+		return fmt.Errorf("state %v with a closed session", s)
+	case (s.hasSession() || s == StateReconnecting) != b.timer.Scheduled():
+		return fmt.Errorf("state %v with timer scheduled %v", s, b.timer.Scheduled())
+	case b.remotes < 0:
+		return fmt.Errorf("remote count %d", b.remotes)
+	}
+	return nil
+}
+
+// connectFresh connects at once: a new backend, or a returned socket file.
+// The back-off starts over (backends_refresh's delay 0).
+func (b *Backend) connectFresh() {
+	b.delay = 0
+	b.nextDelay = b.set.timings.nextDelay(0)
+	b.connect()
 }
 
 // connect starts a control session now.
 func (b *Backend) connect() {
-	b.reconnectTimer.Stop()
-	if b.session != nil {
-		return
-	}
+	b.log.Info().Msg("connecting to backend")
 	b.Stats.ConnStart++
-	b.log.Debug().Msg("connecting to backend")
-	c, err := evport.Dial(b.set.loop, b.Sockaddr(), b, evport.ConnConfig{
+	c, err := b.set.dial(b.set.loop, b.Sockaddr(), (*sessionEvents)(b), evport.ConnConfig{
 		RecvBuffer: controlRecvBuffer,
 		SendBuffer: controlSendBuffer,
 	})
 	if err != nil {
+		b.Stats.ConnError++
+		msg := "connect(3SOCKET) failed"
+		if descriptorsExhausted(err) {
+			msg = "socket(2) failed"
+		}
+		bunyan.Errno(b.log.Error().Str("socket_path", b.path), err).Msg(msg)
+		// Only a missing file is a removed backend: out of descriptors,
+		// refused or anything else is a failed attempt, retried.
 		if errors.Is(err, unix.ENOENT) {
-			b.markRemoved()
+			b.log.Info().Msg("backend socket removed")
+			b.enter(evGone)
 			return
 		}
-		b.fault("connect failed", err)
+		bunyan.Errno(b.log.Error(), err).Msg("failed to connect")
+		b.enter(evFault)
 		return
 	}
 	b.session = c
 	b.sessionNum++
-	b.hello, b.hbOutstanding = false, false
-	b.connectTimer.Reset(b.set.timings.ConnectTimeout)
-	b.session.Write(AppendClientHello(b.set.scratch[:0]))
+	b.enter(evDial)
+	var frame [typeLen]byte
+	c.Write(AppendClientHello(frame[:0]))
 }
 
-func (b *Backend) markRemoved() {
-	b.removed = true
-	b.ok = false
-	b.reconnectTimer.Stop()
-	b.log.Info().Msg("backend socket removed")
+// descriptorsExhausted reports a failure of socket(2) for want of a
+// descriptor (per process or system-wide).
+func descriptorsExhausted(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
 }
 
 // returned is called by a scan that finds a removed backend's file again.
 func (b *Backend) returned() {
-	b.removed = false
-	b.reconnectDelay = 0
-	b.connect()
+	b.log.Info().Msg("backend socket returned (connecting)")
+	b.connectFresh()
 }
 
 // vanished is called by a scan that no longer finds the socket file: a
 // backend waiting to reconnect is marked removed at once rather than left to
 // fail its next connect; a live session is left alone.
 func (b *Backend) vanished() {
-	if b.session == nil && !b.removed {
-		b.markRemoved()
+	if b.state == StateReconnecting || b.state == StateNew {
+		b.log.Info().Msg("backend socket removed")
+		b.enter(evGone)
 	}
 }
 
-// Connected implements evport.ConnHandler.
-func (b *Backend) Connected(c *evport.Conn) {
-	b.log.Debug().Msg("backend socket connected")
-}
+// stop ends the session and every timer for good (Set.Stop).
+func (b *Backend) stop() { b.enter(evStop) }
 
-// Received implements evport.ConnHandler: parses the frames of the stream.
-func (b *Backend) Received(c *evport.Conn, data []byte) int {
-	used := 0
-	for b.session == c {
-		f, n, err := ParseServerFrame(data[used:])
-		if err != nil {
-			b.fault("protocol error", err)
-			return used
-		}
-		if n == 0 {
-			break
-		}
-		used += n
-		b.handleFrame(&f)
-	}
-	if b.session == c && used < len(data) && c.AtEOF() {
-		b.fault("protocol error", fmt.Errorf("session closed in the middle of a frame (%d bytes)", len(data)-used))
-	}
-	return used
-}
-
-func (b *Backend) handleFrame(f *Frame) {
-	if !b.hello {
-		if f.Type != FrameServerHello {
-			b.fault("protocol error", fmt.Errorf("%v before SERVER_HELLO", f.Type))
-			return
-		}
-		b.hello, b.ok = true, true
-		b.reconnectDelay = 0
-		b.connectTimer.Stop()
-		b.heartbeatTimer.Reset(b.set.timings.HeartbeatInterval)
-		b.log.Info().Msg("backend socket established")
-		return
-	}
-	switch f.Type {
-	case FrameOutboundUDP:
-		if e := b.log.Trace(); e.Enabled() {
-			bunyan.IPv4(e, "remote_ip", f.Addr).Uint16("remote_port", f.Port).Int("len", len(f.Data)).Msg("answer from backend")
-		}
-		b.set.answer(f.Addr, f.Port, f.Data)
-	case FrameServerHeartbeat:
-		if !b.hbOutstanding {
-			b.fault("protocol error", errors.New("SERVER_HEARTBEAT with no heartbeat outstanding"))
-			return
-		}
-		b.hbOutstanding = false
-		b.heartbeatTimer.Reset(b.set.timings.HeartbeatInterval)
-	case FrameServerHello:
-		b.fault("protocol error", errors.New("second SERVER_HELLO"))
-	default:
-		b.fault("protocol error", fmt.Errorf("unexpected %v on control session", f.Type))
+// timerFired is the one timer's callback; what it means depends on the state.
+func (b *Backend) timerFired() {
+	switch b.state {
+	case StateConnecting:
+		b.log.Warn().Msg("timed out connecting to backend")
+		b.fault("connect timeout")
+	case StateOK:
+		b.sendHeartbeat(b.set.timings.HeartbeatTimeout)
+	case StateHeartbeat:
+		b.log.Error().Msg("no heartbeat from backend")
+		b.fault("no heartbeat")
+	case StateReconnecting:
+		b.connect()
 	}
 }
 
-// heartbeatDue either sends the next heartbeat or, with one outstanding,
-// declares the backend dead.
-func (b *Backend) heartbeatDue() {
-	if b.session == nil {
-		return
-	}
-	if b.hbOutstanding {
-		b.log.Warn().Msg("no heartbeat from backend")
-		b.fault("heartbeat timeout", nil)
-		return
-	}
-	// A frame is queued whole or not at all: part of one would corrupt
-	// the stream.
-	hb := AppendClientHeartbeat(b.set.scratch[:0])
+// sendHeartbeat queues a CLIENT_HEARTBEAT whose reply must come within
+// wait. The control reserve keeps room for it; should there be none, it is
+// tried again shortly, as backend.c does.
+func (b *Backend) sendHeartbeat(wait time.Duration) {
+	var frame [typeLen]byte
+	hb := AppendClientHeartbeat(frame[:0])
 	if b.session.Free() < len(hb) {
-		b.fault("session stuck; heartbeat not sent", nil)
+		b.timer.Reset(heartbeatRetry)
 		return
 	}
 	b.session.Write(hb)
-	b.hbOutstanding = true
-	b.heartbeatTimer.Reset(b.set.timings.HeartbeatTimeout)
+	b.heartbeatWait = wait
+	b.enter(evHeartbeatSent)
+	b.log.Trace().Msg("heartbeat sent")
 }
 
-func (b *Backend) connectTimedOut() {
-	b.fault("timed out waiting for SERVER_HELLO", nil)
-}
-
-// EOF implements evport.ConnHandler: the backend closed its session.
-func (b *Backend) EOF(c *evport.Conn) {
-	b.fault("backend closed the session", nil)
-}
-
-// Drained implements evport.ConnHandler.
-func (b *Backend) Drained(c *evport.Conn) {}
-
-// Closed implements evport.ConnHandler; a session we did not close
-// ourselves failed.
-func (b *Backend) Closed(c *evport.Conn, err error) {
-	if b.session == c {
-		b.fault("session error", err)
+// fault ends the session (or the attempt at one) and schedules the
+// reconnect. The caller has logged the cause.
+func (b *Backend) fault(reason string) {
+	if b.state.ok() {
+		b.log.Error().Str("reason", reason).Msg("backend faulted (reset and reconnect)")
 	}
-}
-
-// fault marks the backend not ok, closes the session and schedules the
-// reconnect with back-off.
-func (b *Backend) fault(reason string, err error) {
-	wasUp := b.session != nil
-	b.ok, b.hello, b.hbOutstanding = false, false, false
-	b.connectTimer.Stop()
-	b.heartbeatTimer.Stop()
-	if s := b.session; s != nil {
-		b.session = nil
-		s.Close()
-	}
-	if wasUp || err != nil {
-		b.Stats.ConnError++
-	}
-	switch {
-	case b.reconnectDelay == 0:
-		b.reconnectDelay = b.set.timings.ReconnectFirst
-	default:
-		b.reconnectDelay = min(b.reconnectDelay+b.set.timings.ReconnectStep, b.set.timings.ReconnectMax)
-	}
-	e := b.log.Warn().Str("reason", reason).Dur("reconnect_delay_ms", b.reconnectDelay)
-	if err != nil {
-		e = bunyan.Errno(e, err)
-	}
-	e.Msg("backend faulted (reset and reconnect)")
-	var st unix.Stat_t
-	if serr := unix.Stat(b.path, &st); errors.Is(serr, fs.ErrNotExist) {
-		b.markRemoved()
-		return
-	}
-	b.reconnectTimer.Reset(b.reconnectDelay)
+	b.Stats.ConnError++
+	b.enter(evFault)
 }

@@ -1,46 +1,57 @@
 /*
  * Tests of a backend's control session (backend.go; SPEC §3, §4) against
  * fake backends that the test drives with the frame codec: the handshake,
- * every protocol fault, the reconnect back-off and its reset, heartbeats,
- * the connect timeout, a removed and returning socket, forwarding UDP and
- * the answer sink, the stuck bound, and the counters.
+ * every fault with the C balancer's records, the reconnect back-off, its
+ * reset and flap damping, heartbeats and the fast-failover probe, the
+ * connect timeout, a removed and returning socket, descriptor exhaustion,
+ * forwarding UDP and the answer sink, the stuck bound, and the counters.
+ * After each step the tests check the state machine's invariants.
  *
  * Intervals are SPEC's divided by a constant (Timings.Scale). Timing is
  * only ever checked from below (a reconnect must not come before its
  * delay), never as a performance bound; every wait has a generous limit.
  */
 
-package backend
+package backend_test
 
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/joyent/mname-balancer/evport"
+
+	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/backend/backendtest"
 )
 
 // testTimings are SPEC's intervals divided by 50: scan 100 ms, connect
 // timeout 600 ms, reconnect 20 ms growing by 40 ms up to 640 ms, heartbeat
 // 100 ms with a 300 ms timeout. Heartbeats are pushed out of the way: most
 // fake backends here do not answer them; the heartbeat test restores them.
-func testTimings() Timings {
-	tm := DefaultTimings().Scale(50)
+func testTimings() backend.Timings {
+	tm := backend.DefaultTimings().Scale(50)
 	tm.HeartbeatInterval = time.Hour
 	return tm
 }
 
 func TestHelloMakesBackendOK(t *testing.T) {
 	h := newHarness(t, testTimings())
-	f := listenFake(t, h.dir, "5301")
+	f := backendtest.Listen(t, h.dir, "5301")
 	h.start()
-	s := f.accept()
-	s.expect(FrameClientHello)
+	s := f.Accept()
+	s.Expect(backend.FrameClientHello)
 	b := h.backend("5301")
 	if b == nil {
 		t.Fatal("socket 5301 did not become a backend")
@@ -49,35 +60,35 @@ func TestHelloMakesBackendOK(t *testing.T) {
 		if b.OK() {
 			t.Error("backend is OK before SERVER_HELLO")
 		}
-		if b.ID() != 5301 || b.Path() != f.path {
-			t.Errorf("backend is %d %q, want 5301 %q", b.ID(), b.Path(), f.path)
+		if b.ID() != 5301 || b.Path() != f.Path {
+			t.Errorf("backend is %d %q, want 5301 %q", b.ID(), b.Path(), f.Path)
 		}
 	})
 
 	// SERVER_HELLO split across two writes: half a frame changes nothing.
-	hello := AppendServerHello(nil)
-	s.write(hello[:2])
+	hello := backend.AppendServerHello(nil)
+	s.Write(hello[:2])
 	time.Sleep(20 * time.Millisecond)
 	onLoop(t, h.loop, func() {
 		if b.OK() {
 			t.Error("backend is OK after half a SERVER_HELLO")
 		}
 	})
-	s.write(hello[2:])
+	s.Write(hello[2:])
 	waitFor(t, h.loop, "backend OK", b.OK)
 
 	id := "5301"
-	if n := len(h.logs.Find(t, "new backend", "be_id", id, "be_path", f.path)); n != 1 {
+	if n := len(h.logs.Find(t, "new backend", "be_id", id, "be_path", f.Path)); n != 1 {
 		t.Errorf("%d \"new backend\" records for %s, want 1", n, id)
 	}
-	if n := len(h.logs.Find(t, "connecting to backend", "be_id", id, "be_path", f.path)); n != 1 {
-		t.Errorf("%d \"connecting to backend\" records, want 1", n)
+	for _, msg := range []string{"connecting to backend", "backend socket connected", "backend socket established"} {
+		if rs := h.logs.Find(t, msg, "be_id", id, "be_path", f.Path); len(rs) != 1 || rs[0].Str("level") != "30" {
+			t.Errorf("%q records %v, want one at info", msg, rs)
+		}
 	}
-	if n := len(h.logs.Find(t, "backend socket established", "be_id", id, "be_path", f.path)); n != 1 {
-		t.Errorf("%d \"backend socket established\" records, want 1", n)
-	}
+	h.check()
 	onLoop(t, h.loop, func() {
-		if b.Stats != (Stats{ConnStart: 1}) {
+		if b.Stats != (backend.Stats{ConnStart: 1}) {
 			t.Errorf("stats %+v, want one session started and nothing else", b.Stats)
 		}
 		if b.ReconnectDelay() != 0 || b.Reconnecting() || b.Removed() || b.HeartbeatOutstanding() {
@@ -87,61 +98,92 @@ func TestHelloMakesBackendOK(t *testing.T) {
 	})
 }
 
+// recordsOf lists, in order, the records about backend id whose msg is one
+// of msgs, as "msg@level".
+func recordsOf(t *testing.T, h *harness, id string, msgs ...string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range h.logs.Records(t) {
+		if r.Str("be_id") != id {
+			continue
+		}
+		for _, m := range msgs {
+			if r.Str("msg") == m {
+				out = append(out, m+"@"+r.Str("level"))
+			}
+		}
+	}
+	return out
+}
+
+const faulted = "backend faulted (reset and reconnect)"
+
+// TestProtocolFaults: each violation gives the C balancer's record, at its
+// level and with its field, then "backend faulted (reset and reconnect)" at
+// error exactly when the backend was ok; the session is closed and a
+// reconnect scheduled after ReconnectFirst.
 func TestProtocolFaults(t *testing.T) {
-	hello := AppendServerHello(nil)
-	heartbeat := AppendServerHeartbeat(nil)
-	answer := AppendOutboundUDP(nil, 0x7F000001, 53, []byte("answer"))
+	hello := backend.AppendServerHello(nil)
+	heartbeat := backend.AppendServerHeartbeat(nil)
+	answer := backend.AppendOutboundUDP(nil, 0x7F000001, 53, []byte("answer"))
 	cat := func(frames ...[]byte) []byte { return bytes.Join(frames, nil) }
+	u32 := backendtest.U32
 	// A UDP header claiming 4 GiB, with no payload: refused at once.
-	hugeHeader := cat(u32(uint32(FrameOutboundUDP)), u32(0x7F000001), u32(53), u32(0xFFFFFFFF))
+	hugeHeader := cat(u32(uint32(backend.FrameOutboundUDP)), u32(0x7F000001), u32(53), u32(0xFFFFFFFF))
 	tests := []struct {
-		name   string
-		writes [][]byte // each a separate write after CLIENT_HELLO is read
-		errHas string   // in the fault record's err field
+		name         string
+		writes       [][]byte // each a separate write after CLIENT_HELLO is read
+		msg, level   string   // the cause record
+		field, value string   // one of its fields
+		wasOK        bool
 	}{
-		{"SERVER_HEARTBEAT before SERVER_HELLO", [][]byte{heartbeat}, "before SERVER_HELLO"},
-		{"OUTBOUND_UDP before SERVER_HELLO", [][]byte{answer}, "before SERVER_HELLO"},
-		{"INBOUND_TCP_OK before SERVER_HELLO", [][]byte{AppendInboundTCPOK(nil)}, "before SERVER_HELLO"},
-		{"second SERVER_HELLO, same read", [][]byte{cat(hello, hello)}, "second SERVER_HELLO"},
-		{"second SERVER_HELLO, later read", [][]byte{hello, hello}, "second SERVER_HELLO"},
-		{"unsolicited SERVER_HEARTBEAT", [][]byte{cat(hello, heartbeat)}, "no heartbeat outstanding"},
-		{"INBOUND_TCP_OK on the control session", [][]byte{cat(hello, AppendInboundTCPOK(nil), answer)}, "INBOUND_TCP_OK"},
-		{"unknown type 7", [][]byte{cat(hello, u32(7), answer)}, "unknown frame type"},
-		{"balancer-side type CLIENT_HELLO", [][]byte{hello, u32(uint32(FrameClientHello))}, "unknown frame type"},
-		{"OUTBOUND_UDP of 1501 bytes", [][]byte{hello, AppendOutboundUDP(nil, 0x7F000001, 53, make([]byte, 1501))}, "1501"},
-		{"OUTBOUND_UDP header claiming 4 GiB", [][]byte{hello, hugeHeader}, "longer than 1500"},
-		{"OUTBOUND_UDP port above 65535", [][]byte{hello, cat(u32(uint32(FrameOutboundUDP)), u32(1), u32(65536), u32(0))}, "port"},
+		{"SERVER_HEARTBEAT before SERVER_HELLO", [][]byte{heartbeat}, "errant frame before hello", "50", "frame_type", "1004", false},
+		{"OUTBOUND_UDP before SERVER_HELLO", [][]byte{answer}, "errant frame before hello", "50", "frame_type", "1002", false},
+		{"INBOUND_TCP_OK before SERVER_HELLO", [][]byte{backend.AppendInboundTCPOK(nil)}, "errant frame before hello", "50", "frame_type", "1003", false},
+		{"unknown type before SERVER_HELLO", [][]byte{u32(7)}, "errant frame before hello", "50", "frame_type", "7", false},
+		{"second SERVER_HELLO, same read", [][]byte{cat(hello, hello)}, "duplicate hello from backend", "50", "", "", true},
+		{"second SERVER_HELLO, later read", [][]byte{hello, hello}, "duplicate hello from backend", "50", "", "", true},
+		{"unsolicited SERVER_HEARTBEAT", [][]byte{cat(hello, heartbeat)}, "unexpected heartbeat response from backend", "50", "", "", true},
+		{"INBOUND_TCP_OK on the control session", [][]byte{cat(hello, backend.AppendInboundTCPOK(nil), answer)}, "invalid frame type", "50", "frame_type", "1003", true},
+		{"unknown type 7", [][]byte{cat(hello, u32(7), answer)}, "invalid frame type", "50", "frame_type", "7", true},
+		{"balancer-side type CLIENT_HELLO", [][]byte{hello, u32(uint32(backend.FrameClientHello))}, "invalid frame type", "50", "frame_type", "1", true},
+		{"OUTBOUND_UDP of 1501 bytes", [][]byte{hello, backend.AppendOutboundUDP(nil, 0x7F000001, 53, make([]byte, 1501))}, "backend sent oversized UDP packet", "40", "len", "1501", true},
+		{"OUTBOUND_UDP header claiming 4 GiB", [][]byte{hello, hugeHeader}, "backend sent oversized UDP packet", "40", "len", "4294967295", true},
+		{"OUTBOUND_UDP port above 65535", [][]byte{hello, cat(u32(uint32(backend.FrameOutboundUDP)), u32(1), u32(65536), u32(0))}, "backend sent invalid UDP port", "50", "frame_type", "1002", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tm := testTimings()
 			h := newHarness(t, tm)
-			f := listenFake(t, h.dir, "5310")
+			f := backendtest.Listen(t, h.dir, "5310")
 			h.start()
-			s := f.accept()
-			s.expect(FrameClientHello)
+			s := f.Accept()
+			s.Expect(backend.FrameClientHello)
 			b := h.backend("5310")
 
 			start := time.Now()
 			for _, w := range tc.writes {
-				s.write(w)
+				s.Write(w)
 				time.Sleep(5 * time.Millisecond) // separate reads
 			}
-			s.expectClosed()
-			faults := h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5310")
-			if len(faults) != 1 {
-				t.Fatalf("%d fault records, want 1", len(faults))
+			s.ExpectClosed()
+			rs := h.logs.Wait(t, 1, tc.msg, "be_id", "5310", "be_path", f.Path)
+			if r := rs[0]; r.Str("level") != tc.level || (tc.field != "" && r.Str(tc.field) != tc.value) {
+				t.Errorf("%q record level %s %s=%q, want level %s %s=%q", tc.msg, r.Str("level"), tc.field, r.Str(tc.field), tc.level, tc.field, tc.value)
 			}
-			if r := faults[0]; r.Str("reason") != "protocol error" || !strings.Contains(r.Str("err"), tc.errHas) || r.Str("level") != "40" {
-				t.Errorf("fault record reason %q err %q level %s, want \"protocol error\", err containing %q, level 40",
-					r.Str("reason"), r.Str("err"), r.Str("level"), tc.errHas)
+			h.logs.Wait(t, 1, "backend socket closed", "be_id", "5310")
+			want := []string{tc.msg + "@" + tc.level}
+			if tc.wasOK {
+				want = append(want, faulted+"@50")
 			}
+			want = append(want, "backend socket closed@30")
+			if got := recordsOf(t, h, "5310", tc.msg, faulted, "backend socket closed"); !slices.Equal(got, want) {
+				t.Errorf("records %q, want %q", got, want)
+			}
+			h.check()
 			onLoop(t, h.loop, func() {
-				if b.OK() {
-					t.Error("faulted backend is still OK")
-				}
-				if !b.Reconnecting() || b.ReconnectDelay() != tm.ReconnectFirst {
-					t.Errorf("reconnecting %v after %v, want a reconnect after %v", b.Reconnecting(), b.ReconnectDelay(), tm.ReconnectFirst)
+				if b.OK() || !b.Reconnecting() || b.ReconnectDelay() != tm.ReconnectFirst {
+					t.Errorf("ok %v reconnecting %v after %v, want a reconnect after %v", b.OK(), b.Reconnecting(), b.ReconnectDelay(), tm.ReconnectFirst)
 				}
 				if b.Stats.ConnError != 1 {
 					t.Errorf("ConnError %d, want 1", b.Stats.ConnError)
@@ -153,119 +195,168 @@ func TestProtocolFaults(t *testing.T) {
 			}
 			h.mu.Unlock()
 
-			s2 := f.accept()
+			s2 := f.Accept()
 			if waited := time.Since(start); waited < tm.ReconnectFirst {
 				t.Errorf("reconnected %v after the fault, before the %v delay", waited, tm.ReconnectFirst)
 			}
-			s2.hello()
+			s2.Hello()
 			waitFor(t, h.loop, "backend OK again", b.OK)
-			onLoop(t, h.loop, func() {
-				if b.ReconnectDelay() != 0 {
-					t.Errorf("reconnect delay %v after SERVER_HELLO, want it reset", b.ReconnectDelay())
-				}
-				if b.Stats.ConnStart != 2 || b.Stats.ConnError != 1 {
-					t.Errorf("stats %+v, want 2 sessions started, 1 error", b.Stats)
-				}
-			})
+			h.check()
+			if st := h.stats(b); st.ConnStart != 2 || st.ConnError != 1 {
+				t.Errorf("stats %+v, want 2 sessions started, 1 error", st)
+			}
 		})
 	}
 }
 
+// TestSocketError: a backend that closes with our CLIENT_HELLO unread
+// resets the session (ECONNRESET on Linux): "backend socket error" with
+// cause, errno and strerror.
+func TestSocketError(t *testing.T) {
+	h := newHarness(t, testTimings())
+	f := backendtest.Listen(t, h.dir, "5311")
+	h.start()
+	s := f.Accept()
+	time.Sleep(20 * time.Millisecond) // the hello is in our receive queue
+	s.Conn.Close()
+	rs := h.logs.Wait(t, 1, "backend socket error", "be_id", "5311")
+	if r := rs[0]; r.Str("level") != "50" || r.Str("errno") != strconv.Itoa(int(syscall.ECONNRESET)) || r.Str("strerror") == "" || r.Str("cause") == "" {
+		t.Errorf("record %v, want level 50, errno ECONNRESET, strerror and cause", r)
+	}
+	f.Accept() // and it reconnects
+	h.check()
+}
+
 // TestReconnectBackoff faults a backend over and over (the fake closes each
-// session at once) and checks the delays 1, 3, 5, ... 31, 32, 32 s (scaled),
-// then that a successful hello starts the sequence again.
+// session after reading CLIENT_HELLO: "backend socket EOF") and checks the
+// delays 1, 3, 5, ... 31, 33, 33 s (scaled), as backend.c computes them;
+// then that a session that stayed ok for StableAfter starts over at 1.
 func TestReconnectBackoff(t *testing.T) {
-	tm := DefaultTimings().Scale(1000) // reconnect 1 ms + 2 ms up to 32 ms
+	tm := backend.DefaultTimings().Scale(1000) // reconnect 1 ms + 2 ms while below 32 ms
 	tm.Scan = time.Hour
 	tm.ConnectTimeout = time.Hour
 	tm.HeartbeatInterval = time.Hour
+	tm.StableAfter = 50 * time.Millisecond
 	h := newHarness(t, tm)
-	f := listenFake(t, h.dir, "5320")
+	f := backendtest.Listen(t, h.dir, "5320")
 	h.start()
 	b := h.backend("5320")
 
 	var want []time.Duration
-	for d := time.Second; d < 32*time.Second; d += 2 * time.Second {
+	for d := time.Second; d < 33*time.Second; d += 2 * time.Second {
 		want = append(want, d/1000)
 	}
-	want = append(want, 32*time.Millisecond, 32*time.Millisecond)
+	want = append(want, 33*time.Millisecond, 33*time.Millisecond)
 
-	// fail closes the session s after its CLIENT_HELLO, checks the i-th
-	// fault record and delay, and returns the next session, which must not
-	// come before the delay.
-	fail := func(s *fakeSession, i int, wantDelay time.Duration) *fakeSession {
+	// fail closes session s after its CLIENT_HELLO, checks the i-th
+	// reconnect's delay, and returns the next session, which must not come
+	// before the delay.
+	fail := func(s *backendtest.Session, i int, wantDelay time.Duration) *backendtest.Session {
 		t.Helper()
-		s.expect(FrameClientHello)
+		s.Expect(backend.FrameClientHello)
 		closed := time.Now()
-		s.c.Close()
-		rs := h.logs.Wait(t, i+1, "backend faulted (reset and reconnect)", "be_id", "5320")
-		r := rs[i]
-		if r.Str("reason") != "backend closed the session" {
-			t.Errorf("fault %d: reason %q", i, r.Str("reason"))
+		s.Conn.Close()
+		rs := h.logs.Wait(t, i+1, "reconnect triggered for backend", "be_id", "5320")
+		if got := rs[i].Num("delay_ms"); got != float64(wantDelay.Milliseconds()) {
+			t.Errorf("reconnect %d: delay_ms %v, want %v", i, got, wantDelay.Milliseconds())
 		}
-		if got := r.Num("reconnect_delay_ms"); got != float64(wantDelay)/float64(time.Millisecond) {
-			t.Errorf("fault %d: reconnect_delay_ms %v, want %v", i, got, wantDelay)
+		if eofs := h.logs.Find(t, "backend socket EOF", "be_id", "5320"); len(eofs) < i+1 || eofs[i].Str("level") != "40" {
+			t.Errorf("reconnect %d: %d EOF records, want a warning each", i, len(eofs))
 		}
-		onLoop(t, h.loop, func() {
-			if b.ReconnectDelay() != wantDelay {
-				t.Errorf("fault %d: delay %v, want %v", i, b.ReconnectDelay(), wantDelay)
-			}
-		})
-		next := f.accept()
+		next := f.Accept()
 		if waited := time.Since(closed); waited < wantDelay {
-			t.Errorf("fault %d: reconnected after %v, before the %v delay", i, waited, wantDelay)
+			t.Errorf("reconnect %d: after %v, before the %v delay", i, waited, wantDelay)
 		}
 		return next
 	}
-	s := f.accept()
+	s := f.Accept()
 	for i, d := range want {
 		s = fail(s, i, d)
 	}
+	if n := len(h.logs.Find(t, faulted, "be_id", "5320")); n != 0 {
+		t.Errorf("%d %q records for a backend never ok, want 0", n, faulted)
+	}
 
-	// A successful hello resets the delay; the next fault waits ReconnectFirst.
-	s.hello()
+	// A session that stays ok for StableAfter resets the back-off.
+	s.Hello()
 	waitFor(t, h.loop, "backend OK", b.OK)
+	time.Sleep(2 * tm.StableAfter)
 	onLoop(t, h.loop, func() {
-		if b.ReconnectDelay() != 0 {
-			t.Errorf("delay %v after SERVER_HELLO, want 0", b.ReconnectDelay())
+		if !b.Stable() {
+			t.Error("backend not stable after StableAfter")
 		}
 	})
-	// The hello was consumed above; fail expects to read one, so send the
-	// session a fresh start by failing it without reading.
-	closed := time.Now()
-	s.c.Close()
-	rs := h.logs.Wait(t, len(want)+1, "backend faulted (reset and reconnect)", "be_id", "5320")
-	if got := rs[len(want)].Num("reconnect_delay_ms"); got != float64(tm.ReconnectFirst)/float64(time.Millisecond) {
-		t.Errorf("first fault after a hello: reconnect_delay_ms %v, want %v", got, tm.ReconnectFirst)
+	s.Conn.Close()
+	rs := h.logs.Wait(t, len(want)+1, "reconnect triggered for backend", "be_id", "5320")
+	if got := rs[len(want)].Num("delay_ms"); got != float64(tm.ReconnectFirst.Milliseconds()) {
+		t.Errorf("first fault after a stable session: delay_ms %v, want %v", got, tm.ReconnectFirst.Milliseconds())
 	}
-	s = f.accept()
-	if waited := time.Since(closed); waited < tm.ReconnectFirst {
-		t.Errorf("reconnected after %v, before the %v delay", waited, tm.ReconnectFirst)
+	if rs := h.logs.Find(t, faulted, "be_id", "5320"); len(rs) != 1 || rs[0].Str("level") != "50" {
+		t.Errorf("%q records %v, want one error", faulted, rs)
 	}
-	s = fail(s, len(want)+1, tm.ReconnectFirst+tm.ReconnectStep)
+	s = fail(f.Accept(), len(want)+1, tm.ReconnectFirst+tm.ReconnectStep)
 	_ = s
-
+	h.check()
 	st := h.stats(b)
 	if faults := uint64(len(want) + 2); st.ConnError != faults || st.ConnStart != faults+1 {
 		t.Errorf("stats %+v, want %d errors and %d sessions started", st, faults, faults+1)
 	}
 }
 
-func TestHeartbeat(t *testing.T) {
-	tm := DefaultTimings().Scale(50) // heartbeat 100 ms, timeout 300 ms
+// TestFlapDamping: a backend that completes its hello and faults at once,
+// over and over, is backed off like a dead one (its hellos do not reset the
+// delay) and is never stable.
+func TestFlapDamping(t *testing.T) {
+	tm := backend.DefaultTimings().Scale(1000)
+	tm.Scan = time.Hour
+	tm.ConnectTimeout = time.Hour
+	tm.HeartbeatInterval = time.Hour
+	tm.StableAfter = time.Hour
 	h := newHarness(t, tm)
-	f := listenFake(t, h.dir, "5330")
+	f := backendtest.Listen(t, h.dir, "5321")
+	h.start()
+	b := h.backend("5321")
+	var want []time.Duration
+	for d := time.Second; d < 33*time.Second; d += 2 * time.Second {
+		want = append(want, d/1000)
+	}
+	want = append(want, 33*time.Millisecond, 33*time.Millisecond)
+	for i, d := range want {
+		s := f.Accept()
+		s.Hello()
+		waitFor(t, h.loop, "backend OK", b.OK)
+		onLoop(t, h.loop, func() {
+			if b.Stable() {
+				t.Errorf("session %d: stable at once", i)
+			}
+		})
+		s.Write(backend.AppendServerHello(nil)) // a duplicate hello: fault
+		rs := h.logs.Wait(t, i+1, "reconnect triggered for backend", "be_id", "5321")
+		if got := rs[i].Num("delay_ms"); got != float64(d.Milliseconds()) {
+			t.Errorf("flap %d: delay_ms %v, want %v", i, got, d.Milliseconds())
+		}
+	}
+	if n := len(h.logs.Find(t, faulted, "be_id", "5321")); n != len(want) {
+		t.Errorf("%d %q records, want %d (one per flap)", n, faulted, len(want))
+	}
+	h.check()
+}
+
+func TestHeartbeat(t *testing.T) {
+	tm := backend.DefaultTimings().Scale(50) // heartbeat 100 ms, timeout 300 ms
+	h := newHarness(t, tm)
+	f := backendtest.Listen(t, h.dir, "5330")
 	h.start()
 	b := h.backend("5330")
-	s := f.accept()
-	s.expect(FrameClientHello)
+	s := f.Accept()
+	s.Expect(backend.FrameClientHello)
 	sent := time.Now()
-	s.write(AppendServerHello(nil))
+	s.Write(backend.AppendServerHello(nil))
 
 	// Two rounds answered: each heartbeat comes no sooner than the interval
 	// after the hello or the last reply, and the backend stays OK.
 	for round := 0; round < 2; round++ {
-		s.expect(FrameClientHeartbeat)
+		s.Expect(backend.FrameClientHeartbeat)
 		if waited := time.Since(sent); waited < tm.HeartbeatInterval {
 			t.Errorf("round %d: CLIENT_HEARTBEAT %v after the hello/reply, before the %v interval", round, waited, tm.HeartbeatInterval)
 		}
@@ -275,44 +366,52 @@ func TestHeartbeat(t *testing.T) {
 			}
 		})
 		sent = time.Now()
-		s.write(AppendServerHeartbeat(nil))
+		s.Write(backend.AppendServerHeartbeat(nil))
 	}
 
 	// The third goes unanswered: the backend faults, no sooner than the
 	// interval plus the timeout after the last reply.
-	s.expect(FrameClientHeartbeat)
-	s.expectClosed()
+	s.Expect(backend.FrameClientHeartbeat)
+	s.ExpectClosed()
 	if waited := time.Since(sent); waited < tm.HeartbeatInterval+tm.HeartbeatTimeout {
 		t.Errorf("faulted %v after the last reply, before interval+timeout %v", waited, tm.HeartbeatInterval+tm.HeartbeatTimeout)
 	}
-	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5330", "reason", "heartbeat timeout")
-	if rs := h.logs.Find(t, "no heartbeat from backend", "be_id", "5330", "be_path", f.path); len(rs) != 1 || rs[0].Str("level") != "40" {
-		t.Errorf("\"no heartbeat from backend\" records %v, want one warning", rs)
+	h.logs.Wait(t, 1, faulted, "be_id", "5330")
+	if rs := h.logs.Find(t, "no heartbeat from backend", "be_id", "5330", "be_path", f.Path); len(rs) != 1 || rs[0].Str("level") != "50" {
+		t.Errorf("\"no heartbeat from backend\" records %v, want one error", rs)
 	}
+	h.check()
 	onLoop(t, h.loop, func() {
 		if b.OK() || b.HeartbeatOutstanding() {
 			t.Errorf("after the timeout: ok %v outstanding %v, want neither", b.OK(), b.HeartbeatOutstanding())
 		}
 	})
 	// And it reconnects.
-	f.accept().hello()
+	f.Accept().Hello()
 	waitFor(t, h.loop, "backend OK again", b.OK)
 }
 
 func TestConnectTimeout(t *testing.T) {
-	tm := testTimings() // connect timeout 600 ms
+	tm := testTimings()                        // connect timeout 600 ms
+	tm.ReconnectFirst = 300 * time.Millisecond // long enough to look at the reconnecting state
 	h := newHarness(t, tm)
-	f := listenFake(t, h.dir, "5340")
+	f := backendtest.Listen(t, h.dir, "5340")
 	started := time.Now()
 	h.start()
 	b := h.backend("5340")
-	s := f.accept()
-	s.expect(FrameClientHello) // and never answer
-	s.expectClosed()
+	s := f.Accept()
+	s.Expect(backend.FrameClientHello) // and never answer
+	s.ExpectClosed()
 	if waited := time.Since(started); waited < tm.ConnectTimeout {
 		t.Errorf("gave up after %v, before the %v connect timeout", waited, tm.ConnectTimeout)
 	}
-	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5340", "reason", "timed out waiting for SERVER_HELLO")
+	if rs := h.logs.Wait(t, 1, "timed out connecting to backend", "be_id", "5340"); rs[0].Str("level") != "40" {
+		t.Errorf("\"timed out connecting to backend\" at level %s, want 40", rs[0].Str("level"))
+	}
+	if n := len(h.logs.Find(t, faulted, "be_id", "5340")); n != 0 {
+		t.Errorf("%d %q records for a backend that was never ok, want 0", n, faulted)
+	}
+	h.check()
 	onLoop(t, h.loop, func() {
 		if b.OK() || !b.Reconnecting() {
 			t.Errorf("ok %v reconnecting %v, want a reconnect pending", b.OK(), b.Reconnecting())
@@ -321,7 +420,7 @@ func TestConnectTimeout(t *testing.T) {
 			t.Errorf("ConnError %d, want 1", b.Stats.ConnError)
 		}
 	})
-	f.accept().hello()
+	f.Accept().Hello()
 	waitFor(t, h.loop, "backend OK after reconnecting", b.OK)
 }
 
@@ -333,16 +432,16 @@ func TestRemovedSocket(t *testing.T) {
 	tm := testTimings()
 	tm.ReconnectFirst = time.Hour
 	h := newHarness(t, tm)
-	f := listenFake(t, h.dir, "5350")
+	f := backendtest.Listen(t, h.dir, "5350")
 	h.start()
 	b := h.backend("5350")
-	s := f.accept()
-	s.hello()
+	s := f.Accept()
+	s.Hello()
 	waitFor(t, h.loop, "backend OK", b.OK)
 
-	f.close() // unlinks the socket
-	s.c.Close()
-	h.logs.Wait(t, 1, "backend socket removed", "be_id", "5350", "be_path", f.path)
+	f.Close() // unlinks the socket
+	s.Conn.Close()
+	h.logs.Wait(t, 1, "backend socket removed", "be_id", "5350", "be_path", f.Path)
 	onLoop(t, h.loop, func() {
 		if !b.Removed() || b.OK() || b.Reconnecting() {
 			t.Errorf("removed %v ok %v reconnecting %v, want removed only", b.Removed(), b.OK(), b.Reconnecting())
@@ -357,11 +456,12 @@ func TestRemovedSocket(t *testing.T) {
 		t.Errorf("%d \"backend socket removed\" records, want 1", n)
 	}
 
-	f2 := listenFake(t, h.dir, "5350")
-	s2 := f2.accept()
-	s2.hello()
+	f2 := backendtest.Listen(t, h.dir, "5350")
+	s2 := f2.Accept()
+	s2.Hello()
 	waitFor(t, h.loop, "returned backend OK", b.OK)
-	h.logs.Wait(t, 1, "backend socket returned", "be_id", "5350")
+	h.logs.Wait(t, 1, "backend socket returned (connecting)", "be_id", "5350")
+	h.check()
 	onLoop(t, h.loop, func() {
 		if b.Removed() || b.ID() != 5350 {
 			t.Errorf("removed %v id %d, want the same backend back", b.Removed(), b.ID())
@@ -382,15 +482,22 @@ func TestRemovedFoundByConnect(t *testing.T) {
 	tm.Scan = time.Hour
 	tm.ReconnectFirst = 200 * time.Millisecond
 	h := newHarness(t, tm)
-	f := listenFake(t, h.dir, "5351")
+	f := backendtest.Listen(t, h.dir, "5351")
 	h.start()
 	b := h.backend("5351")
-	s := f.accept()
-	s.expect(FrameClientHello)
-	s.write(AppendServerHeartbeat(nil)) // protocol fault; the file is still there
-	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5351")
-	f.close()
+	s := f.Accept()
+	s.Expect(backend.FrameClientHello)
+	s.Write(backend.AppendServerHeartbeat(nil)) // protocol fault; the file is still there
+	h.logs.Wait(t, 1, "errant frame before hello", "be_id", "5351")
+	f.Close()
 	h.logs.Wait(t, 1, "backend socket removed", "be_id", "5351")
+	if rs := h.logs.Find(t, "connect(3SOCKET) failed", "be_id", "5351"); len(rs) != 1 || rs[0].Str("errno") != strconv.Itoa(int(syscall.ENOENT)) || rs[0].Str("level") != "50" || rs[0].Str("socket_path") != f.Path {
+		t.Errorf("connect records %v, want one error with ENOENT and socket_path", rs)
+	}
+	if n := len(h.logs.Find(t, "failed to connect", "be_id", "5351")); n != 0 {
+		t.Errorf("%d \"failed to connect\" records for a removed socket, want 0", n)
+	}
+	h.check()
 	onLoop(t, h.loop, func() {
 		if !b.Removed() || b.Reconnecting() {
 			t.Errorf("removed %v reconnecting %v, want removed and no timer", b.Removed(), b.Reconnecting())
@@ -408,14 +515,14 @@ func TestRemovedFoundByScan(t *testing.T) {
 	tm.Scan = time.Hour
 	tm.ReconnectFirst = time.Hour
 	h := newHarness(t, tm)
-	f := listenFake(t, h.dir, "5352")
+	f := backendtest.Listen(t, h.dir, "5352")
 	h.start()
 	b := h.backend("5352")
-	s := f.accept()
-	s.expect(FrameClientHello)
-	s.write(AppendServerHeartbeat(nil))
-	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5352")
-	f.close()
+	s := f.Accept()
+	s.Expect(backend.FrameClientHello)
+	s.Write(backend.AppendServerHeartbeat(nil))
+	h.logs.Wait(t, 1, "errant frame before hello", "be_id", "5352")
+	f.Close()
 	h.rescan()
 	onLoop(t, h.loop, func() {
 		if !b.Removed() || b.Reconnecting() {
@@ -439,11 +546,11 @@ func TestForwardUDPAndCounters(t *testing.T) {
 	tm := testTimings()
 	tm.ReconnectFirst = 100 * time.Millisecond
 	h := newHarness(t, tm)
-	f := listenFake(t, h.dir, "5360")
+	f := backendtest.Listen(t, h.dir, "5360")
 	h.start()
 	b := h.backend("5360")
-	s := f.accept()
-	s.hello()
+	s := f.Accept()
+	s.Hello()
 	waitFor(t, h.loop, "backend OK", b.OK)
 
 	type dgram struct {
@@ -453,7 +560,7 @@ func TestForwardUDPAndCounters(t *testing.T) {
 	}
 	sent := []dgram{
 		{0x0A4D4D05, 5353, []byte("first query")},
-		{0xC0A80001, 65535, make([]byte, MaxUDPLength)},
+		{0xC0A80001, 65535, make([]byte, backend.MaxUDPLength)},
 		{0x7F000001, 1, nil},
 	}
 	for i := range sent[1].msg {
@@ -467,12 +574,12 @@ func TestForwardUDPAndCounters(t *testing.T) {
 		}
 	})
 	for i, d := range sent {
-		fr := s.expect(FrameInboundUDP)
+		fr := s.Expect(backend.FrameInboundUDP)
 		if fr.Addr != d.addr || fr.Port != d.port || !bytes.Equal(fr.Data, d.msg) {
 			t.Errorf("frame %d: %#x:%d %d bytes, want %#x:%d %d bytes", i, fr.Addr, fr.Port, len(fr.Data), d.addr, d.port, len(d.msg))
 		}
 	}
-	if st := h.stats(b); st != (Stats{ConnStart: 1, UDP: 3}) {
+	if st := h.stats(b); st != (backend.Stats{ConnStart: 1, UDP: 3}) {
 		t.Errorf("stats %+v, want 1 session, 3 UDP", st)
 	}
 
@@ -485,15 +592,16 @@ func TestForwardUDPAndCounters(t *testing.T) {
 		if b.ForwardUDP(1, 1, []byte("x")) {
 			t.Error("ForwardUDP accepted a packet for a faulted backend")
 		}
-		if b.Stats != (Stats{ConnStart: 1, ConnError: 1, UDP: 3}) {
+		if b.Stats != (backend.Stats{ConnStart: 1, ConnError: 1, UDP: 3}) {
 			t.Errorf("stats %+v after the fault, want 1 session, 1 error, 3 UDP", b.Stats)
 		}
 	})
-	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5360", "reason", "test fault")
-	s.expectClosed()
-	f.accept().hello()
+	h.logs.Wait(t, 1, faulted, "be_id", "5360", "reason", "test fault")
+	h.check()
+	s.ExpectClosed()
+	f.Accept().Hello()
 	waitFor(t, h.loop, "backend OK again", b.OK)
-	if st := h.stats(b); st != (Stats{ConnStart: 2, ConnError: 1, UDP: 3}) {
+	if st := h.stats(b); st != (backend.Stats{ConnStart: 2, ConnError: 1, UDP: 3}) {
 		t.Errorf("stats %+v after reconnecting, want 2 sessions, 1 error, 3 UDP", st)
 	}
 	// A late fault about the first session must not touch the new one.
@@ -503,21 +611,21 @@ func TestForwardUDPAndCounters(t *testing.T) {
 			t.Errorf("a fault about an ended session hit the new one (ok %v, session %d)", b.OK(), b.Session())
 		}
 	})
-	if n := len(h.logs.Find(t, "backend faulted (reset and reconnect)", "be_id", "5360")); n != 1 {
+	if n := len(h.logs.Find(t, faulted, "be_id", "5360")); n != 1 {
 		t.Errorf("%d fault records, want 1 (repeated and stale faults ignored)", n)
 	}
 }
 
 func TestAnswersReachTheSink(t *testing.T) {
 	h := newHarness(t, testTimings())
-	f := listenFake(t, h.dir, "5370")
+	f := backendtest.Listen(t, h.dir, "5370")
 	h.start()
 	b := h.backend("5370")
-	s := f.accept()
-	s.hello()
+	s := f.Accept()
+	s.Hello()
 	waitFor(t, h.loop, "backend OK", b.OK)
 
-	big := bytes.Repeat([]byte{0xAB}, MaxUDPLength) // the largest allowed
+	big := bytes.Repeat([]byte{0xAB}, backend.MaxUDPLength) // the largest allowed
 	want := []answer{
 		{0x0A000001, 1, []byte("one")},
 		{0x0A000002, 2, big},
@@ -526,16 +634,16 @@ func TestAnswersReachTheSink(t *testing.T) {
 	}
 	var stream []byte
 	for _, a := range want {
-		stream = AppendOutboundUDP(stream, a.addr, a.port, a.msg)
+		stream = backend.AppendOutboundUDP(stream, a.addr, a.port, a.msg)
 	}
 	// First two frames in one write, the rest split at awkward places.
-	cut1 := 16 + 3 + 16 + MaxUDPLength
-	s.write(stream[:cut1])
-	s.write(stream[cut1 : cut1+7])
+	cut1 := 16 + 3 + 16 + backend.MaxUDPLength
+	s.Write(stream[:cut1])
+	s.Write(stream[cut1 : cut1+7])
 	time.Sleep(5 * time.Millisecond)
-	s.write(stream[cut1+7 : len(stream)-2])
+	s.Write(stream[cut1+7 : len(stream)-2])
 	time.Sleep(5 * time.Millisecond)
-	s.write(stream[len(stream)-2:])
+	s.Write(stream[len(stream)-2:])
 	waitFor(t, h.loop, "all answers", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -559,116 +667,240 @@ func TestAnswersReachTheSink(t *testing.T) {
 	})
 }
 
-// TestStuck: a backend that stops reading takes UDP frames until the
-// kernel's buffer and the balancer's 256 KiB queue are both full; from then
-// on ForwardUDP refuses and counts Stuck, the backend stays OK, and every
-// frame that was accepted arrives intact and in order once it reads again.
+// TestStuck: a backend that stops reading. The balancer forwards batches of
+// backend.UDPBatch maximal datagrams, one batch per loop turn, as the UDP
+// path does. Drops begin as soon as the kernel takes no more: at the first
+// refusal at most one batch waits in the balancer's own queue, and every
+// refusal is counted in Stuck, the backend staying ok. Every accepted frame
+// then arrives intact and in order once the backend reads again.
 func TestStuck(t *testing.T) {
 	h := newHarness(t, testTimings())
-	f := listenFake(t, h.dir, "5380")
+	f := backendtest.Listen(t, h.dir, "5380")
 	h.start()
 	b := h.backend("5380")
-	s := f.accept()
-	s.hello()
+	s := f.Accept()
+	s.Hello()
 	waitFor(t, h.loop, "backend OK", b.OK)
 
-	msg := make([]byte, MaxUDPLength)
-	frameLen := len(AppendInboundUDP(nil, 0, 0, msg))
-	accepted, refused := 0, 0
-	for turn := 0; ; turn++ {
+	msg := make([]byte, backend.MaxUDPLength)
+	frameLen := len(backend.AppendInboundUDP(nil, 0, 0, msg))
+	accepted, refused, queuedAtFirstDrop := 0, 0, -1
+	for turn := 0; refused == 0; turn++ {
 		if turn > 10000 {
 			t.Fatal("ForwardUDP never refused a backend that does not read")
 		}
-		refusedAtOnce := false
 		onLoop(t, h.loop, func() {
-			for i := 0; ; i++ {
+			for range backend.UDPBatch {
 				binary.BigEndian.PutUint32(msg, uint32(accepted))
 				if !b.ForwardUDP(0x7F000001, 5353, msg) {
+					if refused == 0 {
+						queuedAtFirstDrop = b.SessionConn().Queued()
+					}
 					refused++
-					refusedAtOnce = i == 0
-					return
+					continue
 				}
 				accepted++
 			}
 		})
-		// Only when a whole turn's flush moved nothing is the kernel full too.
-		if refusedAtOnce {
-			break
-		}
+	}
+	// More turns while it still does not read: all refused, all counted.
+	for range 5 {
+		onLoop(t, h.loop, func() {
+			for range backend.UDPBatch {
+				if b.ForwardUDP(0x7F000001, 5353, []byte("late")) {
+					t.Error("ForwardUDP accepted a query for a stuck backend")
+					return
+				}
+				refused++
+			}
+		})
+	}
+	t.Logf("accepted %d frames of %d bytes (%d bytes), %d queued in the balancer at the first drop; %d refused",
+		accepted, frameLen, accepted*frameLen, queuedAtFirstDrop, refused)
+	if batch := backend.UDPBatch * frameLen; queuedAtFirstDrop > batch {
+		t.Errorf("%d bytes queued in the balancer when drops began, want at most one batch (%d)", queuedAtFirstDrop, batch)
+	}
+	if accepted*frameLen <= queuedAtFirstDrop {
+		t.Errorf("accepted %d bytes, want the kernel to have taken some", accepted*frameLen)
 	}
 	onLoop(t, h.loop, func() {
 		if b.Stats.UDP != uint64(accepted) || b.Stats.Stuck != uint64(refused) {
 			t.Errorf("stats %+v, want UDP %d and Stuck %d", b.Stats, accepted, refused)
 		}
-		if q := b.session.Queued(); q > controlSendBuffer || q+frameLen <= controlSendBuffer {
-			t.Errorf("%d bytes queued, want the queue full (bound %d, frames of %d)", q, controlSendBuffer, frameLen)
-		}
 		if !b.OK() {
 			t.Error("a stuck backend was faulted")
 		}
 	})
-	if accepted*frameLen <= controlSendBuffer {
-		t.Errorf("accepted %d bytes, want more than the queue: the kernel should have taken some", accepted*frameLen)
-	}
+	h.check()
 
 	// Drain: every accepted frame arrives, in order, nothing more.
 	for i := 0; i < accepted; i++ {
-		fr := s.expect(FrameInboundUDP)
-		if len(fr.Data) != MaxUDPLength || binary.BigEndian.Uint32(fr.Data) != uint32(i) {
+		fr := s.Expect(backend.FrameInboundUDP)
+		if len(fr.Data) != backend.MaxUDPLength || binary.BigEndian.Uint32(fr.Data) != uint32(i) {
 			t.Fatalf("frame %d: %d bytes numbered %d", i, len(fr.Data), binary.BigEndian.Uint32(fr.Data))
 		}
 	}
-	waitFor(t, h.loop, "queue drained", func() bool { return b.session.Queued() == 0 })
+	waitFor(t, h.loop, "queue drained", func() bool { return b.SessionConn().Queued() == 0 && !b.SessionConn().Stuck() })
 	onLoop(t, h.loop, func() {
 		if !b.ForwardUDP(0x7F000001, 5353, []byte("after")) {
 			t.Error("ForwardUDP refused after the backend caught up")
 		}
 	})
-	if fr := s.expect(FrameInboundUDP); string(fr.Data) != "after" {
+	if fr := s.Expect(backend.FrameInboundUDP); string(fr.Data) != "after" {
 		t.Errorf("next frame carries %q, want \"after\"", fr.Data)
 	}
 }
 
-// TestHeartbeatNeverPartial: a heartbeat falls due when the send queue has
-// room for only part of a CLIENT_HEARTBEAT. Queuing those bytes would
-// split a frame and corrupt the stream for good; the backend must instead
-// be faulted as stuck, as it is when the queue has no room at all.
-func TestHeartbeatNeverPartial(t *testing.T) {
+// TestHeartbeatWhileStuck: a heartbeat falls due when UDP frames fill the
+// session's queue. The control reserve keeps room for it: it is queued
+// whole (a partial frame would corrupt the stream) behind the UDP frames.
+func TestHeartbeatWhileStuck(t *testing.T) {
 	h := newHarness(t, testTimings())
-	f := listenFake(t, h.dir, "5390")
+	f := backendtest.Listen(t, h.dir, "5390")
 	h.start()
 	b := h.backend("5390")
-	s := f.accept()
-	s.hello()
+	s := f.Accept()
+	s.Hello()
 	waitFor(t, h.loop, "backend OK", b.OK)
 
-	full := make([]byte, MaxUDPLength)
-	onLoop(t, h.loop, func() { // (on the loop: t.Error and return, never t.Fatal)
-		// One turn: nothing is flushed until it ends, so Free is exact.
-		for b.session.Free() >= len(full)+16 {
-			if !b.ForwardUDP(0x7F000001, 53, full) {
-				t.Error("ForwardUDP refused with room in the queue")
-				return
-			}
+	full := make([]byte, backend.MaxUDPLength)
+	sent := 0
+	onLoop(t, h.loop, func() { // one turn: nothing is flushed until it ends
+		for b.ForwardUDP(0x7F000001, 53, full) {
+			sent++
 		}
-		if !b.ForwardUDP(0x7F000001, 53, make([]byte, b.session.Free()-2-16)) {
-			t.Error("ForwardUDP refused a frame that fits")
-			return
+		if free := b.SessionConn().Free(); free >= 16+len(full)+backend.ControlReserve || free < 4 {
+			t.Errorf("%d bytes free after UDP was refused, want less than a frame but room for a heartbeat", free)
 		}
-		if free := b.session.Free(); free != 2 {
-			t.Errorf("%d bytes free, want 2", free)
-			return
-		}
-		b.heartbeatDue()
-		if b.OK() {
-			t.Errorf("backend still OK with a heartbeat it could not send (queued %d)", b.session.Queued())
+		before := b.SessionConn().Queued()
+		b.FireTimer() // the heartbeat falls due
+		if !b.HeartbeatOutstanding() || b.SessionConn().Queued() != before+4 {
+			t.Errorf("heartbeat outstanding %v, queued %d -> %d, want the 4-byte frame queued", b.HeartbeatOutstanding(), before, b.SessionConn().Queued())
 		}
 	})
-	h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5390", "reason", "session stuck; heartbeat not sent")
-	// The fault closed the session in the same turn, dropping what was
-	// queued: the backend sees the end of the stream and not a byte of a
-	// split frame.
-	s.expectClosed()
+	h.check()
+	for i := 0; i < sent; i++ {
+		s.Expect(backend.FrameInboundUDP)
+	}
+	s.Expect(backend.FrameClientHeartbeat)
+	s.Write(backend.AppendServerHeartbeat(nil))
+	waitFor(t, h.loop, "heartbeat answered", func() bool { return b.OK() && !b.HeartbeatOutstanding() })
+	h.check()
+}
+
+// TestDescriptorsExhausted: a connect that fails for want of descriptors
+// (EMFILE, ENFILE) is a failed attempt, retried with the back-off, never
+// taken for a removed socket file.
+func TestDescriptorsExhausted(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			tm := testTimings()
+			tm.ReconnectFirst = 100 * time.Millisecond
+			h := newHarness(t, tm)
+			f := backendtest.Listen(t, h.dir, "5396")
+			var exhausted atomic.Bool
+			exhausted.Store(true)
+			onLoop(t, h.loop, func() {
+				h.set.SetDial(func(l *evport.Loop, sa unix.Sockaddr, hd evport.ConnHandler, cfg evport.ConnConfig) (*evport.Conn, error) {
+					if exhausted.Load() {
+						return nil, fmt.Errorf("socket: %w", errno)
+					}
+					return evport.Dial(l, sa, hd, cfg)
+				})
+			})
+			h.start()
+			rs := h.logs.Wait(t, 2, "socket(2) failed", "be_id", "5396")
+			if r := rs[0]; r.Str("level") != "50" || r.Str("errno") != strconv.Itoa(int(errno)) {
+				t.Errorf("record %v, want level 50 and errno %d", r, errno)
+			}
+			if rs := h.logs.Find(t, "failed to connect", "be_id", "5396"); len(rs) < 2 || rs[0].Str("level") != "50" {
+				t.Errorf("\"failed to connect\" records %v, want errors", rs)
+			}
+			b := h.backend("5396")
+			onLoop(t, h.loop, func() {
+				if b.Removed() || !b.Reconnecting() {
+					t.Errorf("removed %v reconnecting %v, want a reconnect pending", b.Removed(), b.Reconnecting())
+				}
+			})
+			if n := len(h.logs.Find(t, "backend socket removed")); n != 0 {
+				t.Errorf("%d \"backend socket removed\" records, want none", n)
+			}
+			h.check()
+			exhausted.Store(false)
+			f.Accept().Hello()
+			waitFor(t, h.loop, "backend OK once descriptors are back", b.OK)
+		})
+	}
+}
+
+// TestProbe: queries unanswered for ProbeAfter get the backend a heartbeat
+// at once, due within ProbeTimeout. A backend that answers it stays ok; one
+// that does not is faulted with "no heartbeat from backend" at error.
+func TestProbe(t *testing.T) {
+	tm := testTimings()
+	tm.HeartbeatInterval = time.Hour
+	tm.ProbeAfter = 100 * time.Millisecond
+	tm.ProbeTimeout = 200 * time.Millisecond
+	h := newHarness(t, tm)
+	f := backendtest.Listen(t, h.dir, "5397")
+	h.start()
+	b := h.backend("5397")
+	s := f.Accept()
+	s.Hello()
+	waitFor(t, h.loop, "backend OK", b.OK)
+
+	query := func() {
+		onLoop(t, h.loop, func() {
+			if !b.ForwardUDP(0x7F000001, 5353, []byte("q")) {
+				t.Error("ForwardUDP refused")
+			}
+		})
+		s.Expect(backend.FrameInboundUDP)
+	}
+	// Answered queries never probe.
+	for range 3 {
+		query()
+		time.Sleep(tm.ProbeAfter)
+		s.Write(backend.AppendOutboundUDP(nil, 0x7F000001, 5353, []byte("a")))
+		waitFor(t, h.loop, "answer", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return len(h.answers) > 0 })
+		h.mu.Lock()
+		h.answers = nil
+		h.mu.Unlock()
+	}
+	if st := h.stats(b); st.Probes != 0 {
+		t.Errorf("%d probes of a backend that answers, want 0", st.Probes)
+	}
+
+	// Unanswered: the query after ProbeAfter brings a heartbeat.
+	query()
+	time.Sleep(tm.ProbeAfter + 20*time.Millisecond)
+	query()
+	s.Expect(backend.FrameClientHeartbeat)
+	s.Write(backend.AppendServerHeartbeat(nil))
+	waitFor(t, h.loop, "probe answered", func() bool { return b.OK() && !b.HeartbeatOutstanding() })
+	if st := h.stats(b); st.Probes != 1 {
+		t.Errorf("%d probes, want 1", st.Probes)
+	}
+	h.check()
+
+	// Hung: queries keep coming, the probe goes unanswered.
+	query()
+	time.Sleep(tm.ProbeAfter + 20*time.Millisecond)
+	probed := time.Now()
+	query()
+	s.Expect(backend.FrameClientHeartbeat)
+	s.ExpectClosed()
+	if waited := time.Since(probed); waited > tm.HeartbeatTimeout+tm.ProbeTimeout {
+		t.Logf("faulted %v after the probe (deadline %v)", waited, tm.ProbeTimeout)
+	}
+	rs := h.logs.Wait(t, 1, "no heartbeat from backend", "be_id", "5397")
+	if rs[0].Str("level") != "50" {
+		t.Errorf("\"no heartbeat from backend\" at level %s, want 50", rs[0].Str("level"))
+	}
+	if want, got := []string{"no heartbeat from backend@50", faulted + "@50"}, recordsOf(t, h, "5397", "no heartbeat from backend", faulted); !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	h.check()
 }
 
 // TestStaleSocketRetries: a socket file with nobody listening (a backend
@@ -676,7 +908,7 @@ func TestHeartbeatNeverPartial(t *testing.T) {
 // and the back-off, never a removal. When a new backend process takes the
 // path over, the next reconnect finds it.
 func TestStaleSocketRetries(t *testing.T) {
-	tm := DefaultTimings().Scale(1000) // reconnect 1 ms, 3 ms, 5 ms ...
+	tm := backend.DefaultTimings().Scale(1000) // reconnect 1 ms, 3 ms, 5 ms ...
 	tm.Scan = time.Hour
 	tm.ConnectTimeout = time.Hour
 	tm.HeartbeatInterval = time.Hour
@@ -690,13 +922,17 @@ func TestStaleSocketRetries(t *testing.T) {
 	dead.Close()
 
 	h.start()
-	rs := h.logs.Wait(t, 3, "backend faulted (reset and reconnect)", "be_id", "5395")
+	rs := h.logs.Wait(t, 3, "reconnect triggered for backend", "be_id", "5395")
 	for i, r := range rs[:3] {
-		if r.Str("reason") != "connect failed" || r.Str("errno") != strconv.Itoa(int(syscall.ECONNREFUSED)) {
-			t.Errorf("fault %d: reason %q errno %s, want \"connect failed\" and ECONNREFUSED", i, r.Str("reason"), r.Str("errno"))
+		if want := float64(1 + 2*i); r.Num("delay_ms") != want {
+			t.Errorf("reconnect %d: delay_ms %v, want %v", i, r.Num("delay_ms"), want)
 		}
-		if want := float64(1 + 2*i); r.Num("reconnect_delay_ms") != want {
-			t.Errorf("fault %d: reconnect_delay_ms %v, want %v", i, r.Num("reconnect_delay_ms"), want)
+	}
+	for _, msg := range []string{"connect(3SOCKET) failed", "failed to connect"} {
+		for i, r := range h.logs.Find(t, msg, "be_id", "5395")[:3] {
+			if r.Str("level") != "50" || r.Str("errno") != strconv.Itoa(int(syscall.ECONNREFUSED)) {
+				t.Errorf("%q %d: level %s errno %s, want 50 and ECONNREFUSED", msg, i, r.Str("level"), r.Str("errno"))
+			}
 		}
 	}
 	b := h.backend("5395")
@@ -708,40 +944,44 @@ func TestStaleSocketRetries(t *testing.T) {
 
 	// A new process binds elsewhere and renames its socket into place, so
 	// the path is never missing.
-	f := listenFake(t, h.dir, "5395.new")
-	if err := os.Rename(f.path, path); err != nil {
+	f := backendtest.Listen(t, h.dir, "5395.new")
+	if err := os.Rename(f.Path, path); err != nil {
 		t.Fatal(err)
 	}
-	f.accept().hello()
+	f.Accept().Hello()
 	waitFor(t, h.loop, "backend OK", b.OK)
-	onLoop(t, h.loop, func() {
-		if b.ReconnectDelay() != 0 || b.Removed() {
-			t.Errorf("delay %v removed %v after the hello, want 0 and false", b.ReconnectDelay(), b.Removed())
-		}
-	})
+	if n := len(h.logs.Find(t, "backend socket removed")); n != 0 {
+		t.Errorf("%d \"backend socket removed\" records for a refused connect, want 0", n)
+	}
+	h.check()
 }
 
-// A session that ends in the middle of a frame is a protocol error found at
-// once, not a healthy backend until the next heartbeat fails.
+// A session that ends in the middle of a frame is found at once ("backend
+// socket EOF", with the partial frame's size), not a healthy backend until
+// the next heartbeat fails.
 func TestSessionClosedMidFrame(t *testing.T) {
 	tm := testTimings()
 	tm.HeartbeatInterval = time.Hour // only the truncated frame may fault it
 	h := newHarness(t, tm)
-	f := listenFake(t, h.dir, "5320")
+	f := backendtest.Listen(t, h.dir, "5320")
 	h.start()
-	s := f.accept()
-	s.hello()
+	s := f.Accept()
+	s.Hello()
 	b := h.backend("5320")
 	waitFor(t, h.loop, "backend OK", b.OK)
 
-	s.write(AppendServerHeartbeat(nil)[:2])
-	if err := s.c.CloseWrite(); err != nil {
+	s.Write(backend.AppendServerHeartbeat(nil)[:2])
+	if err := s.Conn.CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	faults := h.logs.Wait(t, 1, "backend faulted (reset and reconnect)", "be_id", "5320")
-	if r := faults[0]; r.Str("reason") != "protocol error" || !strings.Contains(r.Str("err"), "middle of a frame") {
-		t.Errorf("fault reason %q err %q, want a protocol error about a frame cut short", r.Str("reason"), r.Str("err"))
+	h.logs.Wait(t, 1, faulted, "be_id", "5320")
+	if rs := h.logs.Find(t, "backend socket EOF", "be_id", "5320"); len(rs) != 1 || rs[0].Str("level") != "40" || rs[0].Str("partial_frame_bytes") != "2" {
+		t.Errorf("EOF records %v, want one warning with partial_frame_bytes 2", rs)
 	}
+	if want, got := []string{"backend socket EOF@40", faulted + "@50"}, recordsOf(t, h, "5320", "backend socket EOF", faulted); !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	h.check()
 	onLoop(t, h.loop, func() {
 		if b.OK() {
 			t.Error("backend still OK after its session ended mid-frame")

@@ -1,7 +1,7 @@
 /*
- * Timings of the backend subsystem. The defaults are SPEC's and are what
- * the daemon runs with; tests may shorten them (cmd/bbal accepts a
- * development-only override, never a changed default).
+ * Timings of the backend subsystem. The defaults are the C balancer's
+ * (bbal.h, backend.c) and are what the daemon runs with, plus the fast
+ * failover probe and flap damping of issue 12; tests may shorten them.
  */
 
 package backend
@@ -15,12 +15,16 @@ type Timings struct {
 	HeartbeatInterval time.Duration // hello or last reply to next CLIENT_HEARTBEAT
 	HeartbeatTimeout  time.Duration // CLIENT_HEARTBEAT to SERVER_HEARTBEAT
 	ReconnectFirst    time.Duration // delay after the first fault
-	ReconnectStep     time.Duration // added per further fault
-	ReconnectMax      time.Duration // the delay's ceiling
+	ReconnectStep     time.Duration // added per further fault ...
+	ReconnectMax      time.Duration // ... while the delay is below this (so it tops out at Max+Step-ish: 33 s)
 	NoBackendsLog     time.Duration // minimum gap between "no backends available" records
+	ProbeAfter        time.Duration // queries unanswered this long: probe with a heartbeat
+	ProbeTimeout      time.Duration // the probe's deadline
+	StableAfter       time.Duration // ok this long after the hello: stable
 }
 
-// DefaultTimings are SPEC §4's.
+// DefaultTimings are the C balancer's (bbal.h:73-74, backend.c:48-49),
+// and issue 12's probe and stability intervals.
 func DefaultTimings() Timings {
 	return Timings{
 		Scan:              5 * time.Second,
@@ -31,10 +35,29 @@ func DefaultTimings() Timings {
 		ReconnectStep:     2 * time.Second,
 		ReconnectMax:      32 * time.Second,
 		NoBackendsLog:     5 * time.Second,
+		ProbeAfter:        1500 * time.Millisecond,
+		ProbeTimeout:      time.Second,
+		StableAfter:       5 * time.Second,
 	}
 }
 
+// nextDelay is the reconnect delay after one that was d (backend.c
+// bbal_backend_reconnect): ReconnectFirst after none, then growing by
+// ReconnectStep while below ReconnectMax.
+func (t *Timings) nextDelay(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return t.ReconnectFirst
+	case d < t.ReconnectMax:
+		return d + t.ReconnectStep
+	}
+	return d
+}
+
 // Scale divides every interval by f (f > 1 shortens them); a test aid.
+// The probe's two intervals are kept: they measure how soon a live process
+// answers, which no test can speed up, and shortened they would fault
+// backends that are merely busy on a loaded test machine.
 func (t Timings) Scale(f float64) Timings {
 	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) / f) }
 	return Timings{
@@ -46,5 +69,8 @@ func (t Timings) Scale(f float64) Timings {
 		ReconnectStep:     d(t.ReconnectStep),
 		ReconnectMax:      d(t.ReconnectMax),
 		NoBackendsLog:     d(t.NoBackendsLog),
+		ProbeAfter:        t.ProbeAfter,
+		ProbeTimeout:      t.ProbeTimeout,
+		StableAfter:       d(t.StableAfter),
 	}
 }

@@ -43,6 +43,7 @@ direction is as unknown as type 7. Session rules (hello first, one heartbeat
 outstanding, INBOUND_TCP_OK only on TCP sessions) belong to the session code,
 not here.
 */
+
 package backend
 
 import (
@@ -177,11 +178,16 @@ func appendType(dst []byte, t FrameType) []byte {
 }
 
 func appendUDP(dst []byte, t FrameType, addr uint32, port uint16, msg []byte) []byte {
+	return append(appendUDPHeader(dst, t, addr, port, len(msg)), msg...)
+}
+
+// appendUDPHeader appends the 16-byte header of a UDP frame whose payload
+// of n bytes the caller sends next.
+func appendUDPHeader(dst []byte, t FrameType, addr uint32, port uint16, n int) []byte {
 	dst = appendType(dst, t)
 	dst = binary.LittleEndian.AppendUint32(dst, addr)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(port))
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(msg)))
-	return append(dst, msg...)
+	return binary.LittleEndian.AppendUint32(dst, uint32(n))
 }
 
 // ParseServerFrame parses one backend-to-balancer frame (SERVER_HELLO,

@@ -20,6 +20,8 @@ type Info struct {
 	Object               uintptr       // the backend's address: a stable handle
 	ID                   uint32        // be_id
 	Path                 string        // be_path
+	State                string        // the state machine's state (doc.go)
+	Stable               bool          // ok for at least Timings.StableAfter
 	OK                   bool          // be_ok
 	Reconnecting         bool          // be_reconnect: a reconnect is scheduled
 	HeartbeatOutstanding bool          // be_heartbeat_outstanding
@@ -37,12 +39,14 @@ func (b *Backend) Info() Info {
 		Object:               uintptr(unsafe.Pointer(b)),
 		ID:                   b.id,
 		Path:                 b.path,
-		OK:                   b.ok,
-		Reconnecting:         b.reconnectTimer.Scheduled(),
-		HeartbeatOutstanding: b.hbOutstanding,
-		Removed:              b.removed,
+		State:                b.state.String(),
+		Stable:               b.Stable(),
+		OK:                   b.OK(),
+		Reconnecting:         b.Reconnecting(),
+		HeartbeatOutstanding: b.HeartbeatOutstanding(),
+		Removed:              b.Removed(),
 		Remotes:              b.remotes,
-		ReconnectDelay:       b.reconnectDelay,
+		ReconnectDelay:       b.delay,
 		Session:              b.sessionNum,
 		Connected:            b.session != nil,
 		Stats:                b.Stats,
@@ -65,8 +69,6 @@ func (s *Set) NameTimers(name func(t *evport.Timer, arg string)) {
 	}
 	for _, b := range s.byID {
 		arg := "backend " + strconv.FormatUint(uint64(b.id), 10)
-		name(b.connectTimer, arg)
-		name(b.heartbeatTimer, arg)
-		name(b.reconnectTimer, arg)
+		name(b.timer, arg) // one timer; its meaning follows the state
 	}
 }

@@ -12,9 +12,13 @@
  * that disappears marks its backend removed (once its session is gone), and
  * a later scan that finds it again reconnects at once.
  *
+ * A directory that cannot be read logs "error opening socket directory"
+ * (error); a name too long for sun_path logs "backend socket path is too
+ * long" (error, once per name rather than once per scan as in C).
+ *
  * Selection is round-robin in ID order, starting after the backend chosen
  * last and skipping those not ok; with none ok it returns nil and logs
- * "no backends available" at most once per Timings.NoBackendsLog.
+ * "no backends available" (error) at most once per Timings.NoBackendsLog.
  *
  * OUTBOUND_UDP answers from any backend go to the sink the caller installs
  * with SetAnswerSink (the UDP proxy); this package never imports the proxy.
@@ -24,6 +28,7 @@
 package backend
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +39,6 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/evport"
 )
 
@@ -63,10 +67,14 @@ type Set struct {
 	skipped map[string]bool // non-backend entries already warned about
 	last    uint32          // ID chosen most recently
 
-	sink         AnswerSink
-	noneLoggedAt time.Time
-	scratch      []byte
-	scanTimer    *evport.Timer
+	sink          AnswerSink
+	noneLoggedAt  time.Time
+	scanTimer     *evport.Timer
+	countsClaimed bool
+
+	// dial starts a session: evport.Dial, replaced by tests that need a
+	// connect to fail in ways a socket directory cannot arrange.
+	dial func(*evport.Loop, unix.Sockaddr, evport.ConnHandler, evport.ConnConfig) (*evport.Conn, error)
 }
 
 // NewSet creates the set for the socket directory dir. Nothing happens
@@ -79,8 +87,8 @@ func NewSet(loop *evport.Loop, log zerolog.Logger, dir string, t Timings) *Set {
 		timings: t,
 		byPath:  make(map[string]*Backend),
 		skipped: make(map[string]bool),
-		scratch: make([]byte, 0, MaxFrameLength),
 		sink:    func(uint32, uint16, []byte) {},
+		dial:    evport.Dial,
 	}
 }
 
@@ -104,14 +112,7 @@ func (s *Set) Stop() {
 		s.scanTimer.Stop()
 	}
 	for _, b := range s.byID {
-		b.connectTimer.Stop()
-		b.heartbeatTimer.Stop()
-		b.reconnectTimer.Stop()
-		b.ok = false
-		if c := b.session; c != nil {
-			b.session = nil
-			c.Close()
-		}
+		b.stop()
 	}
 }
 
@@ -138,14 +139,14 @@ func (s *Set) Select() *Backend {
 	})
 	for i := 0; i < n; i++ {
 		b := s.byID[(start+i)%n]
-		if b.ok {
+		if b.OK() {
 			s.last = b.id
 			return b
 		}
 	}
 	if now := s.loop.Now(); s.noneLoggedAt.IsZero() || now.Sub(s.noneLoggedAt) >= s.timings.NoBackendsLog {
 		s.noneLoggedAt = now
-		s.log.Warn().Int("backends", n).Msg("no backends available")
+		s.log.Error().Int("backends", n).Msg("no backends available")
 	}
 	return nil
 }
@@ -154,7 +155,13 @@ func (s *Set) Select() *Backend {
 func (s *Set) Rescan() {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
-		bunyan.Errno(s.log.Error().Str("dir", s.dir), err).Msg("could not read backend socket directory")
+		e := s.log.Error().Str("socket_dir", s.dir)
+		if errno := (unix.Errno)(0); errors.As(err, &errno) {
+			e = e.Int("errno", int(errno)).Str("error", errno.Error())
+		} else {
+			e = e.Str("error", err.Error())
+		}
+		e.Msg("error opening socket directory")
 		return
 	}
 	present := make(map[string]bool, len(entries))
@@ -162,8 +169,7 @@ func (s *Set) Rescan() {
 		path := filepath.Join(s.dir, ent.Name())
 		present[path] = true
 		if b := s.byPath[path]; b != nil {
-			if b.removed {
-				b.log.Info().Msg("backend socket returned")
+			if b.Removed() {
 				b.returned()
 			}
 			continue
@@ -171,11 +177,11 @@ func (s *Set) Rescan() {
 		if reason := s.unusable(path, ent); reason != "" {
 			if !s.skipped[path] {
 				s.skipped[path] = true
-				e := s.log.Warn()
 				if len(path) > maxSocketPath {
-					e = s.log.Error()
+					s.log.Error().Str("socket_path", path).Msg("backend socket path is too long")
+				} else {
+					s.log.Warn().Str("path", path).Str("reason", reason).Msg("skipping entry in backend socket directory")
 				}
-				e.Str("path", path).Str("reason", reason).Msg("skipping entry in backend socket directory")
 			}
 			continue
 		}
@@ -217,7 +223,7 @@ func (s *Set) add(name, path string) {
 	s.byID = slices.Insert(s.byID, i, b)
 	s.byPath[path] = b
 	b.log.Info().Msg("new backend")
-	b.connect()
+	b.connectFresh()
 }
 
 // nextID applies the naming rule: the port number in the name if free,

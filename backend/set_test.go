@@ -1,15 +1,15 @@
 /*
  * Tests of the backend Set (set.go; SPEC §4, §5): discovery and the ID
  * rule, entries that cannot be backends (warned about once, the too-long
- * path as an error), and round-robin selection with its rate-limited
- * "no backends available".
+ * path with the C balancer's error record), an unreadable directory, and
+ * round-robin selection with its rate-limited "no backends available" error.
  *
  * Scans are driven by calling Rescan on the loop, so their number is
  * exact; the periodic scan is pushed out of the way where it would blur
  * that.
  */
 
-package backend
+package backend_test
 
 import (
 	"net"
@@ -17,14 +17,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/backend/backendtest"
 )
 
 // idle timings: no periodic scan, no heartbeats, slow reconnects; the
 // tests below drive everything themselves.
-func idleTimings() Timings {
-	tm := DefaultTimings().Scale(50)
+func idleTimings() backend.Timings {
+	tm := backend.DefaultTimings().Scale(50)
 	tm.Scan = time.Hour
 	tm.HeartbeatInterval = time.Hour
 	tm.ReconnectFirst = time.Hour
@@ -132,8 +136,8 @@ func TestSkippedEntries(t *testing.T) {
 	}
 	// 107 bytes fit sun_path with its NUL; 108 do not. Go will not bind a
 	// 108-byte path, so bind a short one and rename the socket.
-	fits := filepath.Join(h.dir, strings.Repeat("f", maxSocketPath-len(h.dir)-1))
-	tooLong := filepath.Join(h.dir, strings.Repeat("L", maxSocketPath+1-len(h.dir)-1))
+	fits := filepath.Join(h.dir, strings.Repeat("f", backend.MaxSocketPath-len(h.dir)-1))
+	tooLong := filepath.Join(h.dir, strings.Repeat("L", backend.MaxSocketPath+1-len(h.dir)-1))
 	if len(fits) != 107 || len(tooLong) != 108 {
 		t.Fatalf("path lengths %d and %d, want 107 and 108", len(fits), len(tooLong))
 	}
@@ -148,10 +152,12 @@ func TestSkippedEntries(t *testing.T) {
 		h.rescan()
 	}
 	skip := "skipping entry in backend socket directory"
+	if rs := h.logs.Find(t, "backend socket path is too long", "socket_path", tooLong); len(rs) != 1 || rs[0].Str("level") != "50" {
+		t.Errorf("too-long records %v after 4 scans, want one error", rs)
+	}
 	for _, c := range []struct{ path, level, reason string }{
 		{filepath.Join(h.dir, "README"), "40", "not a socket"},
 		{filepath.Join(h.dir, "subdir"), "40", "not a socket"},
-		{tooLong, "50", "sun_path"},
 	} {
 		rs := h.logs.Find(t, skip, "path", c.path)
 		if len(rs) != 1 {
@@ -175,19 +181,19 @@ func TestSkippedEntries(t *testing.T) {
 	if got := h.ids(); got["README"] != 2 {
 		t.Errorf("backends %v, want README as ID 2", got)
 	}
-	if n := len(h.logs.Find(t, skip)); n != 3 {
-		t.Errorf("%d skip records in all, want 3", n)
+	if n := len(h.logs.Find(t, skip)); n != 2 {
+		t.Errorf("%d skip records in all, want 2", n)
 	}
 }
 
 // fakeOK starts a fake backend named name and completes its handshake;
 // the session is returned so that the test keeps it open.
-func fakeOK(t *testing.T, h *harness, name string) (*Backend, *fakeSession) {
+func fakeOK(t *testing.T, h *harness, name string) (*backend.Backend, *backendtest.Session) {
 	t.Helper()
-	f := listenFake(t, h.dir, name)
+	f := backendtest.Listen(t, h.dir, name)
 	h.rescan()
-	s := f.accept()
-	s.hello()
+	s := f.Accept()
+	s.Hello()
 	b := h.backend(name)
 	waitFor(t, h.loop, name+" OK", b.OK)
 	return b, s
@@ -205,8 +211,8 @@ func TestSelect(t *testing.T) {
 			t.Errorf("Select on an empty set = %d", b.ID())
 		}
 	})
-	if rs := h.logs.Find(t, none); len(rs) != 1 || rs[0].Str("level") != "40" {
-		t.Errorf("records %v, want one %q warning", rs, none)
+	if rs := h.logs.Find(t, none); len(rs) != 1 || rs[0].Str("level") != "50" {
+		t.Errorf("records %v, want one %q error", rs, none)
 	}
 
 	b1, _ := fakeOK(t, h, "5301")
@@ -262,4 +268,52 @@ func TestSelect(t *testing.T) {
 	if rs := h.logs.Find(t, none); rs[len(rs)-1].Str("backends") != "3" {
 		t.Errorf("record %v, want backends 3", rs[len(rs)-1])
 	}
+}
+
+// TestUnreadableDirectory: a socket directory that cannot be opened logs the
+// C balancer's record on each scan, and nothing else happens.
+func TestUnreadableDirectory(t *testing.T) {
+	h := newHarness(t, idleTimings())
+	if err := os.Remove(h.dir); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	rs := h.logs.Find(t, "error opening socket directory", "socket_dir", h.dir)
+	if len(rs) != 1 || rs[0].Str("level") != "50" || rs[0].Str("errno") != strconv.Itoa(int(syscall.ENOENT)) || rs[0].Str("error") == "" {
+		t.Errorf("records %v, want one error with socket_dir, errno ENOENT and error", rs)
+	}
+	if got := h.ids(); len(got) != 0 {
+		t.Errorf("backends %v from a missing directory", got)
+	}
+}
+
+// TestRemoteCounts: the primary counts have one writer, claimed once, and
+// never go below zero.
+func TestRemoteCounts(t *testing.T) {
+	h := newHarness(t, idleTimings())
+	listenQuiet(t, h.dir, "5301")
+	h.start()
+	b := h.backend("5301")
+	mustPanic := func(what string, fn func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s did not panic", what)
+			}
+		}()
+		fn()
+	}
+	onLoop(t, h.loop, func() {
+		rc := h.set.ClaimRemoteCounts()
+		mustPanic("a second claim", func() { h.set.ClaimRemoteCounts() })
+		rc.Adjust(b, 2)
+		rc.Adjust(b, -1)
+		if b.Remotes() != 1 {
+			t.Errorf("remotes %d, want 1", b.Remotes())
+		}
+		mustPanic("a count below zero", func() { rc.Adjust(b, -2) })
+		if b.Remotes() != 1 {
+			t.Errorf("remotes %d after a refused adjustment, want 1", b.Remotes())
+		}
+	})
 }

@@ -9,7 +9,6 @@
 package proxy_test
 
 import (
-	"bufio"
 	"net"
 	"net/netip"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/backend/backendtest"
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/evport"
 	"github.com/joyent/mname-balancer/evport/looptest"
@@ -109,9 +109,9 @@ func newTCPHarness(t *testing.T, cfg proxy.TCPConfig) *tcpHarness {
 		t.Fatal("the balancer did not connect to the fake backend")
 	}
 	t.Cleanup(func() { c.Close() })
-	s := &fakeSession{t: t, c: c, r: bufio.NewReader(c)}
-	s.expect(backend.FrameClientHello)
-	s.write(backend.AppendServerHello(nil))
+	s := backendtest.NewSession(t, c)
+	s.Expect(backend.FrameClientHello)
+	s.Write(backend.AppendServerHello(nil))
 	waitFor(t, h.loop, "backend OK", func() bool {
 		bs := h.set.Backends()
 		return len(bs) == 1 && bs[0].OK()
@@ -132,15 +132,15 @@ func (h *tcpHarness) dial() *net.TCPConn {
 
 // nextSession is the backend side of the next proxied connection, after
 // its INBOUND_TCP frame; with ok it answers INBOUND_TCP_OK.
-func (h *tcpHarness) nextSession(ok bool) *fakeSession {
+func (h *tcpHarness) nextSession(ok bool) *backendtest.Session {
 	h.t.Helper()
 	select {
 	case c := <-h.sessions:
 		h.t.Cleanup(func() { c.Close() })
-		s := &fakeSession{t: h.t, c: c, r: bufio.NewReader(c)}
-		s.expect(backend.FrameInboundTCP)
+		s := backendtest.NewSession(h.t, c)
+		s.Expect(backend.FrameInboundTCP)
 		if ok {
-			s.write(backend.AppendInboundTCPOK(nil))
+			s.Write(backend.AppendInboundTCPOK(nil))
 		}
 		return s
 	case <-time.After(waitLimit):

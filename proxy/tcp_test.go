@@ -59,7 +59,7 @@ func TestTCPInvalidOK(t *testing.T) {
 	h := newTCPHarness(t, testTCPConfig())
 	c := h.dial()
 	s := h.nextSession(false)
-	s.write(backend.AppendServerHeartbeat(nil))
+	s.Write(backend.AppendServerHeartbeat(nil))
 	r := h.logs.Wait(t, 1, "backend invalid TCP OK", "frame_type", "1004", "backend", "5301")[0]
 	if r.Str("level") != "40" {
 		t.Errorf("level %s, want 40 (warn)", r.Str("level"))

@@ -1,7 +1,7 @@
 /*
  * Test harness for the UDP path: a real evport loop, a backend Set over a
- * short socket directory under /tmp with at most one fake backend that the
- * test drives with the frame codec, a remote Table, the UDP proxy on
+ * short socket directory under /tmp with at most one fake backend
+ * (backendtest) that the test drives with the frame codec, a remote Table, the UDP proxy on
  * 127.0.0.1 (a kernel-chosen port) and a UDP client socket.
  *
  * The loop normally runs on its own goroutine and the test reaches balancer
@@ -15,18 +15,15 @@
 package proxy_test
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/backend/backendtest"
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/bunyan/bunyantest"
 	"github.com/joyent/mname-balancer/evport"
@@ -60,29 +57,15 @@ type udpHarness struct {
 
 // newUDPHarness builds everything; with a backend name, a fake backend
 // with that socket name is started, handshaken and returned.
-func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *fakeSession) {
+func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *backendtest.Session) {
 	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "pt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := backendtest.SocketDir(t, "pt")
 	h := &udpHarness{t: t, dir: dir, logs: &logBuffer{}}
-	var ln *net.UnixListener
-	conns := make(chan *net.UnixConn, 1)
+	var fake *backendtest.Fake
 	if backendName != "" {
-		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, backendName), Net: "unix"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			c, err := ln.AcceptUnix()
-			if err == nil {
-				conns <- c
-			}
-		}()
+		fake = backendtest.Listen(t, dir, backendName)
 	}
+	var err error
 	h.run = looptest.Start(t)
 	h.loop = h.run.Loop
 	// Info level: the packet path's trace records are off, as in production.
@@ -118,17 +101,10 @@ func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *fakeSession)
 	}
 	t.Cleanup(func() { h.client.Close() })
 
-	var s *fakeSession
-	if backendName != "" {
-		select {
-		case c := <-conns:
-			t.Cleanup(func() { c.Close() })
-			s = &fakeSession{t: t, c: c, r: bufio.NewReader(c)}
-		case <-time.After(waitLimit):
-			t.Fatal("the balancer did not connect to the fake backend")
-		}
-		s.expect(backend.FrameClientHello)
-		s.write(backend.AppendServerHello(nil))
+	var s *backendtest.Session
+	if fake != nil {
+		s = fake.Accept()
+		s.Hello()
 		waitFor(t, h.loop, "backend OK", func() bool {
 			bs := h.set.Backends()
 			return len(bs) == 1 && bs[0].OK()
@@ -186,53 +162,4 @@ func (h *udpHarness) backendStats() backend.Stats {
 	var st backend.Stats
 	onLoop(h.t, h.loop, func() { st = h.set.Backends()[0].Stats })
 	return st
-}
-
-// fakeSession is the backend end of a control session.
-type fakeSession struct {
-	t *testing.T
-	c *net.UnixConn
-	r *bufio.Reader
-}
-
-func (s *fakeSession) readFrame() backend.Frame {
-	s.t.Helper()
-	s.c.SetReadDeadline(time.Now().Add(waitLimit))
-	var hdr [4]byte
-	if _, err := io.ReadFull(s.r, hdr[:]); err != nil {
-		s.t.Fatalf("reading a frame: %v", err)
-	}
-	buf := hdr[:]
-	for {
-		f, n, err := backend.ParseClientFrame(buf)
-		if err != nil {
-			s.t.Fatalf("balancer sent a bad frame: %v", err)
-		}
-		if n > 0 {
-			f.Data = append([]byte(nil), f.Data...)
-			return f
-		}
-		b, err := s.r.ReadByte()
-		if err != nil {
-			s.t.Fatalf("reading a frame: %v", err)
-		}
-		buf = append(buf, b)
-	}
-}
-
-func (s *fakeSession) expect(typ backend.FrameType) backend.Frame {
-	s.t.Helper()
-	f := s.readFrame()
-	if f.Type != typ {
-		s.t.Fatalf("balancer sent %v, want %v", f.Type, typ)
-	}
-	return f
-}
-
-func (s *fakeSession) write(b []byte) {
-	s.t.Helper()
-	s.c.SetWriteDeadline(time.Now().Add(waitLimit))
-	if _, err := s.c.Write(b); err != nil {
-		s.t.Fatalf("writing to the balancer: %v", err)
-	}
 }

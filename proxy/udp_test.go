@@ -34,12 +34,12 @@ func TestUDPForwardAndAnswer(t *testing.T) {
 	addr, port := h.clientAddr()
 
 	h.send([]byte("query-0"))
-	f := s.expect(backend.FrameInboundUDP)
+	f := s.Expect(backend.FrameInboundUDP)
 	if f.Addr != addr || f.Port != port || string(f.Data) != "query-0" {
 		t.Fatalf("backend got %#x:%d %q, want %#x:%d \"query-0\"", f.Addr, f.Port, f.Data, addr, port)
 	}
 
-	s.write(backend.AppendOutboundUDP(nil, f.Addr, f.Port, []byte("answer-0")))
+	s.Write(backend.AppendOutboundUDP(nil, f.Addr, f.Port, []byte("answer-0")))
 	msg, from := h.receive()
 	if string(msg) != "answer-0" {
 		t.Errorf("client got %q, want \"answer-0\"", msg)
@@ -59,7 +59,7 @@ func TestUDPForwardAndAnswer(t *testing.T) {
 		h.send(q)
 	}
 	for i := 1; i <= n; i++ {
-		f := s.expect(backend.FrameInboundUDP)
+		f := s.Expect(backend.FrameInboundUDP)
 		want := "query-" + strconv.Itoa(i)
 		if i == n {
 			want = string(bytes.Repeat([]byte{'x'}, backend.MaxUDPLength))
@@ -101,7 +101,7 @@ func TestUDPOversizedDropped(t *testing.T) {
 
 	// The next datagram is the backend's first frame: nothing went before it.
 	h.send([]byte("small"))
-	if f := s.expect(backend.FrameInboundUDP); string(f.Data) != "small" {
+	if f := s.Expect(backend.FrameInboundUDP); string(f.Data) != "small" {
 		t.Errorf("backend's first frame carries %d bytes, want \"small\"", len(f.Data))
 	}
 	if st, ok := h.remoteStats(addr); !ok || st.UDP != 1 || st.UDPDrop != 0 {
@@ -178,7 +178,7 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 	h, s := newUDPHarness(t, "5301")
 	addr, port := h.clientAddr()
 	h.send([]byte("hello")) // makes the remote and picks its primary
-	s.expect(backend.FrameInboundUDP)
+	s.Expect(backend.FrameInboundUDP)
 
 	h.run.Stop()
 	// One loop turn: a due timer stops Run after the turn's flush. (Not
@@ -210,7 +210,7 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 
 	// Every datagram reached the backend, in order, and was counted.
 	for i := 0; i < forwarded; i++ {
-		f := s.expect(backend.FrameInboundUDP)
+		f := s.Expect(backend.FrameInboundUDP)
 		if f.Addr != addr || f.Port != port || len(f.Data) != len(msg) || binary.BigEndian.Uint32(f.Data) != uint32(i) {
 			t.Fatalf("frame %d: %#x:%d %d bytes numbered %d", i, f.Addr, f.Port, len(f.Data), binary.BigEndian.Uint32(f.Data))
 		}
@@ -264,7 +264,7 @@ func TestUDPSocketToBackendDoesNotAllocate(t *testing.T) {
 	h, s := newUDPHarness(t, "5301")
 	addr, port := h.clientAddr()
 	h.send([]byte("hello"))
-	s.expect(backend.FrameInboundUDP)
+	s.Expect(backend.FrameInboundUDP)
 
 	h.run.Stop()
 	turns := loopTurns(t, h)
@@ -287,7 +287,7 @@ func TestUDPSocketToBackendDoesNotAllocate(t *testing.T) {
 		t.Errorf("receiving a datagram and forwarding it to its backend allocates %v times, want 0", n)
 	}
 	for i := 0; i < sent; i++ {
-		f := s.expect(backend.FrameInboundUDP)
+		f := s.Expect(backend.FrameInboundUDP)
 		if f.Addr != addr || f.Port != port || binary.BigEndian.Uint32(f.Data) != uint32(i) {
 			t.Fatalf("frame %d: %#x:%d numbered %d", i, f.Addr, f.Port, binary.BigEndian.Uint32(f.Data))
 		}
@@ -312,7 +312,7 @@ func TestBackendAnswerToClientDoesNotAllocate(t *testing.T) {
 		binary.BigEndian.PutUint32(answer, uint32(sent))
 		sent++
 		frame = backend.AppendOutboundUDP(frame[:0], addr, port, answer)
-		if _, err := s.c.Write(frame); err != nil {
+		if _, err := s.Conn.Write(frame); err != nil {
 			t.Fatalf("backend write: %v", err)
 		}
 		turns()

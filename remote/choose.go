@@ -82,11 +82,11 @@ func (t *Table) lookup(id uint32) *backend.Backend {
 func (t *Table) setPrimary(r *Remote, id uint32) {
 	if r.primary != 0 {
 		if b := t.set.Lookup(r.primary); b != nil {
-			b.AdjustRemotes(-1)
+			t.counts.Adjust(b, -1)
 		}
 	}
 	r.primary = id
 	if id != 0 {
-		t.set.Lookup(id).AdjustRemotes(1)
+		t.counts.Adjust(t.set.Lookup(id), 1)
 	}
 }

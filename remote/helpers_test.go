@@ -50,10 +50,12 @@ type harness struct {
 }
 
 // backendTimings: SPEC's divided by 50, but a fault keeps a backend down
-// for 200 ms, long enough to look at, short enough to wait for.
+// for 200 ms, long enough to look at, short enough to wait for; and a
+// backend is stable (counted by Rebalance) as soon as it is ok.
 func backendTimings() backend.Timings {
 	tm := backend.DefaultTimings().Scale(50)
 	tm.ReconnectFirst = 200 * time.Millisecond
+	tm.StableAfter = 0
 	return tm
 }
 

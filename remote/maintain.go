@@ -46,11 +46,13 @@ func (t *Table) Expire() {
 }
 
 // Rebalance evens out the primaries among ok backends (file comment).
+// Only stable backends count (backend.Stable): a flapping one would always
+// have the fewest and draw more clients onto itself.
 func (t *Table) Rebalance() {
 	var busiest *backend.Backend
 	okCount, lowest := 0, 0
 	for _, b := range t.set.Backends() {
-		if !b.OK() {
+		if !b.Stable() {
 			continue
 		}
 		if okCount == 0 || b.Remotes() < lowest {

@@ -113,6 +113,7 @@ type Table struct {
 	loop    *evport.Loop
 	log     zerolog.Logger
 	set     *backend.Set
+	counts  *backend.RemoteCounts // the only writer of the primary counts
 	timings Timings
 	max     int
 
@@ -134,7 +135,7 @@ type Table struct {
 // NewTable creates an empty table choosing among set's backends, holding
 // at most DefaultMaxRemotes (see SetMaxRemotes).
 func NewTable(loop *evport.Loop, log zerolog.Logger, set *backend.Set, t Timings) *Table {
-	tb := &Table{loop: loop, log: log, set: set, timings: t, max: DefaultMaxRemotes,
+	tb := &Table{loop: loop, log: log, set: set, counts: set.ClaimRemoteCounts(), timings: t, max: DefaultMaxRemotes,
 		byAddr: make(map[uint32]uint32)}
 	tb.slots.init()
 	tb.rec.init(log)

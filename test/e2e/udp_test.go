@@ -445,10 +445,13 @@ func TestUDPHeartbeatTimeout(t *testing.T) {
 	d.mustWhoami("5303")
 
 	c.peers["5303"].Pause()
-	c.bal.WaitLog("no heartbeat from backend", map[string]any{"be_id": "5303"}, udpEventTimeout)
+	missed := c.bal.WaitLog("no heartbeat from backend", map[string]any{"be_id": "5303"}, udpEventTimeout)
+	if got := missed.Num("level"); got != 50 {
+		t.Errorf("\"no heartbeat from backend\" at level %v, want 50 (error)", got)
+	}
 	fault := c.bal.WaitLog("backend faulted (reset and reconnect)", map[string]any{"be_id": "5303"}, udpEventTimeout)
-	if got := fault.Str("reason"); got != "heartbeat timeout" {
-		t.Errorf("5303's first fault: reason %q, want the heartbeat timeout", got)
+	if got := fault.Str("reason"); got != "no heartbeat" {
+		t.Errorf("5303's first fault: reason %q, want the missed heartbeat", got)
 	}
 	backup := d.whoamiEventually("failover from the paused 5303", udpNot("5303"))
 	c.bal.WaitLog("remote assigned to new backup backend",
@@ -489,8 +492,9 @@ func TestUDPMisbehavingBackendsFaultedAlone(t *testing.T) {
 	for _, name := range good {
 		c.waitEstablished(name, 1)
 	}
-	// Two faults each: each is reconnected and faulted again.
-	c.bal.WaitLogCount("backend faulted (reset and reconnect)", map[string]any{"be_id": "5311"}, 2, udpEventTimeout)
+	// Two faults each: each is reconnected and faulted again. The garbage
+	// backend is never ok, so only its cause is logged (as in C).
+	c.bal.WaitLogCount("errant frame before hello", map[string]any{"be_id": "5311"}, 2, udpEventTimeout)
 	c.bal.WaitLogCount("backend faulted (reset and reconnect)", map[string]any{"be_id": "5312"}, 2, udpEventTimeout)
 	c.waitEstablished("5313", 1)
 
@@ -504,7 +508,7 @@ func TestUDPMisbehavingBackendsFaultedAlone(t *testing.T) {
 	// which faults it. Such a client may go unanswered (5313 says hello
 	// again at once and stays its primary), but any answer must come from
 	// a good backend; the steady clients are answered throughout.
-	oversizedFault := map[string]any{"be_id": "5313", "reason": "protocol error"}
+	oversizedFault := map[string]any{"be_id": "5313", "reason": "oversized UDP packet"}
 	deadline := time.Now().Add(udpEventTimeout)
 	for i := 2; len(c.bal.Find("backend faulted (reset and reconnect)", oversizedFault)) == 0; i++ {
 		if time.Now().After(deadline) || i > 200 {
@@ -521,8 +525,8 @@ func TestUDPMisbehavingBackendsFaultedAlone(t *testing.T) {
 		steady[0].mustWhoami("5301")
 		steady[1].mustWhoami("5302")
 	}
-	n5311 := c.count("backend faulted (reset and reconnect)", "5311")
-	c.bal.WaitLogCount("backend faulted (reset and reconnect)", map[string]any{"be_id": "5311"}, n5311+1, udpEventTimeout)
+	n5311 := c.count("errant frame before hello", "5311")
+	c.bal.WaitLogCount("errant frame before hello", map[string]any{"be_id": "5311"}, n5311+1, udpEventTimeout)
 	for round := 0; round < 3; round++ {
 		steady[0].mustWhoami("5301")
 		steady[1].mustWhoami("5302")
@@ -539,10 +543,14 @@ func TestUDPMisbehavingBackendsFaultedAlone(t *testing.T) {
 	if n := c.count("backend socket established", "5311"); n != 0 {
 		t.Errorf("garbage backend 5311 established %d times, want 0", n)
 	}
+	if n := c.count("backend faulted (reset and reconnect)", "5311"); n != 0 {
+		t.Errorf("garbage backend 5311, never ok, logged as faulted %d times, want 0", n)
+	}
+	reasons := map[string]string{"5312": "duplicate hello", "5313": "oversized UDP packet"}
 	for name, mode := range bad {
 		for _, r := range c.bal.Find("backend faulted (reset and reconnect)", map[string]any{"be_id": name}) {
-			if reason := r.Str("reason"); reason != "protocol error" {
-				t.Errorf("%s backend %s faulted with reason %q, want protocol error", mode, name, reason)
+			if reason := r.Str("reason"); reason != reasons[name] {
+				t.Errorf("%s backend %s faulted with reason %q, want %q", mode, name, reason, reasons[name])
 			}
 		}
 	}

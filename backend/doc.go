@@ -1,0 +1,74 @@
+// Package backend is the balancer's side of its backends: the node-mname
+// processes behind the socket files of one directory, each reached over a
+// standing AF_UNIX control session that carries every UDP query
+// (INBOUND_UDP), every answer (OUTBOUND_UDP) and the heartbeats. It is the
+// C balancer's backend.c; the frame codec (frame.go) is the wire format.
+//
+// # Model
+//
+// A Set holds every Backend ever found in the socket directory (a scan at
+// start, every Timings.Scan and on Rescan), selects ok ones round-robin and
+// hands each OUTBOUND_UDP answer to the sink the daemon installs. Backends
+// are never forgotten: a socket file that disappears marks its backend
+// removed, and a scan that finds it again reconnects at once. Everything
+// here runs on the event loop, without locks.
+//
+// # States
+//
+// A Backend's state is one State value, changed only by the transition table
+// in state.go, each state with at most one timer:
+//
+//	new           found by a scan, about to connect
+//	connecting    session dialled, CLIENT_HELLO queued; SERVER_HELLO is
+//	              awaited for Timings.ConnectTimeout
+//	ok            SERVER_HELLO seen: traffic flows; a CLIENT_HEARTBEAT goes
+//	              out Timings.HeartbeatInterval after the hello or the last
+//	              reply
+//	heartbeat     ok, with a CLIENT_HEARTBEAT outstanding: its reply must
+//	              come within Timings.HeartbeatTimeout (ProbeTimeout for a
+//	              probe)
+//	reconnecting  faulted: no session; the reconnect timer runs
+//	removed       the socket file is gone: no session, no timer, until a
+//	              scan finds it again
+//	stopped       the Set was stopped (shutdown)
+//
+// A fault is anything that ends a session: a protocol violation (a first
+// frame other than SERVER_HELLO, a second SERVER_HELLO, a SERVER_HEARTBEAT
+// with none outstanding, INBOUND_TCP_OK or an unknown type, an OUTBOUND_UDP
+// over 1500 bytes, a session ending mid-frame), a missed heartbeat, the
+// connect timeout, end-of-file, a socket error, a failed connect, or the TCP
+// proxy's Fault. Each logs its cause as the C balancer does, then "backend
+// faulted (reset and reconnect)" at error if the backend was ok.
+//
+// Reconnect delays follow the C balancer: a new (or returned) backend
+// connects at once, then waits ReconnectFirst (1 s), growing by
+// ReconnectStep (2 s) per fault while below ReconnectMax (32 s), so 1, 3,
+// 5, ..., 31, 33, 33 s. Flap damping: only a session that stayed ok for
+// Timings.StableAfter starts the sequence again when it faults; one that
+// faults sooner after its hello keeps backing off like a dead backend.
+// Stable reports that notion, and the remote table's rebalancing counts only
+// stable backends.
+//
+// Fast failover: when a backend has had queries outstanding for
+// Timings.ProbeAfter without answering any, it is probed at once with a
+// CLIENT_HEARTBEAT (allowed whenever none is outstanding) that must be
+// answered within Timings.ProbeTimeout; a heartbeat already outstanding has
+// its deadline shortened to the same. A hung backend is thus faulted, and its
+// clients moved to their backups, within about ProbeAfter+ProbeTimeout.
+//
+// Stuck: a backend is stuck once the kernel will not take more of its
+// session's bytes (evport Conn.Stuck). ForwardUDP then drops the query and
+// counts it in Stats.Stuck. The session's own queue holds at most one
+// batch of maximal frames (UDPBatch) beyond the kernel's buffer, so a
+// stalled backend delays at most one batch of queries.
+//
+// # Invariants
+//
+// Checked by Backend.invariant after every step in the tests:
+//
+//   - a session exists exactly in connecting, ok and heartbeat;
+//   - the one timer is scheduled exactly in connecting, ok, heartbeat and
+//     reconnecting;
+//   - new, removed and stopped have neither;
+//   - the remote count is never negative.
+package backend

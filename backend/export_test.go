@@ -1,0 +1,32 @@
+/*
+ * Test-only access to the package's insides, for the external tests
+ * (package backend_test, which may import backendtest).
+ */
+
+package backend
+
+import (
+	"github.com/joyent/mname-balancer/evport"
+	"golang.org/x/sys/unix"
+)
+
+// Invariant checks the backend's invariants (nil: they hold).
+func (b *Backend) Invariant() error { return b.invariant() }
+
+// SessionConn is the control session's Conn (nil without one).
+func (b *Backend) SessionConn() *evport.Conn { return b.session }
+
+// FireTimer runs the backend's timer callback now, as if it had expired.
+func (b *Backend) FireTimer() { b.timerFired() }
+
+// SetDial replaces the Set's dial function.
+func (s *Set) SetDial(dial func(*evport.Loop, unix.Sockaddr, evport.ConnHandler, evport.ConnConfig) (*evport.Conn, error)) {
+	s.dial = dial
+}
+
+// Sizes the tests check against.
+const (
+	ControlSendBuffer = controlSendBuffer
+	ControlReserve    = controlReserve
+	MaxSocketPath     = maxSocketPath
+)
