@@ -85,7 +85,7 @@ func TestUDPAnswerReachesClientInFullTable(t *testing.T) {
 	onLoop(t, h.loop, func() { h.table.SetMaxRemotes(1) })
 	addr, port := h.clientAddr()
 	h.send([]byte("query"))
-	q := s.expect(backend.FrameInboundUDP)
+	q := s.Expect(backend.FrameInboundUDP)
 
 	// A second client while the first's query is outstanding: the table
 	// is full of a remote seen just now, so the newcomer is refused and
@@ -97,8 +97,8 @@ func TestUDPAnswerReachesClientInFullTable(t *testing.T) {
 	waitFor(t, h.loop, "the newcomer refused", func() bool { return h.table.Stats().Refused == 1 })
 
 	// The backend answers both (the second never asked through us).
-	s.write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("never asked")))
-	s.write(backend.AppendOutboundUDP(nil, q.Addr, q.Port, []byte("answer")))
+	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("never asked")))
+	s.Write(backend.AppendOutboundUDP(nil, q.Addr, q.Port, []byte("answer")))
 	if got, _ := h.receive(); got == nil || string(got) != "answer" {
 		t.Errorf("client got %q, want its answer", got)
 	}

@@ -104,9 +104,9 @@ func TestTCPTricklingClient(t *testing.T) {
 	}()
 	go func() { // the backend reads whatever arrives
 		buf := make([]byte, 512)
-		steadyBackend.c.SetReadDeadline(time.Now().Add(waitLimit))
+		steadyBackend.Conn.SetReadDeadline(time.Now().Add(waitLimit))
 		for {
-			if _, err := steadyBackend.c.Read(buf); err != nil {
+			if _, err := steadyBackend.Conn.Read(buf); err != nil {
 				return
 			}
 		}
@@ -156,8 +156,8 @@ func TestTCPIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 3)
-	s.c.SetReadDeadline(time.Now().Add(waitLimit))
-	if _, err := s.r.Read(buf); err != nil {
+	s.Conn.SetReadDeadline(time.Now().Add(waitLimit))
+	if _, err := s.Read(buf); err != nil {
 		t.Fatalf("backend read: %v", err)
 	}
 	expectClientClosed(t, c)
@@ -181,10 +181,10 @@ func TestTCPHalfCloseTimeout(t *testing.T) {
 	}
 	c.CloseWrite()
 	expectClientClosed(t, c)
-	s.c.SetReadDeadline(time.Now().Add(waitLimit))
+	s.Conn.SetReadDeadline(time.Now().Add(waitLimit))
 	buf := make([]byte, 16)
 	for {
-		if _, err := s.r.Read(buf); err != nil {
+		if _, err := s.Read(buf); err != nil {
 			if isTimeout(err) {
 				t.Fatal("the backend session was not closed")
 			}

@@ -135,6 +135,10 @@ func (s *Session) Expect(typ backend.FrameType) backend.Frame {
 	return f
 }
 
+// Read reads raw bytes that follow the frames read so far (through the
+// same buffer, so no byte is lost between frames and raw reads).
+func (s *Session) Read(p []byte) (int, error) { return s.r.Read(p) }
+
 // Write sends raw bytes to the balancer.
 func (s *Session) Write(b []byte) {
 	s.t.Helper()
