@@ -91,6 +91,7 @@ type BalancerConfig struct {
 	Env       []string // extra environment
 	Control   string   // -c; "" means a fresh path in a temporary directory
 	Metrics   string   // -m IP:PORT; "" means none
+	Remotes   int      // -r; 0 means the default cap
 }
 
 // LogRecord is one parsed log line.
@@ -168,6 +169,9 @@ func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 	args := []string{"-b", "127.0.0.1", "-p", strconv.Itoa(b.Port), "-s", cfg.SocketDir, "-l", level, "-c", b.Control}
 	if cfg.Metrics != "" {
 		args = append(args, "-m", cfg.Metrics)
+	}
+	if cfg.Remotes > 0 {
+		args = append(args, "-r", strconv.Itoa(cfg.Remotes))
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), cfg.Env...)

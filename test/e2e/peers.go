@@ -139,11 +139,12 @@ func StartMnameBackend(t testing.TB, dir, name string, args ...string) *Peer {
 }
 
 // StartBadBackend starts test/peers/bad-backend.js on path in the given mode
-// (garbage, double-hello, oversized, no-tcp-ok, silent) and returns once it
-// is listening.
-func StartBadBackend(t testing.TB, path, mode string) *Peer {
+// (garbage, double-hello, oversized, no-tcp-ok, silent, reflect), with any
+// extra arguments (such as "--victim", "127.0.0.250:5000"), and returns
+// once it is listening.
+func StartBadBackend(t testing.TB, path, mode string, args ...string) *Peer {
 	t.Helper()
-	return startPeer(t, "bad-"+mode, path, "bad-backend.js", []string{"--socket", path, "--mode", mode})
+	return startPeer(t, "bad-"+mode, path, "bad-backend.js", append([]string{"--socket", path, "--mode", mode}, args...))
 }
 
 func startPeer(t testing.TB, name, path, script string, args []string) *Peer {

@@ -4,7 +4,8 @@
  * node `net`, no mname: it speaks just enough of the backend protocol (SPEC
  * section 3) to break it in one chosen way.
  *
- *   node test/peers/bad-backend.js --socket PATH --mode MODE [--exit-with-stdin]
+ *   node test/peers/bad-backend.js --socket PATH --mode MODE [--victim IP:PORT]
+ *       [--exit-with-stdin]
  *
  * Modes:
  *   garbage       answers the first bytes of every connection (the hello)
@@ -18,7 +19,11 @@
  *   no-tcp-ok     a proper hello and heartbeats on a control session, but a
  *                 connection whose first frame is INBOUND_TCP never gets a
  *                 reply (it is kept open and read);
- *   silent        accepts connections and never writes anything.
+ *   silent        accepts connections and never writes anything;
+ *   reflect       a proper hello and heartbeats; each INBOUND_UDP is
+ *                 answered twice: first the answer (the query with the QR
+ *                 bit set) is sent to --victim, an address that never
+ *                 asked, then to the client that did.
  *
  * In every mode INBOUND_UDP frames are otherwise swallowed: this backend
  * answers no DNS. An unparseable frame from the balancer ends the
@@ -45,9 +50,10 @@ var SERVER_HEARTBEAT = 1004;
 var GARBAGE_TYPE = 0xDEADBEEF;
 var OVERSIZED_LENGTH = 1501;
 
-var MODES = [ 'garbage', 'double-hello', 'oversized', 'no-tcp-ok', 'silent' ];
+var MODES = [ 'garbage', 'double-hello', 'oversized', 'no-tcp-ok', 'silent',
+    'reflect' ];
 var USAGE = 'usage: node bad-backend.js --socket PATH --mode (' +
-    MODES.join('|') + ') [--exit-with-stdin]';
+    MODES.join('|') + ') [--victim IP:PORT] [--exit-with-stdin]';
 
 function usage(msg) {
         process.stderr.write('bad-backend: ' + msg + '\n' + USAGE + '\n');
@@ -55,7 +61,8 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-        var opts = { socket: null, mode: null, exitWithStdin: false };
+        var opts = { socket: null, mode: null, victim: null,
+            exitWithStdin: false };
         for (var i = 0; i < argv.length; i++) {
                 var flag = argv[i];
                 if (flag === '--exit-with-stdin') {
@@ -69,6 +76,8 @@ function parseArgs(argv) {
                         opts.socket = val;
                 else if (flag === '--mode')
                         opts.mode = val;
+                else if (flag === '--victim')
+                        opts.victim = parseVictim(val);
                 else
                         usage('unknown argument ' + flag);
         }
@@ -76,7 +85,21 @@ function parseArgs(argv) {
                 usage('--socket is required');
         if (MODES.indexOf(opts.mode) === -1)
                 usage('--mode must be one of ' + MODES.join(', '));
+        if ((opts.mode === 'reflect') !== (opts.victim !== null))
+                usage('--victim goes with --mode reflect, and only with it');
         return (opts);
+}
+
+/*
+ * "a.b.c.d:port" -> { addr, port } in the frame's form: the address as a
+ * number whose most significant byte is the first octet.
+ */
+function parseVictim(val) {
+        var m = /^(\d+)\.(\d+)\.(\d+)\.(\d+):(\d+)$/.exec(val);
+        if (m === null)
+                usage('--victim wants IP:PORT, not ' + val);
+        var addr = ((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0;
+        return ({ addr: addr, port: +m[5] });
 }
 
 function u32s() {
@@ -111,7 +134,8 @@ function parseClientFrame(buf) {
                 if (buf.length < 16 + n)
                         return (null);
                 return ({ type: type, addr: buf.readUInt32LE(4),
-                    port: buf.readUInt32LE(8), len: 16 + n });
+                    port: buf.readUInt32LE(8), len: 16 + n,
+                    data: buf.slice(16, 16 + n) });
         default:
                 return ({ error: 'unknown frame type ' + type });
         }
@@ -168,6 +192,19 @@ function main() {
                                 }
                                 break;
                         case INBOUND_UDP:
+                                if (opts.mode === 'reflect') {
+                                        var ans = Buffer.from(f.data);
+                                        if (ans.length > 2)
+                                                ans[2] |= 0x80;
+                                        sock.write(Buffer.concat([ u32s(
+                                            OUTBOUND_UDP, opts.victim.addr,
+                                            opts.victim.port, ans.length),
+                                            ans ]));
+                                        sock.write(Buffer.concat([ u32s(
+                                            OUTBOUND_UDP, f.addr, f.port,
+                                            ans.length), ans ]));
+                                        break;
+                                }
                                 if (opts.mode === 'oversized' &&
                                     !sentOversized) {
                                         sentOversized = true;
