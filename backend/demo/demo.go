@@ -15,6 +15,10 @@
  * whose first frame is INBOUND_TCP gets INBOUND_TCP_OK and then carries DNS
  * over TCP (two-byte length prefixes). This is ordinary goroutine-per-
  * connection Go: the demo is not the balancer and does not live on its loop.
+ *
+ * DNS is parsed and built with golang.org/x/net/dns/dnsmessage, so that the
+ * balancer binary, which links the demo for --demo, carries no full DNS
+ * library (miekg/dns stays a test-only client).
  */
 package demo
 
@@ -27,9 +31,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 
-	"github.com/miekg/dns"
+	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/joyent/mname-balancer/backend"
 )
@@ -186,27 +191,50 @@ func (s *Server) serveTCP(r io.Reader, w io.Writer, addr uint32, port uint16) {
 	}
 }
 
-// answer builds the reply to one query; nil if it is not a DNS query.
+// answer builds the reply to one query; nil if it is not a DNS query. The
+// header is made as a DNS server makes a reply: ID, opcode and, for a
+// standard query, the RD and CD bits copied; QR and AA set; the question
+// echoed.
 func (s *Server) answer(query []byte, addr uint32, port uint16) []byte {
-	var q dns.Msg
-	if err := q.Unpack(query); err != nil || len(q.Question) != 1 {
+	var p dnsmessage.Parser
+	h, err := p.Start(query)
+	if err != nil {
 		return nil
 	}
-	var m dns.Msg
-	m.SetReply(&q)
-	m.Authoritative = true
-	question := q.Question[0]
-	client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}), port)
-	switch {
-	case dns.CanonicalName(question.Name) == "whoami." && (question.Qtype == dns.TypeTXT || question.Qtype == dns.TypeANY):
-		m.Answer = append(m.Answer, &dns.TXT{
-			Hdr: dns.RR_Header{Name: question.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET},
-			Txt: []string{fmt.Sprintf("backend=%s client=%s", s.id, client)},
-		})
-	default:
-		m.Rcode = dns.RcodeRefused
+	questions, err := p.AllQuestions()
+	if err != nil || len(questions) != 1 {
+		return nil
 	}
-	out, err := m.Pack()
+	q := questions[0]
+	whoami := strings.EqualFold(q.Name.String(), "whoami.") &&
+		(q.Type == dnsmessage.TypeTXT || q.Type == dnsmessage.TypeALL)
+	reply := dnsmessage.Header{ID: h.ID, Response: true, OpCode: h.OpCode, Authoritative: true}
+	if h.OpCode == 0 { // QUERY
+		reply.RecursionDesired, reply.CheckingDisabled = h.RecursionDesired, h.CheckingDisabled
+	}
+	if !whoami {
+		reply.RCode = dnsmessage.RCodeRefused
+	}
+	b := dnsmessage.NewBuilder(make([]byte, 0, 512), reply)
+	b.EnableCompression()
+	if err := b.StartQuestions(); err != nil {
+		return nil
+	}
+	if err := b.Question(q); err != nil {
+		return nil
+	}
+	if whoami {
+		client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}), port)
+		if err := b.StartAnswers(); err != nil {
+			return nil
+		}
+		hdr := dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeTXT, Class: dnsmessage.ClassINET}
+		txt := dnsmessage.TXTResource{TXT: []string{fmt.Sprintf("backend=%s client=%s", s.id, client)}}
+		if err := b.TXTResource(hdr, txt); err != nil {
+			return nil
+		}
+	}
+	out, err := b.Finish()
 	if err != nil {
 		return nil
 	}
