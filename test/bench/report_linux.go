@@ -37,9 +37,11 @@ func (b *bench) print(start time.Time, load0 string) {
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	row := func(cells ...string) {
-		if len(cells) > 0 {
-			cells[0] = fmt.Sprintf("%-44s", cells[0])
+		if len(cells) == 0 {
+			fmt.Fprintln(tw)
+			return
 		}
+		cells[0] = fmt.Sprintf("%-44s", cells[0])
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 	udp := func(label string, m map[string]Result, f func(Result) string) {
