@@ -149,9 +149,3 @@ func (h *tcpHarness) nextSession(ok bool) *backendtest.Session {
 	}
 }
 
-// live is the number of open proxies.
-func (h *tcpHarness) live() int {
-	var n int
-	onLoop(h.t, h.loop, func() { n = h.tcp.Live() })
-	return n
-}
