@@ -148,4 +148,3 @@ func (h *tcpHarness) nextSession(ok bool) *backendtest.Session {
 		return nil
 	}
 }
-
