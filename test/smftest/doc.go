@@ -24,6 +24,8 @@ What the tests hold the shipped files to:
 
 Tools: xmllint (libxml2-utils), shellcheck, GNU make, GNU tar, gzip.  A test
 whose tool is missing skips, unless CI=true is set, when it fails.  The SMF
-DTD is looked for in ../shared/smf next to the repository.
+DTD is looked for in ../shared/smf next to the repository, or at $SMF_DTD
+(relative to the repository, as for make); without it the DTD tests skip,
+under CI they fail (dtd_test.go checks both), and make check does the same.
 */
 package smftest

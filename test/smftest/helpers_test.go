@@ -62,11 +62,21 @@ func requireTool(t *testing.T, name, hint string) string {
 	return path
 }
 
-// smfDTD returns the path of the SMF service bundle DTD in the shared folder
-// beside the repository, or skips (fails under CI) when it is absent.
+// smfDTDEnv overrides where the DTD is looked for, as make's SMF_DTD does.
+const smfDTDEnv = "SMF_DTD"
+
+// smfDTD returns the path of the SMF service bundle DTD ($SMF_DTD, or the
+// shared folder beside the repository), or skips (fails under CI) when it is
+// absent.
 func smfDTD(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(repoRoot(t), "..", "shared", "smf", "service_bundle.dtd.1")
+	path := os.Getenv(smfDTDEnv)
+	switch {
+	case path == "":
+		path = filepath.Join(repoRoot(t), "..", "shared", "smf", "service_bundle.dtd.1")
+	case !filepath.IsAbs(path): // relative to the repository, as for make
+		path = filepath.Join(repoRoot(t), path)
+	}
 	if _, err := os.Stat(path); err != nil {
 		missing(t, "SMF DTD not found: "+err.Error())
 	}
