@@ -1,7 +1,8 @@
 /*
  * Allocation checks for the steady state of the packet path: queueing a
  * small message on an established Conn and flushing it (as the loop does at
- * the end of a turn), and moving a timer. Both must allocate nothing once
+ * the end of a turn), moving a timer, and one wake-up of the Port (re-arm,
+ * wait, dispatch). All must allocate nothing once
  * the buffers have grown to their working size. The loop is driven by hand
  * (Write, then flushDirty) so that nothing else runs in between.
  */
@@ -81,5 +82,40 @@ func TestTimerResetAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("Timer.Stop+Reset allocates %v times", allocs)
+	}
+}
+
+// The Port's steady state: re-arming a ready fd, waiting and dispatching
+// its event (one loop wake-up, without the rest of the turn) allocates
+// nothing, on either binding.
+func TestArmWaitDispatchAllocatesNothing(t *testing.T) {
+	l := newTestLoop(t)
+	fa, fb := socketpair(t)
+	t.Cleanup(func() { unix.Close(fb) })
+	if _, err := unix.Write(fb, []byte("x")); err != nil { // stays unread: always ready
+		t.Fatal(err)
+	}
+	fired := 0
+	f := l.NewFD(fa, func(Events) { fired++ })
+	t.Cleanup(func() { f.Close() })
+	bad := 0
+	wakeUp := func() {
+		if err := f.Arm(Readable); err != nil {
+			bad++
+		}
+		n, err := l.port.Wait(l.events, time.Second)
+		if err != nil || n != 1 {
+			bad++
+		}
+		for i := 0; i < n; i++ {
+			l.dispatch(l.events[i])
+		}
+	}
+	allocs := testing.AllocsPerRun(1000, wakeUp)
+	if bad != 0 || fired != 1001 {
+		t.Fatalf("%d of 1001 wake-ups went wrong; the handler ran %d times", bad, fired)
+	}
+	if allocs != 0 {
+		t.Fatalf("re-arm + wait + dispatch allocates %v times", allocs)
 	}
 }

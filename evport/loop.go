@@ -3,7 +3,7 @@
  * it, the timers and the queue of work posted from other goroutines, and it
  * runs every callback on a single goroutine locked to its OS thread. Nothing
  * the loop owns is locked: the only state other goroutines touch is the post
- * queue (a mutex and a wake-up pipe).
+ * queue (a mutex, and the Port's wake-up).
  *
  * One turn of the loop:
  *
@@ -15,12 +15,17 @@
  *	5. wait for readiness, no longer than until the next timer; read the
  *	   clock again and dispatch each fired fd to its handler
  *
- * Registration: NewFD ties an fd to a handler. Arm associates it one-shot
- * with the Port; when it fires the handler runs once with the events, and it
- * stays quiet until re-armed. FD.Close dissociates and closes the fd exactly
- * once. An event that arrives for an fd that was closed earlier in the same
- * batch, or for a new fd that reused its number but is not armed, is dropped;
- * handlers must tolerate a spurious wake-up (they all use non-blocking calls).
+ * Registration: NewFD ties an fd to a handler and gives the registration a
+ * generation number, new for every NewFD. Arm associates the fd one-shot
+ * with the Port, the user word carrying fd and generation; when it fires the
+ * handler runs once with the events, and it stays quiet until re-armed.
+ * FD.armed is the one record of what the fd is associated for (the Port
+ * bindings keep none). FD.Close dissociates and closes the fd exactly once.
+ * An event is dispatched only if its fd's current registration has the
+ * event's generation and is armed: an event for an fd closed earlier in the
+ * same batch, or for a closed fd whose number a new registration reused, is
+ * dropped. Handlers must still tolerate a spurious wake-up (they all use
+ * non-blocking calls).
  *
  * Stop ends Run after the current turn. Run returns the first error of the
  * Port itself, or the error given to Fail by a handler that met a failure
@@ -48,7 +53,9 @@ const maxEventsPerWait = 64
 type Loop struct {
 	clock   Clock
 	port    *Port
-	fds     map[int]*FD
+	fds     []*FD // by fd number; nil: not registered
+	nfds    int   // registered fds
+	gen     uint32
 	events  []Event
 	now     time.Time
 	timers  timerHeap
@@ -63,24 +70,21 @@ type Loop struct {
 	posted      []func()
 	running     []func()
 	hasPosted   atomic.Bool // len(posted) > 0, readable without the lock
-	wakePending bool
-	closed      bool // Close was called: Post does nothing
-	wakeR       int
-	wakeW       int
-	wakeFD      *FD
+	wakePending bool        // a Port.Wake is outstanding
+	closed      bool        // Close was called: Post does nothing
 }
 
 // FD is an fd registered with a loop.
 type FD struct {
 	loop    *Loop
 	fd      int
+	gen     uint32 // this registration's generation, in the user word
 	handler func(Events)
-	armed   Events
+	armed   Events // what the Port is associated for; 0: not armed
 	closed  bool
 }
 
-// New creates a loop with its own Port and wake-up pipe, on the system
-// clock.
+// New creates a loop with its own Port, on the system clock.
 func New() (*Loop, error) { return NewWithClock(SystemClock) }
 
 // NewWithClock creates a loop that reads the time from clock (nil: the
@@ -96,20 +100,8 @@ func NewWithClock(clock Clock) (*Loop, error) {
 	l := &Loop{
 		clock:  clock,
 		port:   port,
-		fds:    make(map[int]*FD),
 		events: make([]Event, maxEventsPerWait),
 		now:    clock.Now(),
-	}
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		port.Close()
-		return nil, fmt.Errorf("wake-up pipe: %w", err)
-	}
-	l.wakeR, l.wakeW = p[0], p[1]
-	l.wakeFD = l.NewFD(l.wakeR, l.drainWake)
-	if err := l.wakeFD.Arm(Readable); err != nil {
-		l.Close()
-		return nil, err
 	}
 	moved := l.clockMoved
 	clock.Attach(func() { l.Post(moved) })
@@ -122,7 +114,14 @@ func (l *Loop) Now() time.Time { return l.now }
 // NewFD registers fd with the loop; handler runs on the loop each time an
 // armed association fires. The fd is not armed yet.
 func (l *Loop) NewFD(fd int, handler func(Events)) *FD {
-	f := &FD{loop: l, fd: fd, handler: handler}
+	l.gen++
+	f := &FD{loop: l, fd: fd, gen: l.gen, handler: handler}
+	if fd >= len(l.fds) {
+		l.fds = append(l.fds, make([]*FD, fd+1-len(l.fds))...)
+	}
+	if l.fds[fd] == nil {
+		l.nfds++
+	}
 	l.fds[fd] = f
 	return f
 }
@@ -142,7 +141,7 @@ func (f *FD) Arm(ev Events) error {
 		f.armed = 0
 		return f.loop.port.Dissociate(f.fd)
 	}
-	if err := f.loop.port.Associate(f.fd, ev); err != nil {
+	if err := f.loop.port.Associate(f.fd, f.gen, ev); err != nil {
 		return err
 	}
 	f.armed = ev
@@ -161,7 +160,8 @@ func (f *FD) Close() error {
 	f.armed = 0
 	l := f.loop
 	if l.fds[f.fd] == f {
-		delete(l.fds, f.fd)
+		l.fds[f.fd] = nil
+		l.nfds--
 	}
 	derr := l.port.Dissociate(f.fd)
 	if err := unix.Close(f.fd); err != nil {
@@ -177,27 +177,18 @@ func (l *Loop) Post(fn func()) {
 	l.postMu.Lock()
 	defer l.postMu.Unlock()
 	if l.closed {
-		return // the wake-up pipe is gone; its fd number may be reused
+		return // the Port is gone; its fd number may be reused
 	}
 	l.posted = append(l.posted, fn)
 	l.hasPosted.Store(true)
 	if !l.wakePending {
-		l.wakePending = true
-		// Under the lock, so that Close cannot close wakeW in between. A
-		// full pipe already guarantees a wake-up, so EAGAIN is harmless.
-		_, _ = unix.Write(l.wakeW, []byte{1})
-	}
-}
-
-func (l *Loop) drainWake(Events) {
-	var buf [64]byte
-	for {
-		n, err := unix.Read(l.wakeR, buf[:])
-		if n <= 0 || err != nil {
-			break
+		// Under the lock, so that Close cannot close the Port in between.
+		// One outstanding wake-up is enough: runPosted clears wakePending
+		// under the lock when it takes the queue.
+		if err := l.port.Wake(); err == nil {
+			l.wakePending = true
 		}
 	}
-	_ = l.wakeFD.Arm(Readable)
 }
 
 // runPosted runs the work posted since the last turn, in posting order.
@@ -255,9 +246,12 @@ func (l *Loop) Run() error {
 }
 
 func (l *Loop) dispatch(ev Event) {
-	f := l.fds[ev.FD]
-	if f == nil || f.armed == 0 {
+	if ev.FD < 0 || ev.FD >= len(l.fds) {
 		return
+	}
+	f := l.fds[ev.FD]
+	if f == nil || f.gen != ev.Gen || f.armed == 0 {
+		return // closed, reused by a newer registration, or disarmed
 	}
 	fired := ev.Events & f.armed
 	if fired == 0 {
@@ -279,22 +273,14 @@ func (l *Loop) nextTimeout() time.Duration {
 	return l.clock.Until(l.timers[0].when)
 }
 
-// Close releases the loop's own resources (the Port and the wake-up pipe),
-// once. Registered fds belong to their owners and are not closed here.
+// Close releases the loop's own resource, the Port, once. Registered fds
+// belong to their owners and are not closed here.
 func (l *Loop) Close() error {
 	l.postMu.Lock()
-	already := l.closed
-	l.closed = true
-	l.postMu.Unlock()
-	if already {
+	defer l.postMu.Unlock()
+	if l.closed {
 		return nil
 	}
-	err := l.wakeFD.Close()
-	if cerr := unix.Close(l.wakeW); err == nil && cerr != nil {
-		err = cerr
-	}
-	if cerr := l.port.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	return err
+	l.closed = true
+	return l.port.Close()
 }

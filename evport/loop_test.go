@@ -246,3 +246,109 @@ func TestFDDisarmedEarlierInBatchIsNotDispatched(t *testing.T) {
 		t.Fatalf("handlers ran %d times, want 1", calls)
 	}
 }
+
+// An event whose generation is not that of the fd's current registration
+// is dropped: it was armed by an earlier registration of the same number.
+func TestDispatchDropsEventOfEarlierGeneration(t *testing.T) {
+	l := newTestLoop(t)
+	a, b := socketpair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	var old, cur []Events
+	f1 := l.NewFD(a, func(ev Events) { old = append(old, ev) })
+	if err := f1.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	stale := Event{FD: a, Gen: f1.gen, Events: Readable}
+	// The registration ends without closing the fd, and a new one takes
+	// the same number.
+	f1.closed = true
+	if err := l.port.Dissociate(a); err != nil {
+		t.Fatal(err)
+	}
+	f2 := l.NewFD(a, func(ev Events) { cur = append(cur, ev) })
+	t.Cleanup(func() { f2.Close() })
+	if f2.gen == f1.gen {
+		t.Fatalf("two registrations share generation %d", f2.gen)
+	}
+	if err := f2.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	l.dispatch(stale)
+	if len(old)+len(cur) != 0 || f2.Armed() != Readable {
+		t.Fatalf("stale event dispatched (old %v, new %v, armed %v)", old, cur, f2.Armed())
+	}
+	l.dispatch(Event{FD: a, Gen: f2.gen, Events: Readable})
+	if len(cur) != 1 || cur[0] != Readable || len(old) != 0 {
+		t.Fatalf("current event: old %v, new %v; want one Readable to the new handler", old, cur)
+	}
+	l.dispatch(Event{FD: 1 << 20, Events: Readable}) // beyond the table: ignored
+}
+
+// The same through the kernel: two fds fire in one batch; the first
+// handler closes the other fd and registers a new socket, with nothing to
+// read, under the same number, armed. The closed fd's event, still in the
+// batch, must not reach the new registration.
+func TestEventForReusedFDNumberIsDropped(t *testing.T) {
+	l := newTestLoop(t)
+	a1, b1 := socketpair(t)
+	a2, b2 := socketpair(t)
+	quiet, quietPeer := socketpair(t) // never written to
+	t.Cleanup(func() { unix.Close(b1); unix.Close(b2); unix.Close(quiet); unix.Close(quietPeer) })
+	var f1, f2, reused *FD
+	calls := 0
+	newCalls := 0
+	// Whichever runs first closes the other.
+	first := func(self **FD) {
+		calls++
+		if calls > 1 {
+			return
+		}
+		other := f2
+		if self == &f2 {
+			other = f1
+		}
+		num := other.Int()
+		if err := other.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := unix.Dup2(quiet, num); err != nil {
+			t.Error(err)
+			return
+		}
+		reused = l.NewFD(num, func(Events) { newCalls++ })
+		if err := reused.Arm(Readable); err != nil {
+			t.Error(err)
+		}
+	}
+	f1 = l.NewFD(a1, func(Events) { first(&f1) })
+	f2 = l.NewFD(a2, func(Events) { first(&f2) })
+	t.Cleanup(func() {
+		f1.Close()
+		f2.Close()
+		if reused != nil {
+			reused.Close()
+		}
+	})
+	for _, fd := range []int{b1, b2} {
+		if _, err := unix.Write(fd, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f1.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := f2.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	// Both are readable before the loop waits, so one Wait returns both.
+	runFor(t, l, 50*time.Millisecond)
+	if calls != 1 {
+		t.Fatalf("old handlers ran %d times, want 1", calls)
+	}
+	if reused == nil {
+		t.Fatal("the first handler did not re-register the number")
+	}
+	if newCalls != 0 {
+		t.Fatalf("the new registration's handler ran %d times for an event of the closed fd", newCalls)
+	}
+}

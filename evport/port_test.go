@@ -69,7 +69,7 @@ func TestPortOneShot(t *testing.T) {
 	if _, err := unix.Write(b, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Associate(a, Readable); err != nil {
+	if err := p.Associate(a, 1, Readable); err != nil {
 		t.Fatalf("Associate: %v", err)
 	}
 	if ev := expectOne(t, p, a); ev != Readable {
@@ -79,7 +79,7 @@ func TestPortOneShot(t *testing.T) {
 	expectNone(t, p, "after firing, before re-arm")
 	expectNone(t, p, "still not re-armed")
 
-	if err := p.Associate(a, Readable); err != nil {
+	if err := p.Associate(a, 1, Readable); err != nil {
 		t.Fatalf("re-Associate: %v", err)
 	}
 	if ev := expectOne(t, p, a); ev != Readable {
@@ -93,10 +93,10 @@ func TestPortAssociateReplacesInterest(t *testing.T) {
 	a, b := pairForPort(t)
 
 	// a is writable at once; asking for Readable instead must drop that.
-	if err := p.Associate(a, Writable); err != nil {
+	if err := p.Associate(a, 1, Writable); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Associate(a, Readable); err != nil {
+	if err := p.Associate(a, 1, Readable); err != nil {
 		t.Fatal(err)
 	}
 	expectNone(t, p, "Writable replaced by Readable, nothing to read")
@@ -109,10 +109,10 @@ func TestPortAssociateReplacesInterest(t *testing.T) {
 
 	// And the other way round: Readable replaced by Writable reports only
 	// Writable although there is data to read.
-	if err := p.Associate(a, Readable); err != nil {
+	if err := p.Associate(a, 1, Readable); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Associate(a, Writable); err != nil {
+	if err := p.Associate(a, 1, Writable); err != nil {
 		t.Fatal(err)
 	}
 	if ev := expectOne(t, p, a); ev != Writable {
@@ -129,7 +129,7 @@ func TestPortDissociate(t *testing.T) {
 	if _, err := unix.Write(b, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Associate(a, Readable); err != nil {
+	if err := p.Associate(a, 1, Readable); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Dissociate(a); err != nil {
@@ -140,7 +140,7 @@ func TestPortDissociate(t *testing.T) {
 		t.Fatalf("second Dissociate: %v", err)
 	}
 	// Associating again after Dissociate works.
-	if err := p.Associate(a, Readable); err != nil {
+	if err := p.Associate(a, 1, Readable); err != nil {
 		t.Fatalf("Associate after Dissociate: %v", err)
 	}
 	if ev := expectOne(t, p, a); ev != Readable {
@@ -152,7 +152,7 @@ func TestPortHangupReportsBothDirections(t *testing.T) {
 	p := newTestPort(t)
 	a, b := socketpair(t)
 	t.Cleanup(func() { unix.Close(a) })
-	if err := p.Associate(a, Readable); err != nil {
+	if err := p.Associate(a, 1, Readable); err != nil {
 		t.Fatal(err)
 	}
 	unix.Close(b)
@@ -171,7 +171,7 @@ func TestPortWaitSeveralFDs(t *testing.T) {
 		}
 	}
 	for _, fd := range []int{a1, a2} {
-		if err := p.Associate(fd, Readable); err != nil {
+		if err := p.Associate(fd, 1, Readable); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -191,7 +191,7 @@ func TestPortWaitSeveralFDs(t *testing.T) {
 func TestPortWaitTimeout(t *testing.T) {
 	p := newTestPort(t)
 	a, _ := pairForPort(t)
-	if err := p.Associate(a, Readable); err != nil {
+	if err := p.Associate(a, 1, Readable); err != nil {
 		t.Fatal(err)
 	}
 	// A zero timeout polls.
@@ -241,5 +241,85 @@ func TestWaitMillis(t *testing.T) {
 		if got := waitMillis(c.d); got != c.want {
 			t.Errorf("waitMillis(%v) = %d, want %d", c.d, got, c.want)
 		}
+	}
+}
+
+// The generation given to Associate comes back with the event, whole (the
+// top bit included), and re-associating replaces it.
+func TestPortEventCarriesGeneration(t *testing.T) {
+	p := newTestPort(t)
+	a, b := pairForPort(t)
+	if _, err := unix.Write(b, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for _, gen := range []uint32{7, 0xfffffffe} {
+		if err := p.Associate(a, 1, Writable); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Associate(a, gen, Readable); err != nil { // re-arm: replaces both
+			t.Fatal(err)
+		}
+		evs := waitEvents(t, p, 5*time.Second)
+		if len(evs) != 1 || evs[0].FD != a || evs[0].Gen != gen || evs[0].Events != Readable {
+			t.Fatalf("got %+v, want one Readable event on fd %d with generation %#x", evs, a, gen)
+		}
+	}
+}
+
+// Wake from another goroutine ends a Wait that would block forever; the
+// wake-up itself is not reported as an event, and it is consumed: several
+// Wakes before a Wait end that one Wait only.
+func TestPortWake(t *testing.T) {
+	p := newTestPort(t)
+	a, _ := pairForPort(t)
+	if err := p.Associate(a, 1, Readable); err != nil { // never fires: nothing to read
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		if err := p.Wake(); err != nil {
+			t.Error(err)
+		}
+	}()
+	// Wait forever, but for the Wake (or a signal: then wait again).
+	done := make(chan []Event, 1)
+	go func() {
+		out := make([]Event, 8)
+		n, err := p.Wait(out, -1)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- out[:n]
+	}()
+	select {
+	case evs := <-done:
+		if len(evs) != 0 {
+			t.Fatalf("Wake reported as events %+v", evs)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wake did not end a Wait with no timeout")
+	}
+
+	for range 3 {
+		if err := p.Wake(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if evs := waitEvents(t, p, 5*time.Second); len(evs) != 0 {
+		t.Fatalf("Wake reported as events %+v", evs)
+	}
+	// All three consumed: the next Wait waits out its timeout (a signal
+	// may cut it short, so allow a few tries to see one full wait).
+	const timeout = 30 * time.Millisecond
+	full := false
+	for attempt := 0; attempt < 3 && !full; attempt++ {
+		start := time.Now()
+		if evs := waitEvents(t, p, timeout); len(evs) != 0 {
+			t.Fatalf("events %+v after the wake-ups were consumed", evs)
+		}
+		full = time.Since(start) >= timeout-5*time.Millisecond
+	}
+	if !full {
+		t.Fatal("Wait kept returning early: a wake-up was not consumed")
 	}
 }
