@@ -24,6 +24,15 @@ func startInspection(opts options, log zerolog.Logger, in *mdb.Inspector) (stop 
 	} else {
 		stops = append(stops, func() { ctl.Close() })
 	}
+	if opts.metrics.IsValid() {
+		m, err := mdb.ListenMetrics(opts.metrics.String(), in, log)
+		if err != nil {
+			bunyan.Errno(log.Error().Str("address", opts.metrics.String()), err).
+				Msg("could not start metrics endpoint; serving DNS without it")
+		} else {
+			stops = append(stops, func() { m.Close() })
+		}
+	}
 	return func() {
 		for _, s := range stops {
 			s()

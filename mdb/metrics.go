@@ -1,0 +1,220 @@
+/*
+ * The Prometheus endpoint (bbal -m IP:PORT), for Triton's cmon-agent:
+ * GET /metrics in the text format. A custom collector takes one snapshot
+ * (without the remotes list) per scrape, so nothing is counted for
+ * Prometheus on the packet path. Every metric is a counter or a gauge
+ * (cmon-agent takes nothing else) with HELP and TYPE; per-backend metrics
+ * carry a "backend" label (the ID); there are no per-client labels, since
+ * remotes can number in the millions. Read-only: nothing here changes the
+ * balancer.
+ *
+ * The server is bounded like everything a client can reach: at most
+ * metricsMaxConns connections, metricsMaxInFlight scrapes at a time,
+ * header and body deadlines, and GET (or HEAD) of /metrics only.
+ */
+
+package mdb
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"golang.org/x/net/netutil"
+
+	"github.com/joyent/mname-balancer/bunyan"
+)
+
+const (
+	metricsMaxConns    = 16
+	metricsMaxInFlight = 4
+	metricsTimeout     = 10 * time.Second
+)
+
+type metric struct {
+	desc  *prometheus.Desc
+	vtype prometheus.ValueType
+	value func(*Snapshot) float64
+}
+
+type backendMetric struct {
+	desc  *prometheus.Desc
+	vtype prometheus.ValueType
+	value func(*Backend) float64
+}
+
+func newMetric(name, help string, vt prometheus.ValueType, v func(*Snapshot) float64) metric {
+	return metric{prometheus.NewDesc(name, help, nil, nil), vt, v}
+}
+
+func newBackendMetric(name, help string, vt prometheus.ValueType, v func(*Backend) float64) backendMetric {
+	return backendMetric{prometheus.NewDesc(name, help, []string{"backend"}, nil), vt, v}
+}
+
+func b2f(b bool) float64 { return float64(boolNum(b)) }
+
+var (
+	counter = prometheus.CounterValue
+	gauge   = prometheus.GaugeValue
+
+	dropDesc = prometheus.NewDesc("bbal_udp_dropped_total",
+		"UDP datagrams dropped, by reason: oversize (client datagram over 1500 bytes), no_backend (none ok), stuck (the backend's session was full), send_error (an answer the socket would not send).",
+		[]string{"reason"}, nil)
+
+	metrics = []metric{
+		newMetric("bbal_uptime_seconds", "Seconds since the balancer started.", gauge,
+			func(s *Snapshot) float64 { return float64(s.Balancer.UptimeNS) / 1e9 }),
+		newMetric("bbal_udp_received_total", "Client UDP datagrams received.", counter,
+			func(s *Snapshot) float64 { return float64(s.Balancer.UDPReceived) }),
+		newMetric("bbal_udp_forwarded_total", "Client UDP datagrams forwarded to a backend.", counter,
+			func(s *Snapshot) float64 { return float64(s.Balancer.UDPForwarded) }),
+		newMetric("bbal_udp_answered_total", "Backend answers sent to UDP clients.", counter,
+			func(s *Snapshot) float64 { return float64(s.Balancer.UDPAnswered) }),
+		newMetric("bbal_tcp_accepted_total", "TCP connections accepted.", counter,
+			func(s *Snapshot) float64 { return float64(s.Balancer.TCPAccepted) }),
+		newMetric("bbal_tcp_refused_total", "TCP connections closed at once: no backend, or no session to it.", counter,
+			func(s *Snapshot) float64 { return float64(s.Balancer.TCPRefused) }),
+		newMetric("bbal_tcp_open", "TCP connections being proxied now.", gauge,
+			func(s *Snapshot) float64 { return float64(s.Balancer.TCPOpen) }),
+		newMetric("bbal_remotes", "Client hosts (remotes) known.", gauge,
+			func(s *Snapshot) float64 { return float64(s.Balancer.Remotes) }),
+		newMetric("bbal_backends", "Backends known (socket files found).", gauge,
+			func(s *Snapshot) float64 { return float64(s.Balancer.Backends) }),
+		newMetric("bbal_backends_ok", "Backends taking traffic.", gauge,
+			func(s *Snapshot) float64 { return float64(s.Balancer.BackendsOK) }),
+		newMetric("bbal_timeouts", "Timers scheduled on the event loop.", gauge,
+			func(s *Snapshot) float64 { return float64(s.Balancer.Timeouts) }),
+	}
+
+	backendMetrics = []backendMetric{
+		newBackendMetric("bbal_backend_ok", "1 if the backend takes traffic (be_ok).", gauge,
+			func(b *Backend) float64 { return b2f(b.OK) }),
+		newBackendMetric("bbal_backend_removed", "1 if the backend's socket file is gone (be_removed).", gauge,
+			func(b *Backend) float64 { return b2f(b.Removed) }),
+		newBackendMetric("bbal_backend_remotes", "Remotes whose primary backend this is (be_remotes).", gauge,
+			func(b *Backend) float64 { return float64(b.Remotes) }),
+		newBackendMetric("bbal_backend_reconnect_delay_seconds", "Wait before the next reconnect after a fault (be_reconnect_delay).", gauge,
+			func(b *Backend) float64 { return float64(b.ReconnectDelayMS) / 1e3 }),
+		newBackendMetric("bbal_backend_sessions_started_total", "Control sessions started (be_stat_conn_start).", counter,
+			func(b *Backend) float64 { return float64(b.StatConnStart) }),
+		newBackendMetric("bbal_backend_session_errors_total", "Control sessions ended by a fault (be_stat_conn_error).", counter,
+			func(b *Backend) float64 { return float64(b.StatConnError) }),
+		newBackendMetric("bbal_backend_udp_forwarded_total", "UDP datagrams forwarded to the backend (be_stat_udp).", counter,
+			func(b *Backend) float64 { return float64(b.StatUDP) }),
+		newBackendMetric("bbal_backend_tcp_forwarded_total", "TCP connections forwarded to the backend (be_stat_tcp).", counter,
+			func(b *Backend) float64 { return float64(b.StatTCP) }),
+		newBackendMetric("bbal_backend_udp_stuck_total", "UDP datagrams dropped because the backend's session was full (be_stat_stuck).", counter,
+			func(b *Backend) float64 { return float64(b.StatStuck) }),
+	}
+)
+
+// collector is a prometheus.Collector taking one snapshot per scrape.
+type collector struct{ in *Inspector }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range metrics {
+		ch <- m.desc
+	}
+	ch <- dropDesc
+	for _, m := range backendMetrics {
+		ch <- m.desc
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	s, err := c.in.Take(false, snapshotTimeout)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(metrics[0].desc, err)
+		return
+	}
+	for _, m := range metrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.vtype, m.value(s))
+	}
+	t := &s.Balancer
+	for _, d := range []struct {
+		reason string
+		n      uint64
+	}{{"oversize", t.UDPDropOversize}, {"no_backend", t.UDPDropNoBackend}, {"stuck", t.UDPDropStuck}, {"send_error", t.UDPDropSendError}} {
+		ch <- prometheus.MustNewConstMetric(dropDesc, counter, float64(d.n), d.reason)
+	}
+	for i := range s.Backends {
+		b := &s.Backends[i]
+		id := strconv.FormatUint(uint64(b.ID), 10)
+		for _, m := range backendMetrics {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.vtype, m.value(b), id)
+		}
+	}
+}
+
+// MetricsHandler serves the text format for in's balancer.
+func MetricsHandler(in *Inspector, log zerolog.Logger) http.Handler {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(collector{in})
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		MaxRequestsInFlight: metricsMaxInFlight,
+		Timeout:             metricsTimeout,
+		ErrorHandling:       promhttp.HTTPErrorOnError,
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "read-only: GET /metrics", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// MetricsServer is the running endpoint.
+type MetricsServer struct {
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
+}
+
+// ListenMetrics serves GET /metrics on addr (IP:PORT).
+func ListenMetrics(addr string, in *Inspector, log zerolog.Logger) (*MetricsServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics endpoint: %w", err)
+	}
+	m := &MetricsServer{
+		ln: ln,
+		srv: &http.Server{
+			Handler:           MetricsHandler(in, log),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       metricsTimeout,
+			WriteTimeout:      metricsTimeout + 5*time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    8 << 10,
+			ErrorLog:          nil,
+		},
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(m.done)
+		if err := m.srv.Serve(netutil.LimitListener(ln, metricsMaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			bunyan.Errno(log.Error(), err).Msg("metrics endpoint failed")
+		}
+	}()
+	log.Info().Str("address", ln.Addr().String()).Msg("metrics endpoint listening")
+	return m, nil
+}
+
+// Addr is the endpoint's address.
+func (m *MetricsServer) Addr() net.Addr { return m.ln.Addr() }
+
+// Close stops the endpoint.
+func (m *MetricsServer) Close() error {
+	err := m.srv.Close()
+	<-m.done
+	return err
+}
