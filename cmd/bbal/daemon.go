@@ -56,6 +56,7 @@ func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcp p
 		Int64("reconnect_max_ms", bt.ReconnectMax.Milliseconds()).
 		Int64("remote_expiry_ms", rt.Expiry.Milliseconds()).
 		Int64("rebalance_ms", rt.Rebalance.Milliseconds()).
+		Int64("remote_evict_after_ms", rt.EvictAfter.Milliseconds()).
 		Int64("tcp_ok_timeout_ms", tcp.OKTimeout.Milliseconds()).
 		Int64("tcp_message_timeout_ms", tcp.MessageTimeout.Milliseconds()).
 		Int64("tcp_idle_timeout_ms", tcp.IdleTimeout.Milliseconds()).

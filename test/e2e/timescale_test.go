@@ -37,6 +37,7 @@ func wantTimings(scale float64) map[string]any {
 		"reconnect_max_ms":      ms(bt.ReconnectMax),
 		"remote_expiry_ms":      ms(rt.Expiry),
 		"rebalance_ms":          ms(rt.Rebalance),
+		"remote_evict_after_ms": ms(rt.EvictAfter),
 		"tcp_ok_timeout_ms":     int64(float64(proxy.TCPOKTimeout.Milliseconds()) / scale),
 	}
 }
