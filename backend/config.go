@@ -35,7 +35,7 @@ func DefaultTimings() Timings {
 		ReconnectStep:     2 * time.Second,
 		ReconnectMax:      32 * time.Second,
 		NoBackendsLog:     5 * time.Second,
-		ProbeAfter:        1500 * time.Millisecond,
+		ProbeAfter:        time.Second,
 		ProbeTimeout:      time.Second,
 		StableAfter:       5 * time.Second,
 	}

@@ -23,7 +23,18 @@
  *   reflect       a proper hello and heartbeats; each INBOUND_UDP is
  *                 answered twice: first the answer (the query with the QR
  *                 bit set) is sent to --victim, an address that never
- *                 asked, then to the client that did.
+ *                 asked, then to the client that did;
+ *   unasked-heartbeat  a proper hello, then at once a SERVER_HEARTBEAT the
+ *                 balancer never asked for;
+ *   bad-type      a proper hello, then at once a frame of type 7;
+ *   flap          a proper hello, then at once the end of the connection
+ *                 (a backend that flaps: every session dies just after it
+ *                 became ok);
+ *   no-read       a proper hello, then it stops reading the connection
+ *                 for good (a backend that is stuck);
+ *   reset         never reads: 50 ms after accepting, the connection is
+ *                 destroyed with the CLIENT_HELLO unread (the balancer's
+ *                 read fails with ECONNRESET).
  *
  * In every mode INBOUND_UDP frames are otherwise swallowed: this backend
  * answers no DNS. An unparseable frame from the balancer ends the
@@ -51,6 +62,7 @@ var GARBAGE_TYPE = 0xDEADBEEF;
 var OVERSIZED_LENGTH = 1501;
 
 var MODES = [ 'garbage', 'double-hello', 'oversized', 'no-tcp-ok', 'silent',
+    'unasked-heartbeat', 'bad-type', 'flap', 'no-read', 'reset',
     'reflect' ];
 var USAGE = 'usage: node bad-backend.js --socket PATH --mode (' +
     MODES.join('|') + ') [--victim IP:PORT] [--exit-with-stdin]';
@@ -158,6 +170,7 @@ function main() {
                 var first = true;
                 var tcp = false;
                 var sentOversized = false;
+                var stuck = false;      /* no-read: reads nothing more */
 
                 function onFrame(f) {
                         var isFirst = first;
@@ -168,6 +181,20 @@ function main() {
                         switch (f.type) {
                         case CLIENT_HELLO:
                                 sock.write(u32s(SERVER_HELLO));
+                                if (opts.mode === 'unasked-heartbeat')
+                                        sock.write(u32s(SERVER_HEARTBEAT));
+                                if (opts.mode === 'bad-type')
+                                        sock.write(u32s(7));
+                                if (opts.mode === 'flap') {
+                                        say('conn ' + id + ': flapping');
+                                        sock.end();
+                                }
+                                if (opts.mode === 'no-read') {
+                                        say('conn ' + id + ': stops reading');
+                                        stuck = true;
+                                        sock.pause();
+                                        return;
+                                }
                                 if (opts.mode === 'double-hello') {
                                         setImmediate(function () {
                                                 say('conn ' + id +
@@ -219,6 +246,13 @@ function main() {
 
                 conns.push(sock);
                 say('conn ' + id + ': accepted');
+                if (opts.mode === 'reset') {
+                        sock.pause();
+                        setTimeout(function () {
+                                say('conn ' + id + ': reset');
+                                sock.destroy();
+                        }, 50);
+                }
                 sock.on('close', function () {
                         say('conn ' + id + ': closed');
                         var idx = conns.indexOf(sock);
@@ -232,7 +266,7 @@ function main() {
                         sock.end();
                 });
                 sock.on('data', function (chunk) {
-                        if (opts.mode === 'silent')
+                        if (opts.mode === 'silent' || stuck)
                                 return;
                         if (opts.mode === 'garbage') {
                                 if (first) {
@@ -259,13 +293,14 @@ function main() {
                                 }
                                 acc = acc.slice(f.len);
                                 onFrame(f);
-                                if (tcp)
+                                if (tcp || stuck)
                                         return;
                         }
                 });
         }
 
-        var server = net.createServer({ allowHalfOpen: true }, serve);
+        var server = net.createServer({ allowHalfOpen: true,
+            pauseOnConnect: opts.mode === 'reset' }, serve);
 
         function stop(why) {
                 if (stopping)
