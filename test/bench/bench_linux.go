@@ -45,6 +45,7 @@ type Config struct {
 	Node     string    // node binary
 	RepoRoot string    // for test/bench/mname-echo.js and test/node_modules
 	Smoke    bool      // a second or so per path, small rates: does every path answer?
+	Workers  int       // generator threads for UDP loads (0: 1; see Load.Workers)
 	Out      io.Writer // the table
 	Progress io.Writer // a line per measurement
 }
@@ -246,7 +247,8 @@ var udpPaths = []string{pathReflector, pathDirect, pathBBAL, pathDnsdist}
 func (b *bench) load(path string, rate int, d time.Duration, sources [][4]byte) (Result, time.Duration, error) {
 	pid := b.pids[path]
 	cpu0, _ := cpuTime(pid)
-	res, err := Load{Rate: rate, Duration: d, Grace: b.plan.grace, Sources: sources, Targets: b.targets[path]}.Run()
+	res, err := Load{Rate: rate, Duration: d, Grace: b.plan.grace, Sources: sources, Targets: b.targets[path],
+		Workers: b.cfg.Workers}.Run()
 	cpu1, _ := cpuTime(pid)
 	if err != nil {
 		return res, 0, fmt.Errorf("%s at %d q/s: %w", path, rate, err)
@@ -413,7 +415,8 @@ func (b *bench) rssFigures() error {
 		d := time.Duration(int64(p.remotes) * int64(time.Second) / int64(p.remoteRate))
 		var res Result
 		for range 2 {
-			res, err = Load{Rate: p.remoteRate, Duration: d, Grace: time.Second, Sources: srcs, Targets: b.targets[path]}.Run()
+			res, err = Load{Rate: p.remoteRate, Duration: d, Grace: time.Second, Sources: srcs, Targets: b.targets[path],
+				Workers: b.cfg.Workers}.Run()
 			if err != nil {
 				return err
 			}

@@ -23,14 +23,19 @@ from sources[i % len(sources)] towards targets[(i % len(sources)) %
 len(targets)], so a source always talks to the same target (the direct path
 spreads sources over the echo backends that way).
 
-One thread sends: it computes how many queries are due since the start and
+A sending thread computes how many queries are due since the start and
 sends them in sendmmsg batches of up to 64, sleeping between batches; if it
 falls behind (the machine is busy) it catches up in bursts, and the result
-reports the rate actually achieved. Another thread receives with recvmmsg,
-takes the sequence number out of each answer's question, and records the
-latency from the send time of that query (one clock reading per received
-batch). Answers arriving later than the grace period after the last send
-are not counted.
+reports the rate actually achieved. On loopback the sender pays for the
+whole kernel receive path of what it sends, so a load may have several
+workers (Workers), each a sending and a receiving thread on its own socket,
+worker k sending queries k, k+Workers, ... on the same global schedule (on
+a 2-core machine more workers take CPU from the paths measured, so the
+bench uses one unless told otherwise).
+A receiving thread takes the sequence number out of each answer's question
+and records the latency from the send time of that query (one clock reading
+per received batch). Answers arriving later than the grace period after the
+last send are not counted.
 */
 
 // Load is one open-loop run.
@@ -40,6 +45,7 @@ type Load struct {
 	Grace    time.Duration // how long answers are awaited after the last send
 	Sources  [][4]byte     // client addresses, all in 127.0.0.0/8
 	Targets  []unix.RawSockaddrInet4
+	Workers  int // sending threads, each with its own socket and receiver; 0 means 1
 }
 
 // Result is what a Load measured.
@@ -89,80 +95,110 @@ func (l Load) Run() (Result, error) {
 	if len(l.Sources) == 0 || len(l.Targets) == 0 || l.Rate <= 0 {
 		return Result{}, fmt.Errorf("load: need sources, targets and a rate")
 	}
+	workers := max(l.Workers, 1)
 	total := int(int64(l.Rate) * int64(l.Duration) / int64(time.Second))
-	fd, err := udpSocket([4]byte{}, 0, false)
-	if err != nil {
-		return Result{}, err
-	}
-	defer unix.Close(fd)
-	if err := setRecvTimeout(fd, 20); err != nil {
-		return Result{}, fmt.Errorf("load: %w", err)
+	fds := make([]int, workers)
+	for k := range fds {
+		fd, err := udpSocket([4]byte{}, 0, false)
+		if err != nil {
+			return Result{}, err
+		}
+		defer unix.Close(fd)
+		if err := setRecvTimeout(fd, 20); err != nil {
+			return Result{}, fmt.Errorf("load: %w", err)
+		}
+		fds[k] = fd
 	}
 	sendAt := make([]atomic.Int64, total)
+	seen := make([]bool, total) // each element written by one receiver only
 	start := time.Now()
 	var stop atomic.Bool
-	var res Result
-	res.Duration = l.Duration
-	var wg sync.WaitGroup
-	var recvErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res.Answered, res.lat, recvErr = l.receive(fd, start, sendAt, &stop)
-	}()
-	res.Sent, err = l.send(fd, start, total, sendAt)
+	res := Result{Duration: l.Duration}
+	var mu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
+	var recvs, sends sync.WaitGroup
+	for k, fd := range fds {
+		recvs.Add(1)
+		go func() {
+			defer recvs.Done()
+			lat, err := l.receive(fd, start, sendAt, seen, &stop)
+			mu.Lock()
+			res.Answered += len(lat)
+			res.lat = append(res.lat, lat...)
+			mu.Unlock()
+			if err != nil {
+				fail(err)
+			}
+		}()
+		sends.Add(1)
+		go func() {
+			defer sends.Done()
+			n, err := l.send(fd, start, total, k, workers, sendAt)
+			mu.Lock()
+			res.Sent += n
+			mu.Unlock()
+			if err != nil {
+				fail(err)
+			}
+		}()
+	}
+	sends.Wait()
 	res.SendTime = time.Since(start)
 	time.Sleep(l.Grace)
 	stop.Store(true)
-	wg.Wait()
-	if err == nil {
-		err = recvErr
-	}
+	recvs.Wait()
 	slices.Sort(res.lat)
-	return res, err
+	return res, firstErr
 }
 
-func (l Load) send(fd int, start time.Time, total int, sendAt []atomic.Int64) (int, error) {
+// send sends this worker's share of the queries: numbers k, k+workers,
+// k+2*workers... below total, each when the global schedule makes it due.
+func (l Load) send(fd int, start time.Time, total, k, workers int, sendAt []atomic.Int64) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b := newBatch(batchSize, queryLen, true)
 	nsrc := len(l.Sources)
+	mine := func(n int) int { return max(0, (n-k+workers-1)/workers) } // of the first n, how many are ours
+	myTotal := mine(total)
 	sent := 0
-	for sent < total {
+	for sent < myTotal {
 		elapsed := time.Since(start)
-		due := int(int64(l.Rate) * int64(elapsed) / int64(time.Second))
-		if due > total {
-			due = total
-		}
+		due := mine(min(total, int(int64(l.Rate)*int64(elapsed)/int64(time.Second))))
 		if due <= sent {
 			time.Sleep(50 * time.Microsecond)
 			continue
 		}
 		for sent < due {
-			k := min(due-sent, batchSize)
+			n := min(due-sent, batchSize)
 			now := int64(time.Since(start))
-			for i := 0; i < k; i++ {
-				seq := sent + i
+			for i := range n {
+				seq := (sent+i)*workers + k
 				src := seq % nsrc
 				b.setLen(i, writeQuery(b.bufs[i], uint32(seq)))
 				b.setSource(i, l.Sources[src])
 				b.names[i] = l.Targets[src%len(l.Targets)]
 				sendAt[seq].Store(now)
 			}
-			if err := b.send(fd, k); err != nil {
+			if err := b.send(fd, n); err != nil {
 				return sent, err
 			}
-			sent += k
+			sent += n
 		}
 	}
 	return sent, nil
 }
 
-func (l Load) receive(fd int, start time.Time, sendAt []atomic.Int64, stop *atomic.Bool) (int, []uint32, error) {
+func (l Load) receive(fd int, start time.Time, sendAt []atomic.Int64, seen []bool, stop *atomic.Bool) ([]uint32, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b := newBatch(batchSize, 2048, false)
-	seen := make([]bool, len(sendAt))
 	lat := make([]uint32, 0, len(sendAt))
 	for !stop.Load() {
 		n, err := b.recv(fd)
@@ -170,21 +206,17 @@ func (l Load) receive(fd int, start time.Time, sendAt []atomic.Int64, stop *atom
 			continue
 		}
 		if err != nil {
-			return len(lat), lat, fmt.Errorf("load: recvmmsg: %w", err)
+			return lat, fmt.Errorf("load: recvmmsg: %w", err)
 		}
 		now := int64(time.Since(start))
-		for i := 0; i < n; i++ {
+		for i := range n {
 			seq, ok := seqOf(b.data(i))
 			if !ok || int(seq) >= len(sendAt) || seen[seq] {
 				continue
 			}
-			sent := sendAt[seq].Load()
-			if sent == 0 && seq != 0 {
-				continue // not sent by this run (a straggler from the last)
-			}
 			seen[seq] = true
-			lat = append(lat, uint32((now-sent)/1000))
+			lat = append(lat, uint32((now-sendAt[seq].Load())/1000))
 		}
 	}
-	return len(lat), lat, nil
+	return lat, nil
 }

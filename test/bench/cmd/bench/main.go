@@ -3,8 +3,8 @@
 // Command bench runs the project's benchmark or soak (make bench, make
 // soak; see package test/bench and README "Benchmarks").
 //
-//	bench [-bbal PATH] [-smoke]      the side-by-side table
-//	bench -soak [-bbal PATH]         the hostile-conditions soak
+//	bench [-bbal PATH] [-smoke] [-workers N]   the side-by-side table
+//	bench -soak [-bbal PATH]                   the hostile-conditions soak
 //
 // BBAL in the environment names the balancer binary when -bbal is not
 // given (default bin/bbal).
@@ -28,6 +28,7 @@ func main() {
 	bbal := flag.String("bbal", def, "the balancer binary to bench (env BBAL)")
 	smoke := flag.Bool("smoke", false, "a second per path: check that every path answers")
 	soak := flag.Bool("soak", false, "run the hostile-conditions soak instead")
+	workers := flag.Int("workers", 1, "UDP generator threads (more reach higher rates, but take CPU from the paths)")
 	flag.Parse()
 	root, err := os.Getwd()
 	if err != nil {
@@ -41,7 +42,7 @@ func main() {
 	}
 	cfg := bench.Config{
 		BBAL: abs, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node",
-		RepoRoot: root, Smoke: *smoke, Out: os.Stdout, Progress: os.Stderr,
+		RepoRoot: root, Smoke: *smoke, Workers: *workers, Out: os.Stdout, Progress: os.Stderr,
 	}
 	if *soak {
 		err = bench.Soak(cfg)
