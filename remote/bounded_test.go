@@ -131,6 +131,37 @@ func TestEvictionKeepsCountsExact(t *testing.T) {
 	h.checkCounts()
 }
 
+func TestExpiryOfManyRemotesIsSpreadOverTurns(t *testing.T) {
+	const n = 10000
+	rt := noPeriodic
+	rt.Expiry = 50 * time.Millisecond
+	h := newHarness(t, rt, "5301", "5302")
+	onLoop(t, h.loop, func() {
+		for i := 0; i < n; i++ {
+			h.table.Backend(h.table.Lookup(ip10(i)))
+		}
+	})
+	time.Sleep(100 * time.Millisecond)
+	onLoop(t, h.loop, func() {
+		h.table.Lookup(ip10(n)) // a fresh one stays
+		h.table.Expire()
+		// One turn forgets a batch, not everything.
+		if left := h.table.Len(); left <= 1 || left >= n+1 {
+			t.Errorf("%d remotes left after one turn of expiry, want some but not all of %d expired", left, n)
+		}
+	})
+	waitFor(t, h.loop, "the rest expired on later turns", func() bool { return h.table.Len() == 1 })
+	onLoop(t, h.loop, func() {
+		if !h.table.Known(ip10(n)) {
+			t.Error("the fresh remote was expired")
+		}
+		if st := h.table.Stats(); st.Expired != n {
+			t.Errorf("Expired %d, want %d", st.Expired, n)
+		}
+	})
+	h.checkCounts()
+}
+
 func TestFloodOfNewClientsIsRateLimited(t *testing.T) {
 	h := newHarness(t, remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}, "5301", "5302")
 	onLoop(t, h.loop, func() {

@@ -46,4 +46,7 @@ func (t *Table) NameTimers(name func(t *evport.Timer, arg string)) {
 	if t.flushTimer != nil {
 		name(t.flushTimer, "remote table (log summaries)")
 	}
+	if t.expireMore != nil {
+		name(t.expireMore, "remote table (expiry, continued)")
+	}
 }

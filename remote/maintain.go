@@ -4,7 +4,10 @@
  *
  * Expire forgets remotes silent for longer than Timings.Expiry, oldest
  * first, stopping at the first that is not (the seen-order list makes it
- * proportional to what expires, not to the table).
+ * proportional to what expires, not to the table). It forgets at most
+ * expireBatch per loop turn and continues on the next turn, so that the
+ * end of a flood of a million addresses (about half a second of map
+ * deletions) does not stall the packet path.
  *
  * Every Timings.Rebalance the table evens out the load: over the ok
  * backends it takes the highest and lowest primary counts; if their spread
@@ -26,17 +29,28 @@ import (
 // movingKeep bounds the scratch slice Rebalance keeps between runs.
 const movingKeep = 4096
 
+// expireBatch is the most remotes Expire forgets in one loop turn (a few
+// milliseconds).
+const expireBatch = 4096
+
 // Expire forgets remotes silent for longer than Timings.Expiry.
 func (t *Table) Expire() {
 	now := t.loop.Now()
 	limit := now.UnixNano() - int64(t.timings.Expiry)
-	for {
+	for i := 0; ; i++ {
 		n, ok := t.slots.oldest()
 		if !ok {
 			return
 		}
 		r := t.slots.at(n)
 		if r.lastSeen >= limit {
+			return
+		}
+		if i == expireBatch {
+			if t.expireMore == nil {
+				t.expireMore = t.loop.NewTimer(t.Expire)
+			}
+			t.expireMore.Reset(0) // the rest on a later turn
 			return
 		}
 		t.stats.Expired++

@@ -130,6 +130,7 @@ type Table struct {
 	sweepTimer     *evport.Timer
 	rebalanceTimer *evport.Timer
 	flushTimer     *evport.Timer
+	expireMore     *evport.Timer // Expire's continuation (maintain.go)
 }
 
 // NewTable creates an empty table choosing among set's backends, holding
@@ -166,6 +167,9 @@ func (t *Table) Stop() {
 		t.sweepTimer.Stop()
 		t.rebalanceTimer.Stop()
 		t.flushTimer.Stop()
+	}
+	if t.expireMore != nil {
+		t.expireMore.Stop()
 	}
 }
 
