@@ -57,6 +57,11 @@ type Event struct {
 	Events Events
 }
 
+// maxWait caps one wait, as the runtime's netpoll caps its port_getn
+// timeout: a timer days away needs no exact single sleep, and epoll's int
+// of milliseconds must not overflow.
+const maxWait = 1e6 * time.Second
+
 // waitMillis converts a loop timeout into the millisecond count epoll and
 // the event-port timespec want: negative means forever, and a positive
 // duration is rounded up so that a timer due in half a millisecond does not
@@ -65,5 +70,6 @@ func waitMillis(d time.Duration) int {
 	if d < 0 {
 		return -1
 	}
+	d = min(d, maxWait)
 	return int((d + time.Millisecond - 1) / time.Millisecond)
 }

@@ -19,15 +19,19 @@
  * itself (//go:cgo_import_dynamic, as x/sys/unix does for its own wrappers
  * and the runtime for netpoll_solaris.go; the compiler permits this
  * directive outside cgo for exactly that use) and calls them through
- * x/sys/unix's unexported sysvicall6, reached by linkname as datagram.go
- * reaches recvfrom. Why not x/sys's port wrappers, or its EventPort: x/sys
- * has no port_send or port_alert; its port_associate and port_getn type the
- * user word as *byte, and a word that holds an fd and a generation must not
- * sit in a pointer-typed Go value the garbage collector may inspect; and
- * EventPort allocates a cookie per association and an event array per Get,
- * locks a mutex in every call and panics on an event it has no cookie for
- * (golang/go#54254). Here the user word is a plain uintptr, the event array
- * lives in the Port, and nothing allocates or locks per wait or re-arm.
+ * x/sys/unix's unexported sysvicall6 and rawSysvicall6, reached by linkname
+ * as datagram.go reaches recvfrom. port_getn, which blocks, goes through
+ * sysvicall6 (the runtime is told the thread is in a system call); the
+ * others return at once and go through rawSysvicall6, as the runtime's
+ * netpoll calls them, without the scheduler hand-off. Why not x/sys's port
+ * wrappers, or its EventPort: x/sys has no port_send or port_alert; its
+ * port_associate and port_getn type the user word as *byte, and a word that
+ * holds an fd and a generation must not sit in a pointer-typed Go value the
+ * garbage collector may inspect; and EventPort allocates a cookie per
+ * association and an event array per Get, locks a mutex in every call and
+ * panics on an event it has no cookie for (golang/go#54254). Here the user
+ * word is a plain uintptr, the event array lives in the Port, and nothing
+ * allocates or locks per wait or re-arm.
  *
  * Semantics relied on (port_associate(3C), port_getn(3C)): an association
  * of PORT_SOURCE_FD is one-shot, removed from the port when its event is
@@ -77,6 +81,9 @@ var (
 //go:linkname sysvicall6 golang.org/x/sys/unix.sysvicall6
 func sysvicall6(trap, nargs, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err syscall.Errno)
 
+//go:linkname rawSysvicall6 golang.org/x/sys/unix.rawSysvicall6
+func rawSysvicall6(trap, nargs, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr, err syscall.Errno)
+
 // portEvent is port_event_t (sys/port.h) with the user word as an integer.
 type portEvent struct {
 	events int32   // portev_events
@@ -96,10 +103,23 @@ type Port struct {
 	ts   unix.Timespec // port_getn's timeout, likewise
 }
 
-// call makes one libc call and returns its int result, or the errno when
-// it reports failure (-1; libc's int is the low 32 bits of the register).
+// call makes one libc call that returns at once, and returns its int
+// result or the errno when it reports failure (see result).
 func call(proc *uintptr, nargs uintptr, a1, a2, a3, a4, a5 uintptr) (int, error) {
+	r, _, errno := rawSysvicall6(uintptr(unsafe.Pointer(proc)), nargs, a1, a2, a3, a4, a5, 0)
+	return result(r, errno)
+}
+
+// blockingCall is call for a libc call that may block.
+func blockingCall(proc *uintptr, nargs uintptr, a1, a2, a3, a4, a5 uintptr) (int, error) {
 	r, _, errno := sysvicall6(uintptr(unsafe.Pointer(proc)), nargs, a1, a2, a3, a4, a5, 0)
+	return result(r, errno)
+}
+
+// result reads a libc int result: -1 is failure, with errno set (libc's int
+// is the low 32 bits of the register; the runtime zeroes errno before the
+// call and reads it after).
+func result(r uintptr, errno syscall.Errno) (int, error) {
 	if int32(r) == -1 {
 		if errno == 0 {
 			return -1, unix.EIO // libc failed without an errno: never expected
@@ -154,9 +174,12 @@ func (p *Port) Wait(out []Event, timeout time.Duration) (int, error) {
 		p.ts = unix.NsecToTimespec(int64(waitMillis(timeout)) * int64(time.Millisecond))
 		tsp = uintptr(unsafe.Pointer(&p.ts))
 	}
-	p.nget = 1
 	max := min(len(out), len(p.raw))
-	_, err := call(&procPortGetn, 5, uintptr(p.fd), uintptr(unsafe.Pointer(&p.raw[0])),
+	if max == 0 {
+		return 0, nil // port_getn with max 0 would only count pending events
+	}
+	p.nget = 1 // in: wait for at least one event; out: how many were returned
+	_, err := blockingCall(&procPortGetn, 5, uintptr(p.fd), uintptr(unsafe.Pointer(&p.raw[0])),
 		uintptr(max), uintptr(unsafe.Pointer(&p.nget)), tsp)
 	switch err {
 	case nil:

@@ -237,6 +237,8 @@ func TestWaitMillis(t *testing.T) {
 		{time.Millisecond, 1},
 		{time.Millisecond + 1, 2},
 		{1500 * time.Millisecond, 1500},
+		{1e6 * time.Second, 1e9},
+		{100 * 365 * 24 * time.Hour, 1e9}, // capped: fits epoll's int
 	} {
 		if got := waitMillis(c.d); got != c.want {
 			t.Errorf("waitMillis(%v) = %d, want %d", c.d, got, c.want)
