@@ -17,8 +17,12 @@
 #	                SMF manifests against the DTD in $(SMF_DTD) (a missing
 #	                tool or DTD skips that lint, but fails under CI)
 #	make test       everything CI runs: the npm test peers if missing, check,
-#	                an illumos build of cmd/bbal, the allocation tests
-#	                without -race, then go test -race ./...
+#	                an illumos build of cmd/bbal and of every package's
+#	                test binary (illumos-tests; compiled, not run), the
+#	                allocation tests without -race, then go test -race ./...
+#	make illumos-tests  every package's test binary built for illumos, in
+#	                $(BUILD)/illumos-tests.tar.gz with run-tests.sh: unpack
+#	                it in a SmartOS zone and run ./run-tests.sh (README)
 #	make bench      the side-by-side benchmark (a few minutes, not in CI):
 #	                bbal, dnsdist, a recvmmsg reflector and the echo
 #	                backends direct, one table of figures and ratios;
@@ -69,6 +73,7 @@ PREFIX = opt/smartdc/binder
 RELEASE_BIN = $(BUILD)/illumos-amd64/bbal
 RELEASE_BALSTAT = $(BUILD)/illumos-amd64/balstat
 TARBALL = $(BUILD)/mname-balancer.tar.gz
+ILLUMOS_TESTS = $(BUILD)/illumos-tests
 
 ILLUMOS_ENV = GOOS=illumos GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0
 RELEASE_GOFLAGS = -trimpath -buildvcs=false -ldflags '-buildid= -s -w'
@@ -78,7 +83,7 @@ SMF_METHODS = $(sort $(wildcard smf/methods/*))
 
 BBAL ?= $(BIN)/bbal
 
-.PHONY: all release check test clean bench bench-smoke soak
+.PHONY: all release check test clean bench bench-smoke soak illumos-tests
 
 all:
 	$(GO) build -o $(BIN)/bbal ./cmd/bbal
@@ -122,6 +127,7 @@ check:
 
 test: check test/node_modules/.package-lock.json
 	$(ILLUMOS_ENV) $(GO) build -o /dev/null ./cmd/bbal
+	$(MAKE) illumos-tests
 	# The allocation proofs without -race, which skips some of them.
 	$(GO) test -count=1 -run Alloc ./bunyan ./evport ./backend ./proxy
 	$(GO) test -race ./...
@@ -141,6 +147,22 @@ bench-smoke: all test/node_modules/.package-lock.json
 soak: all test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
 	$(BIN)/bench -soak -bbal $(BBAL)
+
+# One test binary per package with tests, at the package's path, with its
+# testdata; the packages that need the source tree, Go or node to run
+# (test/...) are compiled too, so they are checked, and run there fails.
+illumos-tests:
+	rm -rf $(ILLUMOS_TESTS) $(ILLUMOS_TESTS).tar.gz
+	mkdir -p $(ILLUMOS_TESTS)
+	module=$$($(GO) list -m) && \
+	for pkg in $$($(ILLUMOS_ENV) $(GO) list \
+	    -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
+		dir=$${pkg#"$$module"/}; \
+		$(ILLUMOS_ENV) $(GO) test -c -o $(ILLUMOS_TESTS)/$$dir/$${dir##*/}.test $$pkg || exit 1; \
+		if [ -d $$dir/testdata ]; then cp -R $$dir/testdata $(ILLUMOS_TESTS)/$$dir/; fi; \
+	done
+	cp test/illumos/run-tests.sh $(ILLUMOS_TESTS)/
+	$(TAR) -C $(BUILD) -czf $(ILLUMOS_TESTS).tar.gz illumos-tests
 
 clean:
 	rm -rf $(BIN) $(BUILD)
