@@ -8,7 +8,10 @@
  * record and backend are found and the datagram is queued on that backend's
  * control session as INBOUND_UDP. The loop flushes each session once at the
  * end of the batch. No backend, or a stuck one, drops the datagram and
- * counts it against the remote.
+ * counts it against the remote. Trace records as udp_proxy.c's: "received
+ * UDP packet from remote", "could not find backend for remote", "forwarding
+ * UDP packet to backend" (on the backend's logger: be_id, be_path) and, when
+ * the socket is drained, "ran out of UDP packets" with the batch's count.
  *
  * Out: the backends' OUTBOUND_UDP answers arrive through the answer sink
  * installed on the backend Set and are sent from the listening socket to
@@ -109,6 +112,7 @@ func (u *UDP) ready(evport.Events) {
 	for i := 0; i < udpBatch; i++ {
 		n, addr, port, err := u.sock.RecvFrom(u.buf)
 		if err == unix.EAGAIN {
+			u.log.Trace().Int("packet_count", i).Msg("ran out of UDP packets")
 			break
 		}
 		if err == unix.EINTR {
@@ -133,11 +137,18 @@ func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
 		u.dropOversized(addr, port, len(msg))
 		return
 	}
+	if e := u.log.Trace(); e.Enabled() {
+		bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).Int("len", len(msg)).
+			Msg("received UDP packet from remote")
+	}
 	r := u.table.Lookup(addr)
 	b := u.table.Backend(r)
 	if b == nil || !b.ForwardUDP(addr, port, msg) {
 		if b == nil {
 			u.stats.DropNoBackend++
+			if e := u.log.Trace(); e.Enabled() {
+				bunyan.IPv4(e, "remote_ip", addr).Msg("could not find backend for remote")
+			}
 		} else {
 			u.stats.DropStuck++
 		}
@@ -146,9 +157,9 @@ func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
 	}
 	u.stats.Forwarded++
 	r.Stats.UDP++
-	if e := u.log.Trace(); e.Enabled() {
-		bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).Uint32("backend", b.ID()).
-			Int("len", len(msg)).Msg("UDP packet to backend")
+	if e := b.Log().Trace(); e.Enabled() {
+		bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).
+			Int("len", len(msg)).Msg("forwarding UDP packet to backend")
 	}
 }
 
