@@ -7,9 +7,13 @@
  * forwarding UDP and the answer sink, the stuck bound, and the counters.
  * After each step the tests check the state machine's invariants.
  *
- * Intervals are SPEC's divided by a constant (Timings.Scale). Timing is
- * only ever checked from below (a reconnect must not come before its
- * delay), never as a performance bound; every wait has a generous limit.
+ * The timer tests (faults and their reconnect, back-off, flap damping,
+ * heartbeat, connect timeout, probe) run the loop on a hand-driven clock
+ * (looptest.StartWithClock) with the default intervals and check each one
+ * to the nanosecond: nothing 1 ns before, the event at it. The others use
+ * SPEC's intervals divided by a constant (Timings.Scale); their timing is
+ * only ever checked from below, never as a performance bound, and every
+ * wait has a generous limit.
  */
 
 package backend_test
@@ -153,15 +157,14 @@ func TestProtocolFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tm := testTimings()
-			h := newHarness(t, tm)
+			tm := backend.DefaultTimings()
+			h := newClockHarness(t, tm)
 			f := backendtest.Listen(t, h.dir, "5310")
 			h.start()
 			s := f.Accept()
 			s.Expect(backend.FrameClientHello)
 			b := h.backend("5310")
 
-			start := time.Now()
 			for _, w := range tc.writes {
 				s.Write(w)
 				time.Sleep(5 * time.Millisecond) // separate reads
@@ -182,11 +185,8 @@ func TestProtocolFaults(t *testing.T) {
 			}
 			h.check()
 			onLoop(t, h.loop, func() {
-				if b.OK() || !b.Reconnecting() || b.ReconnectDelay() != tm.ReconnectFirst {
-					t.Errorf("ok %v reconnecting %v after %v, want a reconnect after %v", b.OK(), b.Reconnecting(), b.ReconnectDelay(), tm.ReconnectFirst)
-				}
-				if b.Stats.ConnError != 1 {
-					t.Errorf("ConnError %d, want 1", b.Stats.ConnError)
+				if b.ReconnectDelay() != tm.ReconnectFirst || b.Stats.ConnError != 1 {
+					t.Errorf("delay %v ConnError %d, want %v and 1", b.ReconnectDelay(), b.Stats.ConnError, tm.ReconnectFirst)
 				}
 			})
 			h.mu.Lock()
@@ -195,11 +195,7 @@ func TestProtocolFaults(t *testing.T) {
 			}
 			h.mu.Unlock()
 
-			s2 := f.Accept()
-			if waited := time.Since(start); waited < tm.ReconnectFirst {
-				t.Errorf("reconnected %v after the fault, before the %v delay", waited, tm.ReconnectFirst)
-			}
-			s2.Hello()
+			reconnectsAfter(t, h, f, b, "after the fault", tm.ReconnectFirst).Hello()
 			waitFor(t, h.loop, "backend OK again", b.OK)
 			h.check()
 			if st := h.stats(b); st.ConnStart != 2 || st.ConnError != 1 {
@@ -227,201 +223,308 @@ func TestSocketError(t *testing.T) {
 	h.check()
 }
 
+// wantDelays are backend.c's reconnect delays under tm: 1, 3, 5, ... while
+// below 32, so up to 33 s, then 33 again.
+func wantDelays(tm backend.Timings) []time.Duration {
+	var want []time.Duration
+	for d := tm.ReconnectFirst; ; d += tm.ReconnectStep {
+		want = append(want, d)
+		if d >= tm.ReconnectMax {
+			break
+		}
+	}
+	return append(want, want[len(want)-1])
+}
+
+// reconnectsAfter checks, on the hand-driven clock, that b's pending
+// reconnect is due exactly after d: nothing at d-1ns, a new session at d.
+func reconnectsAfter(t *testing.T, h *harness, f *backendtest.Fake, b *backend.Backend, what string, d time.Duration) *backendtest.Session {
+	t.Helper()
+	if s := h.state(b); s != backend.StateReconnecting {
+		t.Fatalf("%s: state %v, want reconnecting", what, s)
+	}
+	if got := h.due(b); got != d {
+		t.Errorf("%s: reconnect due in %v, want %v", what, got, d)
+	}
+	h.advance(d - time.Nanosecond)
+	if s := h.state(b); s != backend.StateReconnecting {
+		t.Errorf("%s: state %v 1 ns before the delay, want still reconnecting", what, s)
+	}
+	h.advance(time.Nanosecond)
+	if s := h.state(b); s != backend.StateConnecting {
+		t.Errorf("%s: state %v at the delay, want connecting", what, s)
+	}
+	h.check()
+	return f.Accept()
+}
+
 // TestReconnectBackoff faults a backend over and over (the fake closes each
-// session after reading CLIENT_HELLO: "backend socket EOF") and checks the
-// delays 1, 3, 5, ... 31, 33, 33 s (scaled), as backend.c computes them;
-// then that a session that stayed ok for StableAfter starts over at 1.
+// session after reading CLIENT_HELLO: "backend socket EOF") and checks, on
+// a hand-driven clock, the delays 1, 3, 5, ... 31, 33, 33 s of backend.c,
+// each to the nanosecond; then that a session that stayed ok for
+// StableAfter starts over at 1 s, and one that did not carries on.
 func TestReconnectBackoff(t *testing.T) {
-	tm := backend.DefaultTimings().Scale(1000) // reconnect 1 ms + 2 ms while below 32 ms
-	tm.Scan = time.Hour
-	tm.ConnectTimeout = time.Hour
-	tm.HeartbeatInterval = time.Hour
-	tm.StableAfter = 50 * time.Millisecond
-	h := newHarness(t, tm)
+	tm := backend.DefaultTimings()
+	h := newClockHarness(t, tm)
 	f := backendtest.Listen(t, h.dir, "5320")
 	h.start()
 	b := h.backend("5320")
-
-	var want []time.Duration
-	for d := time.Second; d < 33*time.Second; d += 2 * time.Second {
-		want = append(want, d/1000)
+	want := wantDelays(tm)
+	if len(want) != 18 || want[len(want)-1] != 33*time.Second {
+		t.Fatalf("delays %v, want 1 s to 33 s in 2 s steps, then 33 s again", want)
 	}
-	want = append(want, 33*time.Millisecond, 33*time.Millisecond)
 
-	// fail closes session s after its CLIENT_HELLO, checks the i-th
-	// reconnect's delay, and returns the next session, which must not come
-	// before the delay.
-	fail := func(s *backendtest.Session, i int, wantDelay time.Duration) *backendtest.Session {
-		t.Helper()
-		s.Expect(backend.FrameClientHello)
-		closed := time.Now()
-		s.Conn.Close()
-		rs := h.logs.Wait(t, i+1, "reconnect triggered for backend", "be_id", "5320")
-		if got := rs[i].Num("delay_ms"); got != float64(wantDelay.Milliseconds()) {
-			t.Errorf("reconnect %d: delay_ms %v, want %v", i, got, wantDelay.Milliseconds())
-		}
-		if eofs := h.logs.Find(t, "backend socket EOF", "be_id", "5320"); len(eofs) < i+1 || eofs[i].Str("level") != "40" {
-			t.Errorf("reconnect %d: %d EOF records, want a warning each", i, len(eofs))
-		}
-		next := f.Accept()
-		if waited := time.Since(closed); waited < wantDelay {
-			t.Errorf("reconnect %d: after %v, before the %v delay", i, waited, wantDelay)
-		}
-		return next
-	}
 	s := f.Accept()
 	for i, d := range want {
-		s = fail(s, i, d)
+		s.Expect(backend.FrameClientHello)
+		s.Conn.Close()
+		rs := h.logs.Wait(t, i+1, "reconnect triggered for backend", "be_id", "5320")
+		if r := rs[i]; r.Num("delay_ms") != float64(d.Milliseconds()) || r.Num("delay_secs") != float64(d/time.Second) {
+			t.Errorf("reconnect %d: delay_secs %v delay_ms %v, want %v", i, r.Num("delay_secs"), r.Num("delay_ms"), d)
+		}
+		s = reconnectsAfter(t, h, f, b, fmt.Sprintf("reconnect %d", i), d)
 	}
 	if n := len(h.logs.Find(t, faulted, "be_id", "5320")); n != 0 {
 		t.Errorf("%d %q records for a backend never ok, want 0", n, faulted)
 	}
+	if rs := h.logs.Find(t, "backend socket EOF", "be_id", "5320"); len(rs) != len(want) || rs[0].Str("level") != "40" {
+		t.Errorf("%d EOF records, want %d warnings", len(rs), len(want))
+	}
 
-	// A session that stays ok for StableAfter resets the back-off.
+	// Ok for exactly StableAfter: stable, and its fault starts over at 1 s.
 	s.Hello()
 	waitFor(t, h.loop, "backend OK", b.OK)
-	time.Sleep(2 * tm.StableAfter)
+	h.advance(tm.StableAfter - time.Nanosecond)
+	onLoop(t, h.loop, func() {
+		if b.Stable() {
+			t.Error("stable before StableAfter")
+		}
+	})
+	h.advance(time.Nanosecond)
 	onLoop(t, h.loop, func() {
 		if !b.Stable() {
-			t.Error("backend not stable after StableAfter")
+			t.Error("not stable after StableAfter")
 		}
 	})
 	s.Conn.Close()
-	rs := h.logs.Wait(t, len(want)+1, "reconnect triggered for backend", "be_id", "5320")
-	if got := rs[len(want)].Num("delay_ms"); got != float64(tm.ReconnectFirst.Milliseconds()) {
-		t.Errorf("first fault after a stable session: delay_ms %v, want %v", got, tm.ReconnectFirst.Milliseconds())
-	}
+	waitFor(t, h.loop, "fault", b.Reconnecting)
+	// (The heartbeat due at StableAfter is unread: the close is a reset.)
 	if rs := h.logs.Find(t, faulted, "be_id", "5320"); len(rs) != 1 || rs[0].Str("level") != "50" {
 		t.Errorf("%q records %v, want one error", faulted, rs)
 	}
-	s = fail(f.Accept(), len(want)+1, tm.ReconnectFirst+tm.ReconnectStep)
-	_ = s
-	h.check()
+	s = reconnectsAfter(t, h, f, b, "after a stable session", tm.ReconnectFirst)
+	s.Expect(backend.FrameClientHello)
+	s.Conn.Close()
+	waitFor(t, h.loop, "fault", b.Reconnecting)
+	reconnectsAfter(t, h, f, b, "the next fault", tm.ReconnectFirst+tm.ReconnectStep)
+
 	st := h.stats(b)
 	if faults := uint64(len(want) + 2); st.ConnError != faults || st.ConnStart != faults+1 {
 		t.Errorf("stats %+v, want %d errors and %d sessions started", st, faults, faults+1)
 	}
 }
 
-// TestFlapDamping: a backend that completes its hello and faults at once,
-// over and over, is backed off like a dead one (its hellos do not reset the
-// delay) and is never stable.
+// TestFlapDamping: a backend that completes its hello and faults before
+// StableAfter, over and over, is backed off like a dead one (its hellos do
+// not reset the delay) up to the maximum, and is never stable.
 func TestFlapDamping(t *testing.T) {
-	tm := backend.DefaultTimings().Scale(1000)
-	tm.Scan = time.Hour
-	tm.ConnectTimeout = time.Hour
-	tm.HeartbeatInterval = time.Hour
-	tm.StableAfter = time.Hour
-	h := newHarness(t, tm)
+	tm := backend.DefaultTimings()
+	h := newClockHarness(t, tm)
 	f := backendtest.Listen(t, h.dir, "5321")
 	h.start()
 	b := h.backend("5321")
-	var want []time.Duration
-	for d := time.Second; d < 33*time.Second; d += 2 * time.Second {
-		want = append(want, d/1000)
-	}
-	want = append(want, 33*time.Millisecond, 33*time.Millisecond)
+	want := wantDelays(tm)
+	s := f.Accept()
 	for i, d := range want {
-		s := f.Accept()
 		s.Hello()
 		waitFor(t, h.loop, "backend OK", b.OK)
+		h.advance(tm.StableAfter - time.Nanosecond) // ok for almost long enough
 		onLoop(t, h.loop, func() {
 			if b.Stable() {
-				t.Errorf("session %d: stable at once", i)
+				t.Errorf("flap %d: stable", i)
 			}
 		})
 		s.Write(backend.AppendServerHello(nil)) // a duplicate hello: fault
-		rs := h.logs.Wait(t, i+1, "reconnect triggered for backend", "be_id", "5321")
-		if got := rs[i].Num("delay_ms"); got != float64(d.Milliseconds()) {
-			t.Errorf("flap %d: delay_ms %v, want %v", i, got, d.Milliseconds())
-		}
+		waitFor(t, h.loop, "fault", b.Reconnecting)
+		s = reconnectsAfter(t, h, f, b, fmt.Sprintf("flap %d", i), d)
 	}
-	if n := len(h.logs.Find(t, faulted, "be_id", "5321")); n != len(want) {
-		t.Errorf("%d %q records, want %d (one per flap)", n, faulted, len(want))
+	if rs := h.logs.Find(t, faulted, "be_id", "5321"); len(rs) != len(want) || rs[0].Str("reason") != "duplicate hello" {
+		t.Errorf("%d %q records, want %d (one per flap, reason duplicate hello)", len(rs), faulted, len(want))
 	}
-	h.check()
 }
 
+// TestHeartbeat, on a hand-driven clock: a CLIENT_HEARTBEAT exactly
+// HeartbeatInterval after the hello and after each reply; one unanswered
+// for HeartbeatTimeout faults the backend with "no heartbeat from backend"
+// at error, then "backend faulted (reset and reconnect)".
 func TestHeartbeat(t *testing.T) {
-	tm := backend.DefaultTimings().Scale(50) // heartbeat 100 ms, timeout 300 ms
-	h := newHarness(t, tm)
+	tm := backend.DefaultTimings()
+	h := newClockHarness(t, tm)
 	f := backendtest.Listen(t, h.dir, "5330")
 	h.start()
 	b := h.backend("5330")
 	s := f.Accept()
-	s.Expect(backend.FrameClientHello)
-	sent := time.Now()
-	s.Write(backend.AppendServerHello(nil))
+	s.Hello()
+	waitFor(t, h.loop, "backend OK", b.OK)
 
-	// Two rounds answered: each heartbeat comes no sooner than the interval
-	// after the hello or the last reply, and the backend stays OK.
 	for round := 0; round < 2; round++ {
-		s.Expect(backend.FrameClientHeartbeat)
-		if waited := time.Since(sent); waited < tm.HeartbeatInterval {
-			t.Errorf("round %d: CLIENT_HEARTBEAT %v after the hello/reply, before the %v interval", round, waited, tm.HeartbeatInterval)
+		if got := h.due(b); got != tm.HeartbeatInterval {
+			t.Errorf("round %d: heartbeat due in %v, want %v", round, got, tm.HeartbeatInterval)
 		}
-		onLoop(t, h.loop, func() {
-			if !b.OK() || !b.HeartbeatOutstanding() {
-				t.Errorf("round %d: ok %v outstanding %v, want both", round, b.OK(), b.HeartbeatOutstanding())
-			}
-		})
-		sent = time.Now()
+		h.advance(tm.HeartbeatInterval - time.Nanosecond)
+		if st := h.state(b); st != backend.StateOK {
+			t.Errorf("round %d: state %v before the interval, want ok", round, st)
+		}
+		h.advance(time.Nanosecond)
+		s.Expect(backend.FrameClientHeartbeat)
+		if st := h.state(b); st != backend.StateHeartbeat || h.due(b) != tm.HeartbeatTimeout {
+			t.Errorf("round %d: state %v due %v, want heartbeat due in %v", round, st, h.due(b), tm.HeartbeatTimeout)
+		}
 		s.Write(backend.AppendServerHeartbeat(nil))
+		waitFor(t, h.loop, "reply taken", func() bool { return b.State() == backend.StateOK })
+		h.check()
 	}
 
-	// The third goes unanswered: the backend faults, no sooner than the
-	// interval plus the timeout after the last reply.
+	h.advance(tm.HeartbeatInterval)
 	s.Expect(backend.FrameClientHeartbeat)
+	h.advance(tm.HeartbeatTimeout - time.Nanosecond)
+	if st := h.state(b); st != backend.StateHeartbeat {
+		t.Errorf("state %v before the timeout, want heartbeat", st)
+	}
+	h.advance(time.Nanosecond)
 	s.ExpectClosed()
-	if waited := time.Since(sent); waited < tm.HeartbeatInterval+tm.HeartbeatTimeout {
-		t.Errorf("faulted %v after the last reply, before interval+timeout %v", waited, tm.HeartbeatInterval+tm.HeartbeatTimeout)
+	if want, got := []string{"no heartbeat from backend@50", faulted + "@50"}, recordsOf(t, h, "5330", "no heartbeat from backend", faulted); !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
 	}
-	h.logs.Wait(t, 1, faulted, "be_id", "5330")
-	if rs := h.logs.Find(t, "no heartbeat from backend", "be_id", "5330", "be_path", f.Path); len(rs) != 1 || rs[0].Str("level") != "50" {
-		t.Errorf("\"no heartbeat from backend\" records %v, want one error", rs)
-	}
-	h.check()
 	onLoop(t, h.loop, func() {
-		if b.OK() || b.HeartbeatOutstanding() {
-			t.Errorf("after the timeout: ok %v outstanding %v, want neither", b.OK(), b.HeartbeatOutstanding())
+		if b.OK() || b.HeartbeatOutstanding() || !b.Reconnecting() {
+			t.Errorf("after the timeout: state %v, want reconnecting", b.State())
 		}
 	})
-	// And it reconnects.
-	f.Accept().Hello()
+	h.check()
+	reconnectsAfter(t, h, f, b, "after the missed heartbeat", tm.ReconnectFirst).Hello()
 	waitFor(t, h.loop, "backend OK again", b.OK)
 }
 
+// TestConnectTimeout, on a hand-driven clock: a backend that never says
+// hello is given up exactly ConnectTimeout after the connect, with the C
+// warning and no "faulted" record (it was never ok).
 func TestConnectTimeout(t *testing.T) {
-	tm := testTimings()                        // connect timeout 600 ms
-	tm.ReconnectFirst = 300 * time.Millisecond // long enough to look at the reconnecting state
-	h := newHarness(t, tm)
+	tm := backend.DefaultTimings()
+	h := newClockHarness(t, tm)
 	f := backendtest.Listen(t, h.dir, "5340")
-	started := time.Now()
 	h.start()
 	b := h.backend("5340")
 	s := f.Accept()
 	s.Expect(backend.FrameClientHello) // and never answer
-	s.ExpectClosed()
-	if waited := time.Since(started); waited < tm.ConnectTimeout {
-		t.Errorf("gave up after %v, before the %v connect timeout", waited, tm.ConnectTimeout)
+	if got := h.due(b); got != tm.ConnectTimeout {
+		t.Errorf("connect timeout due in %v, want %v", got, tm.ConnectTimeout)
 	}
-	if rs := h.logs.Wait(t, 1, "timed out connecting to backend", "be_id", "5340"); rs[0].Str("level") != "40" {
-		t.Errorf("\"timed out connecting to backend\" at level %s, want 40", rs[0].Str("level"))
+	h.advance(tm.ConnectTimeout - time.Nanosecond)
+	if st := h.state(b); st != backend.StateConnecting {
+		t.Errorf("state %v before the timeout, want connecting", st)
+	}
+	h.advance(time.Nanosecond)
+	s.ExpectClosed()
+	if rs := h.logs.Find(t, "timed out connecting to backend", "be_id", "5340"); len(rs) != 1 || rs[0].Str("level") != "40" {
+		t.Errorf("\"timed out connecting to backend\" records %v, want one warning", rs)
 	}
 	if n := len(h.logs.Find(t, faulted, "be_id", "5340")); n != 0 {
 		t.Errorf("%d %q records for a backend that was never ok, want 0", n, faulted)
 	}
+	if st := h.stats(b); st.ConnError != 1 {
+		t.Errorf("ConnError %d, want 1", st.ConnError)
+	}
 	h.check()
-	onLoop(t, h.loop, func() {
-		if b.OK() || !b.Reconnecting() {
-			t.Errorf("ok %v reconnecting %v, want a reconnect pending", b.OK(), b.Reconnecting())
-		}
-		if b.Stats.ConnError != 1 {
-			t.Errorf("ConnError %d, want 1", b.Stats.ConnError)
-		}
-	})
-	f.Accept().Hello()
+	reconnectsAfter(t, h, f, b, "after the timeout", tm.ReconnectFirst).Hello()
 	waitFor(t, h.loop, "backend OK after reconnecting", b.OK)
+}
+
+// TestProbe, on a hand-driven clock: queries unanswered for ProbeAfter get
+// the backend a heartbeat at once, due within ProbeTimeout; answered, the
+// backend stays ok; a heartbeat already outstanding has its deadline cut
+// to ProbeTimeout; unanswered, the backend is faulted with "no heartbeat
+// from backend" at error. Answered queries never probe.
+func TestProbe(t *testing.T) {
+	tm := backend.DefaultTimings()
+	h := newClockHarness(t, tm)
+	f := backendtest.Listen(t, h.dir, "5397")
+	h.start()
+	b := h.backend("5397")
+	s := f.Accept()
+	s.Hello()
+	waitFor(t, h.loop, "backend OK", b.OK)
+
+	query := func() {
+		t.Helper()
+		onLoop(t, h.loop, func() {
+			if !b.ForwardUDP(0x7F000001, 5353, []byte("q")) {
+				t.Error("ForwardUDP refused")
+			}
+		})
+		s.Expect(backend.FrameInboundUDP)
+	}
+	answer := func() {
+		t.Helper()
+		s.Write(backend.AppendOutboundUDP(nil, 0x7F000001, 5353, []byte("a")))
+		waitFor(t, h.loop, "answer", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return len(h.answers) > 0 })
+		h.mu.Lock()
+		h.answers = nil
+		h.mu.Unlock()
+	}
+	// Answered queries, ProbeAfter apart: never a probe.
+	for range 3 {
+		query()
+		h.advance(tm.ProbeAfter)
+		answer()
+	}
+	if st := h.stats(b); st.Probes != 0 {
+		t.Errorf("%d probes of a backend that answers, want 0", st.Probes)
+	}
+
+	// Unanswered: nothing just before ProbeAfter, a heartbeat at it.
+	query()
+	h.advance(tm.ProbeAfter - time.Nanosecond)
+	query()
+	if st := h.state(b); st != backend.StateOK {
+		t.Errorf("state %v before ProbeAfter, want ok", st)
+	}
+	h.advance(time.Nanosecond)
+	query()
+	s.Expect(backend.FrameClientHeartbeat)
+	if st, due := h.state(b), h.due(b); st != backend.StateHeartbeat || due != tm.ProbeTimeout {
+		t.Errorf("probe: state %v due %v, want heartbeat due in %v", st, due, tm.ProbeTimeout)
+	}
+	s.Write(backend.AppendServerHeartbeat(nil))
+	waitFor(t, h.loop, "probe answered", func() bool { return b.State() == backend.StateOK })
+	if st := h.stats(b); st.Probes != 1 {
+		t.Errorf("%d probes, want 1", st.Probes)
+	}
+	h.check()
+
+	// A regular heartbeat outstanding (due in HeartbeatTimeout) when the
+	// queries go unanswered: its deadline is cut to ProbeTimeout.
+	h.advance(tm.HeartbeatInterval)
+	s.Expect(backend.FrameClientHeartbeat)
+	query()
+	h.advance(tm.ProbeAfter)
+	query()
+	if st, due := h.state(b), h.due(b); st != backend.StateHeartbeat || due != tm.ProbeTimeout {
+		t.Errorf("hurried heartbeat: state %v due %v, want heartbeat due in %v", st, due, tm.ProbeTimeout)
+	}
+	h.advance(tm.ProbeTimeout - time.Nanosecond)
+	if st := h.state(b); st != backend.StateHeartbeat {
+		t.Errorf("state %v before the probe deadline, want heartbeat", st)
+	}
+	h.advance(time.Nanosecond)
+	s.ExpectClosed()
+	if want, got := []string{"no heartbeat from backend@50", faulted + "@50"}, recordsOf(t, h, "5397", "no heartbeat from backend", faulted); !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	if st := h.stats(b); st.Probes != 2 {
+		t.Errorf("%d probes, want 2", st.Probes)
+	}
+	h.check()
 }
 
 // TestRemovedSocket: a backend whose socket file goes away with its session
@@ -831,76 +934,6 @@ func TestDescriptorsExhausted(t *testing.T) {
 			waitFor(t, h.loop, "backend OK once descriptors are back", b.OK)
 		})
 	}
-}
-
-// TestProbe: queries unanswered for ProbeAfter get the backend a heartbeat
-// at once, due within ProbeTimeout. A backend that answers it stays ok; one
-// that does not is faulted with "no heartbeat from backend" at error.
-func TestProbe(t *testing.T) {
-	tm := testTimings()
-	tm.HeartbeatInterval = time.Hour
-	tm.ProbeAfter = 100 * time.Millisecond
-	tm.ProbeTimeout = 200 * time.Millisecond
-	h := newHarness(t, tm)
-	f := backendtest.Listen(t, h.dir, "5397")
-	h.start()
-	b := h.backend("5397")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
-
-	query := func() {
-		onLoop(t, h.loop, func() {
-			if !b.ForwardUDP(0x7F000001, 5353, []byte("q")) {
-				t.Error("ForwardUDP refused")
-			}
-		})
-		s.Expect(backend.FrameInboundUDP)
-	}
-	// Answered queries never probe.
-	for range 3 {
-		query()
-		time.Sleep(tm.ProbeAfter)
-		s.Write(backend.AppendOutboundUDP(nil, 0x7F000001, 5353, []byte("a")))
-		waitFor(t, h.loop, "answer", func() bool { h.mu.Lock(); defer h.mu.Unlock(); return len(h.answers) > 0 })
-		h.mu.Lock()
-		h.answers = nil
-		h.mu.Unlock()
-	}
-	if st := h.stats(b); st.Probes != 0 {
-		t.Errorf("%d probes of a backend that answers, want 0", st.Probes)
-	}
-
-	// Unanswered: the query after ProbeAfter brings a heartbeat.
-	query()
-	time.Sleep(tm.ProbeAfter + 20*time.Millisecond)
-	query()
-	s.Expect(backend.FrameClientHeartbeat)
-	s.Write(backend.AppendServerHeartbeat(nil))
-	waitFor(t, h.loop, "probe answered", func() bool { return b.OK() && !b.HeartbeatOutstanding() })
-	if st := h.stats(b); st.Probes != 1 {
-		t.Errorf("%d probes, want 1", st.Probes)
-	}
-	h.check()
-
-	// Hung: queries keep coming, the probe goes unanswered.
-	query()
-	time.Sleep(tm.ProbeAfter + 20*time.Millisecond)
-	probed := time.Now()
-	query()
-	s.Expect(backend.FrameClientHeartbeat)
-	s.ExpectClosed()
-	if waited := time.Since(probed); waited > tm.HeartbeatTimeout+tm.ProbeTimeout {
-		t.Logf("faulted %v after the probe (deadline %v)", waited, tm.ProbeTimeout)
-	}
-	rs := h.logs.Wait(t, 1, "no heartbeat from backend", "be_id", "5397")
-	if rs[0].Str("level") != "50" {
-		t.Errorf("\"no heartbeat from backend\" at level %s, want 50", rs[0].Str("level"))
-	}
-	if want, got := []string{"no heartbeat from backend@50", faulted + "@50"}, recordsOf(t, h, "5397", "no heartbeat from backend", faulted); !slices.Equal(got, want) {
-		t.Errorf("records %q, want %q", got, want)
-	}
-	h.check()
 }
 
 // TestStaleSocketRetries: a socket file with nobody listening (a backend

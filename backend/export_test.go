@@ -6,6 +6,8 @@
 package backend
 
 import (
+	"time"
+
 	"github.com/joyent/mname-balancer/evport"
 	"golang.org/x/sys/unix"
 )
@@ -15,6 +17,14 @@ func (b *Backend) Invariant() error { return b.invariant() }
 
 // SessionConn is the control session's Conn (nil without one).
 func (b *Backend) SessionConn() *evport.Conn { return b.session }
+
+// TimerDue is how long until the backend's timer fires (-1: not scheduled).
+func (b *Backend) TimerDue() time.Duration {
+	if !b.timer.Scheduled() {
+		return -1
+	}
+	return b.timer.When().Sub(b.set.loop.Now())
+}
 
 // FireTimer runs the backend's timer callback now, as if it had expired.
 func (b *Backend) FireTimer() { b.timerFired() }

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -34,8 +35,6 @@ import (
 
 type logBuffer = bunyantest.Buffer
 
-func startLoop(t *testing.T) *evport.Loop { return looptest.Start(t).Loop }
-
 var (
 	onLoop  = looptest.OnLoop
 	waitFor = looptest.WaitFor
@@ -44,6 +43,7 @@ var (
 // harness is a Set over a fresh socket directory on a running loop.
 type harness struct {
 	t    *testing.T
+	run  *looptest.Runner
 	loop *evport.Loop
 	logs *logBuffer
 	dir  string
@@ -59,11 +59,41 @@ type answer struct {
 	msg  []byte
 }
 
-// newHarness creates the Set (not started) with timings tm.
+// newHarness creates the Set (not started) with timings tm, on a loop that
+// reads the system clock.
 func newHarness(t *testing.T, tm backend.Timings) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: backendtest.SocketDir(t, "bt"), logs: &logBuffer{}}
-	h.loop = startLoop(t)
+	return newHarnessOn(t, looptest.Start(t), tm)
+}
+
+// newClockHarness is newHarness on a hand-driven clock: timers fire only
+// when the test calls h.advance, so intervals are checked exactly.
+func newClockHarness(t *testing.T, tm backend.Timings) *harness {
+	t.Helper()
+	return newHarnessOn(t, looptest.StartWithClock(t), tm)
+}
+
+// advance moves the hand-driven clock by d and runs the timers then due.
+func (h *harness) advance(d time.Duration) { h.run.Advance(d) }
+
+// due is how long until b's timer fires (-1: not scheduled).
+func (h *harness) due(b *backend.Backend) time.Duration {
+	var d time.Duration
+	onLoop(h.t, h.loop, func() { d = b.TimerDue() })
+	return d
+}
+
+// state reads b's state on the loop.
+func (h *harness) state(b *backend.Backend) backend.State {
+	var s backend.State
+	onLoop(h.t, h.loop, func() { s = b.State() })
+	return s
+}
+
+func newHarnessOn(t *testing.T, run *looptest.Runner, tm backend.Timings) *harness {
+	t.Helper()
+	h := &harness{t: t, run: run, dir: backendtest.SocketDir(t, "bt"), logs: &logBuffer{}}
+	h.loop = run.Loop
 	log := bunyan.New(h.logs, zerolog.DebugLevel)
 	onLoop(t, h.loop, func() {
 		h.set = backend.NewSet(h.loop, log, h.dir, tm)
