@@ -70,3 +70,19 @@ func fdCount(pid int) (int, error) {
 	}
 	return len(ents), nil
 }
+
+// socketCount returns how many of process pid's descriptors are sockets.
+func socketCount(pid int) int {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(target, "socket:") {
+			n++
+		}
+	}
+	return n
+}

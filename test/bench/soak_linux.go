@@ -272,6 +272,10 @@ func (s *soak) run() error {
 	s.normal("recovery", p.recovery)
 	s.progress("after, %v", p.after)
 	s.normal("after", p.after)
+	for i, c := range s.nodes {
+		n, _ := fdCount(c.Pid())
+		s.note("node-mname %d (pid %d) at the end: %d descriptors, %d of them sockets", i+1, c.Pid(), n, socketCount(c.Pid()))
+	}
 	s.note("flapping backend: %d sessions (hellos) in %v", s.flap.hellos.Load(), time.Since(s.start).Round(time.Second))
 	s.note("reflecting backend: %d answers to 127.9.9.9, which never asked, arrived there (the backend sent up to %d)",
 		s.victim.Load(), p.spurious)
