@@ -250,6 +250,8 @@ func TestBalancerManifest(t *testing.T) {
 		"port":       "count:53",
 		"socket_dir": "astring:" + defaultSocketDir,
 		"log_level":  "astring:info",
+		// issue 10: balstat's control socket; metrics_port is unset (off)
+		"control_socket": "astring:/var/run/binder/balancer/control",
 	}
 	gotConfig := config.propvals()
 	if len(gotConfig) != len(wantConfig) {

@@ -37,6 +37,10 @@ const balancerFMRI = "svc:/manta/application/binder-balancer:default"
 // defaultSocketDir is SPEC §11's socket directory.
 const defaultSocketDir = "/var/run/binder/sockets"
 
+// defaultControlSocket is the balancer's control socket (issue 10), in the
+// directory binder-balancer-sockets makes.
+const defaultControlSocket = "/var/run/binder/balancer/control"
+
 // startTimeout is the manifest's start method timeout: the method must have
 // returned by then.
 const startTimeout = 10 * time.Second
@@ -209,7 +213,7 @@ func TestStartMethodAllDefaults(t *testing.T) {
 	// must do depends on whether this machine has it.
 	info, err := os.Stat(defaultSocketDir)
 	if err == nil && info.IsDir() {
-		assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", defaultSocketDir, "-l", "info"})
+		assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", defaultSocketDir, "-l", "info", "-c", defaultControlSocket})
 		return
 	}
 	res := w.run(t)
@@ -227,7 +231,7 @@ func TestStartMethodDefaultsBesideSocketDir(t *testing.T) {
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t, "config/socket_dir="+dir)
-	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info"})
+	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info", "-c", defaultControlSocket})
 }
 
 func TestStartMethodEveryProperty(t *testing.T) {
@@ -239,7 +243,7 @@ func TestStartMethodEveryProperty(t *testing.T) {
 		"config/socket_dir="+dir,
 		"config/log_level=debug",
 	)
-	assertArgv(t, w.startOK(t), []string{"-b", "127.0.0.2", "-p", "5353", "-s", dir, "-l", "debug"})
+	assertArgv(t, w.startOK(t), []string{"-b", "127.0.0.2", "-p", "5353", "-s", dir, "-l", "debug", "-c", defaultControlSocket})
 }
 
 func TestStartMethodLimitsOfValidValues(t *testing.T) {
@@ -256,9 +260,33 @@ func TestStartMethodLimitsOfValidValues(t *testing.T) {
 			dir := w.socketDir(t)
 			w.setProps(t, "config/address="+tc.address, "config/port="+tc.port,
 				"config/socket_dir="+dir, "config/log_level="+tc.level)
-			assertArgv(t, w.startOK(t), []string{"-b", tc.address, "-p", tc.port, "-s", dir, "-l", tc.level})
+			assertArgv(t, w.startOK(t), []string{"-b", tc.address, "-p", tc.port, "-s", dir, "-l", tc.level, "-c", defaultControlSocket})
 		})
 	}
+}
+
+// The control socket's path and the metrics endpoint: -m is given only
+// when config/metrics_port is set, on config/metrics_address, which
+// defaults to the listen address.
+func TestStartMethodControlSocketAndMetrics(t *testing.T) {
+	w := newStartWorld(t)
+	dir := w.socketDir(t)
+	w.setProps(t, "config/address=10.1.2.3", "config/socket_dir="+dir, "config/control_socket=/run/bbal/ctl",
+		"config/metrics_port=9153")
+	assertArgv(t, w.startOK(t), []string{"-b", "10.1.2.3", "-p", "53", "-s", dir, "-l", "info",
+		"-c", "/run/bbal/ctl", "-m", "10.1.2.3:9153"})
+
+	w = newStartWorld(t)
+	dir = w.socketDir(t)
+	w.setProps(t, "config/socket_dir="+dir, "config/metrics_port=9153", "config/metrics_address=127.0.0.1")
+	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info",
+		"-c", defaultControlSocket, "-m", "127.0.0.1:9153"})
+
+	// An address alone does not turn the endpoint on.
+	w = newStartWorld(t)
+	dir = w.socketDir(t)
+	w.setProps(t, "config/socket_dir="+dir, "config/metrics_address=127.0.0.1", `config/metrics_port=""`)
+	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info", "-c", defaultControlSocket})
 }
 
 // An empty astring value (svcprop prints it as "") counts as absent.
@@ -266,7 +294,7 @@ func TestStartMethodEmptyValueMeansDefault(t *testing.T) {
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t, `config/address=""`, "config/port=5300", "config/socket_dir="+dir, `config/log_level=""`)
-	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "5300", "-s", dir, "-l", "info"})
+	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "5300", "-s", dir, "-l", "info", "-c", defaultControlSocket})
 }
 
 // Only our own instance's properties count: the same file of properties
@@ -280,7 +308,7 @@ func TestStartMethodReadsItsOwnInstance(t *testing.T) {
 	// socket_dir falls back to the default, which is absent here or, if
 	// present, must be the one used.
 	if res.exitCode == exitOK {
-		assertArgv(t, w.awaitBalancer(t).args, []string{"-b", "0.0.0.0", "-p", "53", "-s", defaultSocketDir, "-l", "info"})
+		assertArgv(t, w.awaitBalancer(t).args, []string{"-b", "0.0.0.0", "-p", "53", "-s", defaultSocketDir, "-l", "info", "-c", defaultControlSocket})
 		return
 	}
 	if res.exitCode != exitErrConfig || !strings.Contains(res.stderr, defaultSocketDir) {
@@ -332,6 +360,25 @@ func TestStartMethodRejectsBadConfiguration(t *testing.T) {
 		{name: "address five parts", props: withProp("config/address=10.0.0.1.5"), message: "config/address"},
 		{name: "address empty part", props: withProp("config/address=10..0.1"), message: "config/address"},
 		{name: "address IPv6", props: withProp("config/address=::1"), message: "config/address"},
+		{name: "metrics port zero", props: withProp("config/metrics_port=0"), message: "config/metrics_port"},
+		{name: "metrics port too big", props: withProp("config/metrics_port=70000"), message: "config/metrics_port 70000 is out of range"},
+		{name: "metrics port not a number", props: withProp("config/metrics_port=http"), message: "config/metrics_port"},
+		{
+			name: "metrics address host name",
+			props: func(*testing.T, *startWorld) []string {
+				return []string{"config/metrics_port=9153", "config/metrics_address=localhost"}
+			},
+			message: "config/metrics_address",
+		},
+		{name: "relative control socket", props: withProp("config/control_socket=run/control"), message: "is not an absolute path"},
+		{
+			name: "control socket in the socket directory",
+			props: func(t *testing.T, w *startWorld) []string {
+				dir := w.socketDir(t)
+				return []string{"config/socket_dir=" + dir, "config/control_socket=" + filepath.Join(dir, "control")}
+			},
+			message: "where it would be taken for a backend",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newStartWorld(t)

@@ -23,15 +23,19 @@ import (
 	"time"
 )
 
+// defaultControlDir holds the balancer's control socket (issue 10).
+const defaultControlDir = "/var/run/binder/balancer"
+
 // socketsTimeout is the manifest's start method timeout for the companion.
 const socketsTimeout = 30 * time.Second
 
 // socketsWorld is one test's temporary world for the sockets method.
 type socketsWorld struct {
-	dir       string
-	socketDir string
-	fakeBin   string
-	env       []string
+	dir        string
+	socketDir  string
+	controlDir string
+	fakeBin    string
+	env        []string
 }
 
 func newSocketsWorld(t *testing.T) *socketsWorld {
@@ -44,9 +48,10 @@ func newSocketsWorld(t *testing.T) *socketsWorld {
 	include := filepath.Join(dir, "smf_include.sh")
 	writeScript(t, include, fakeSMFInclude)
 	w := &socketsWorld{
-		dir:       dir,
-		socketDir: filepath.Join(dir, "var", "run", "binder", "sockets"),
-		fakeBin:   fakeBin,
+		dir:        dir,
+		socketDir:  filepath.Join(dir, "var", "run", "binder", "sockets"),
+		controlDir: filepath.Join(dir, "var", "run", "binder", "balancer"),
+		fakeBin:    fakeBin,
 	}
 	w.env = []string{
 		"PATH=" + hostPath(fakeBin),
@@ -54,6 +59,7 @@ func newSocketsWorld(t *testing.T) *socketsWorld {
 		"SMF_METHOD=start",
 		"SMF_INCLUDE=" + include,
 		"SOCKET_DIR=" + w.socketDir,
+		"CONTROL_DIR=" + w.controlDir,
 	}
 	return w
 }
@@ -109,6 +115,12 @@ func expectedOwner(t *testing.T) owner {
 // assertSocketDir checks the directory's type, mode and (as root) owner.
 func assertSocketDir(t *testing.T, path string, want owner) {
 	t.Helper()
+	assertDir(t, path, 0o770, want)
+}
+
+// assertDir checks a directory's type, mode and (as root) owner.
+func assertDir(t *testing.T, path string, mode os.FileMode, want owner) {
+	t.Helper()
 	info, err := os.Lstat(path)
 	if err != nil {
 		t.Fatalf("socket directory: %v", err)
@@ -116,15 +128,15 @@ func assertSocketDir(t *testing.T, path string, want owner) {
 	if !info.IsDir() {
 		t.Fatalf("%s is not a directory (mode %v)", path, info.Mode())
 	}
-	if got := info.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky); got != 0o770 {
-		t.Errorf("socket directory mode %#o, want 0770", uint32(got))
+	if got := info.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky); got != mode {
+		t.Errorf("%s mode %#o, want %#o", path, uint32(got), uint32(mode))
 	}
 	if !want.checked {
 		return
 	}
 	st := info.Sys().(*syscall.Stat_t)
 	if int(st.Uid) != want.uid || int(st.Gid) != want.gid {
-		t.Errorf("socket directory owner %d:%d, want %d:%d (nobody)", st.Uid, st.Gid, want.uid, want.gid)
+		t.Errorf("%s owner %d:%d, want %d:%d (nobody)", path, st.Uid, st.Gid, want.uid, want.gid)
 	}
 }
 
@@ -136,6 +148,8 @@ func TestSocketsMethodCreatesDirectory(t *testing.T) {
 		t.Fatalf("sockets method exited %d, want 0; stderr:\n%s", res.exitCode, res.stderr)
 	}
 	assertSocketDir(t, w.socketDir, o)
+	// The control socket's directory: the balancer's (nobody's) alone.
+	assertDir(t, w.controlDir, 0o700, o)
 	parent, err := os.Stat(filepath.Dir(w.socketDir))
 	if err != nil || !parent.IsDir() {
 		t.Fatalf("parent directory not made: %v", err)
@@ -161,11 +175,23 @@ func TestSocketsMethodIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	control := filepath.Join(w.controlDir, "control")
+	if err := os.WriteFile(control, []byte("the control socket"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(w.controlDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
 	res := w.run(t, o.env...)
 	if res.exitCode != exitOK {
 		t.Fatalf("second run exited %d, want 0; stderr:\n%s", res.exitCode, res.stderr)
 	}
 	assertSocketDir(t, w.socketDir, o)
+	assertDir(t, w.controlDir, 0o700, o)
+	if got, err := os.ReadFile(control); err != nil || string(got) != "the control socket" {
+		t.Errorf("the second run lost the control socket: %q, %v", got, err)
+	}
 	if got, err := os.ReadFile(backend); err != nil || string(got) != "a backend's socket" {
 		t.Errorf("the second run lost what was in the directory: %q, %v", got, err)
 	}
@@ -229,14 +255,14 @@ func TestSocketsMethodDefaultOwnerIsNobody(t *testing.T) {
 	record := filepath.Join(w.dir, "chown-args")
 	writeScript(t, filepath.Join(w.fakeBin, "chown"), `#!/bin/sh
 # fake chown: record the arguments, change nothing
-printf '%s\n' "$@" > "$FAKE_CHOWN_RECORD"
+printf '%s\n' "$@" >> "$FAKE_CHOWN_RECORD"
 `)
 	res := w.run(t, "FAKE_CHOWN_RECORD="+record)
 	if res.exitCode != exitOK {
 		t.Fatalf("sockets method exited %d; stderr:\n%s", res.exitCode, res.stderr)
 	}
 	got := strings.Split(strings.TrimSuffix(readFile(t, record), "\n"), "\n")
-	if want := []string{"nobody:nobody", w.socketDir}; !slices.Equal(got, want) {
+	if want := []string{"nobody:nobody", w.socketDir, "nobody:nobody", w.controlDir}; !slices.Equal(got, want) {
 		t.Errorf("chown %q, want %q", got, want)
 	}
 }
@@ -244,7 +270,9 @@ printf '%s\n' "$@" > "$FAKE_CHOWN_RECORD"
 // The real directory is the default.
 func TestSocketsMethodDefaultPath(t *testing.T) {
 	w := newSocketsWorld(t)
-	w.env = slices.DeleteFunc(w.env, func(kv string) bool { return strings.HasPrefix(kv, "SOCKET_DIR=") })
+	w.env = slices.DeleteFunc(w.env, func(kv string) bool {
+		return strings.HasPrefix(kv, "SOCKET_DIR=") || strings.HasPrefix(kv, "CONTROL_DIR=")
+	})
 	record := filepath.Join(w.dir, "mkdir-args")
 	// Fakes for every command that would touch the system's /var/run.
 	for _, name := range []string{"mkdir", "chown", "chmod"} {
@@ -259,8 +287,25 @@ printf '%s\n' "`+name+` $*" >> "$FAKE_RECORD"
 	}
 	want := "mkdir -p " + defaultSocketDir + "\n" +
 		"chown nobody:nobody " + defaultSocketDir + "\n" +
-		"chmod 770 " + defaultSocketDir + "\n"
+		"chmod 770 " + defaultSocketDir + "\n" +
+		"mkdir -p " + defaultControlDir + "\n" +
+		"chown nobody:nobody " + defaultControlDir + "\n" +
+		"chmod 700 " + defaultControlDir + "\n"
 	if got := readFile(t, record); got != want {
 		t.Errorf("commands run:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The control directory may not be inside the socket directory, where the
+// balancer would take its own control socket for a backend.
+func TestSocketsMethodRefusesControlDirInSocketDir(t *testing.T) {
+	w := newSocketsWorld(t)
+	o := expectedOwner(t)
+	res := w.run(t, append(o.env, "CONTROL_DIR="+filepath.Join(w.socketDir, "balancer"))...)
+	if res.exitCode != exitErrConfig || !strings.Contains(res.stderr, "is inside the socket directory") {
+		t.Fatalf("sockets method exited %d, want %d; stderr:\n%s", res.exitCode, exitErrConfig, res.stderr)
+	}
+	if _, err := os.Stat(w.socketDir); err == nil {
+		t.Errorf("the method made %s before refusing", w.socketDir)
 	}
 }
