@@ -34,6 +34,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -153,15 +154,8 @@ func (s *Set) Select() *Backend {
 
 // Rescan reads the socket directory now.
 func (s *Set) Rescan() {
-	entries, err := os.ReadDir(s.dir)
+	entries, err := s.readDir()
 	if err != nil {
-		e := s.log.Error().Str("socket_dir", s.dir)
-		if errno := (unix.Errno)(0); errors.As(err, &errno) {
-			e = e.Int("errno", int(errno)).Str("error", errno.Error())
-		} else {
-			e = e.Str("error", err.Error())
-		}
-		e.Msg("error opening socket directory")
 		return
 	}
 	present := make(map[string]bool, len(entries))
@@ -198,6 +192,35 @@ func (s *Set) Rescan() {
 			delete(s.skipped, path)
 		}
 	}
+}
+
+// readDir lists the socket directory, logging a failure as backends_refresh
+// does: "error opening socket directory" or "error reading socket
+// directory" (error), with socket_dir, errno and error (the strerror text).
+func (s *Set) readDir() ([]os.DirEntry, error) {
+	logErr := func(msg string, err error) {
+		e := s.log.Error().Str("socket_dir", s.dir)
+		if errno := unix.Errno(0); errors.As(err, &errno) {
+			e = e.Int("errno", int(errno)).Str("error", errno.Error())
+		} else {
+			e = e.Str("error", err.Error())
+		}
+		e.Msg(msg)
+	}
+	d, err := os.Open(s.dir)
+	if err != nil {
+		logErr("error opening socket directory", err)
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		logErr("error reading socket directory", err)
+		return nil, err
+	}
+	// In name order, as os.ReadDir: IDs assigned beyond 5399 follow it.
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, nil
 }
 
 // unusable says why a directory entry cannot be a backend ("" if it can).

@@ -40,7 +40,6 @@
 package evport
 
 import (
-	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -94,9 +93,6 @@ type Conn struct {
 	connecting bool
 	closed     bool
 }
-
-// ErrConnClosed is returned by operations on a closed Conn.
-var ErrConnClosed = errors.New("connection closed")
 
 func (cfg ConnConfig) withDefaults() ConnConfig {
 	if cfg.RecvBuffer <= 0 {
