@@ -150,6 +150,7 @@ func (p *tcpProxy) clientBytes(data []byte) {
 	wasPartial := p.scan.have > 0
 	completed := p.scan.feed(fresh)
 	p.messages += uint64(completed)
+	p.boundary = p.scanned - uint64(p.scan.have)
 	if p.scan.have > 0 && (completed > 0 || !wasPartial) {
 		p.msgStart = p.tcp.loop.Now()
 		p.armDeadline()

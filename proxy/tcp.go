@@ -15,10 +15,17 @@
  *	             are closed. Client bytes that arrive meanwhile stay in the
  *	             client Conn's receive buffer (bounded: reading stops when
  *	             it is full), to be forwarded after the OK
- *	established  bytes are copied verbatim both ways; bytes that followed
- *	             the OK in the same read are the first of the stream
+ *	established  bytes are copied verbatim both ways, but from the client
+ *	             only whole DNS messages (a partial one waits in the
+ *	             receive buffer, which holds the largest message, until it
+ *	             is complete): node-mname never closes a session that holds
+ *	             a partial message, not even when the balancer closes its
+ *	             end, so one that will never be completed (the client's EOF
+ *	             or a deadline came first) must never reach it. Bytes that
+ *	             followed the OK in the same read are the first of the stream
  *	closing      end-of-file from one side becomes a write shutdown on the
- *	             other, once everything before it has been forwarded; when
+ *	             other, once everything before it has been forwarded (a
+ *	             client's partial last message is dropped); when
  *	             both directions have ended and both queues are written out,
  *	             both sides close. An error on either side, anything but
  *	             INBOUND_TCP_OK first, or a deadline closes both at once
@@ -47,7 +54,7 @@
  * into the other's send queue, and only as many as that queue takes. What
  * is left stays in the receive buffer, which stops reading when full, so a
  * side that does not read (client or backend) holds the balancer to at most
- * tcpRecvBuffer + tcpSendBuffer bytes per direction. When a send queue
+ * a receive buffer and tcpSendBuffer bytes per direction. When a send queue
  * drains, the opposite side is resumed.
  *
  * Invariants: each fd is closed exactly once (Conn guarantees it; the
@@ -76,6 +83,10 @@ import (
 const (
 	tcpRecvBuffer = 32 << 10
 	tcpSendBuffer = 64 << 10
+	// The client's receive buffer holds the largest message whole (a
+	// two-byte length and up to 65535 bytes): only whole messages are
+	// forwarded.
+	tcpClientRecvBuffer = 2 + 65535
 )
 
 var errNotTCPOK = errors.New("backend answered INBOUND_TCP with something other than INBOUND_TCP_OK")
@@ -151,7 +162,11 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 		live: make(map[*tcpProxy]struct{}), perClient: make(map[uint32]int)}
 	rate := bunyan.DefaultRate
 	t.refusedLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgRefused, rate)
-	t.acceptErrLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgAcceptErr, rate)
+	// At the descriptor limit the Listener retries every AcceptBackoff, ten
+	// times a second: at the default rate that would still be a warning
+	// each time, so accept failures get one a second.
+	t.acceptErrLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgAcceptErr,
+		bunyan.Rate{PerSecond: 1, Burst: 5, SummaryEvery: 10 * time.Second})
 	t.timeoutLog = bunyan.NewRateLimiter(log, zerolog.InfoLevel, msgTimeout, rate)
 	t.errorLog = bunyan.NewRateLimiter(log, zerolog.ErrorLevel, msgError, rate)
 	t.connectLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgConnect, rate)
@@ -275,7 +290,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		bunyan.Errno(p.log.Warn(), keepaliveErr).Msg("could not enable TCP keep-alive")
 	}
 	p.clientEnd.p, p.backendEnd.p = p, p
-	client, err := evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
+	client, err := evport.NewConn(t.loop, fd, &p.clientEnd, evport.ConnConfig{RecvBuffer: tcpClientRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil { // NewConn has closed fd
 		t.connectFailed(p, r, err)
 		return
@@ -365,6 +380,8 @@ type tcpProxy struct {
 	scan       msgScanner // message boundaries in the client's stream
 	scanned    uint64     // client stream bytes scanned
 	messages   uint64     // complete client messages seen
+	boundary   uint64     // client stream offset after the last complete message
+	dropped    int        // bytes of a partial last message dropped at the client's EOF
 
 	toBackend, toClient uint64 // bytes forwarded each way
 }
@@ -387,9 +404,17 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 		if !p.established {
 			return 0 // held until INBOUND_TCP_OK
 		}
-		n := p.server.Write(data)
+		whole := int(p.boundary - p.toBackend) // complete messages in data
+		n := p.server.Write(data[:whole])
 		p.moved(n)
 		p.toBackend += uint64(n)
+		if n == whole && c.AtEOF() && whole < len(data) {
+			// The client has ended with a partial message, which the
+			// backend will never see: drop it, so that the client's EOF
+			// is passed on.
+			p.dropped = len(data) - whole
+			return len(data)
+		}
 		return n
 	}
 	if p.established {
@@ -501,7 +526,8 @@ func (p *tcpProxy) teardown(err error) {
 	p.deadline.Stop()
 	p.client.Close()
 	p.server.Close()
-	p.log.Debug().Uint64("to_backend", p.toBackend).Uint64("to_client", p.toClient).Msg("proxy connection finished")
+	p.log.Debug().Uint64("to_backend", p.toBackend).Uint64("to_client", p.toClient).Int("dropped", p.dropped).
+		Msg("proxy connection finished")
 	t := p.tcp
 	delete(t.live, p)
 	if t.perClient[p.addr]--; t.perClient[p.addr] <= 0 {

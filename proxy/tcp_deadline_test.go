@@ -10,6 +10,7 @@
 package proxy_test
 
 import (
+	"io"
 	"net"
 	"reflect"
 	"strconv"
@@ -262,4 +263,37 @@ func TestTCPDescriptorReserve(t *testing.T) {
 		t.Errorf("stats %+v, want 1 refused for the reserve", st)
 	}
 	h.logs.Wait(t, 1, "refusing TCP connection", "reason", "descriptors reserved for backend sessions")
+}
+
+// TestTCPWholeMessagesOnly: the backend gets a client's message only once
+// it is complete, and a partial last message is dropped at the client's
+// EOF, which is passed on: node-mname never closes a session holding a
+// partial message.
+func TestTCPWholeMessagesOnly(t *testing.T) {
+	h := newTCPHarness(t, testTCPConfig())
+	c := h.dial()
+	s := h.nextSession(true)
+	write := func(b ...byte) {
+		t.Helper()
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, 5, 'a', 'b')
+	s.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	buf := make([]byte, 64)
+	if n, err := s.r.Read(buf); err == nil || n > 0 {
+		t.Fatalf("backend got %q before the message was complete", buf[:n])
+	}
+	write('c', 'd', 'e', 0, 2, 'x') // completes the first, begins a second
+	s.c.SetReadDeadline(time.Now().Add(waitLimit))
+	got := make([]byte, 7)
+	if _, err := io.ReadFull(s.r, got); err != nil || string(got) != "\x00\x05abcde" {
+		t.Fatalf("backend got %q (%v), want the whole first message", got, err)
+	}
+	c.CloseWrite() // the second message, partial, is dropped; EOF passes
+	rest, err := io.ReadAll(s.r)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("after the client's EOF the backend read %q (%v), want EOF and nothing", rest, err)
+	}
 }

@@ -92,6 +92,7 @@ type BalancerConfig struct {
 	Control   string   // -c; "" means a fresh path in a temporary directory
 	Metrics   string   // -m IP:PORT; "" means none
 	Remotes   int      // -r; 0 means the default cap
+	Args      []string // extra command-line arguments (--tcp-max N, say)
 }
 
 // LogRecord is one parsed log line.
@@ -173,6 +174,7 @@ func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 	if cfg.Remotes > 0 {
 		args = append(args, "-r", strconv.Itoa(cfg.Remotes))
 	}
+	args = append(args, cfg.Args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), cfg.Env...)
 	if cfg.TimeScale > 0 && cfg.TimeScale != 1 {
