@@ -10,7 +10,7 @@ End-to-end tests of the TCP path's lifetimes and descriptor budget (issue
     so before the half-close deadline every one of them leaked two
     descriptors in the balancer and one in node-mname for good. Both
     processes' descriptor counts (/proc/PID/fd) must return to their
-    baselines, and the timeouts are logged at a limited rate;
+    baselines, with a few log records, not one per connection;
   - slow clients: one that says nothing, one that trickles its query a
     byte at a time and one that goes quiet after an answer are closed at
     their deadlines (never before them), while a normal client on its own
@@ -18,7 +18,10 @@ End-to-end tests of the TCP path's lifetimes and descriptor budget (issue
   - at the TCP cap (--tcp-max) and at a low descriptor limit (prlimit on
     the running bbal): a flood of connections is refused at once, UDP
     keeps being answered, a killed backend reconnects, and new TCP
-    connections are served again once the flood stops.
+    connections are served again once the flood stops;
+  - with the soft limit below what the balancer already holds, accept
+    itself fails (EMFILE): the warnings come at most a burst of 5 and then
+    one a second, and TCP is served again once the limit is restored.
 
 The deadlines run at a time scale so that the tests stay short. Every wait
 has a deadline that only turns a hang into a failure; the lower bounds
@@ -87,6 +90,7 @@ func TestTCPPartialMessagesDoNotLeak(t *testing.T) {
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, TimeScale: scale, LogLevel: "info"})
 	bal.WaitLog("backend socket established", nil, 20*time.Second)
 	balBase, peerBase := procFDCount(t, bal.Pid()), procFDCount(t, peer.Pid())
+	linesBefore := len(bal.Records())
 
 	partials := [][]byte{{0x00}, {0xff, 0xff}, {0x00, 0x20, 'a', 'b', 'c'}}
 	start := time.Now()
@@ -112,18 +116,21 @@ func TestTCPPartialMessagesDoNotLeak(t *testing.T) {
 	// only for a loaded machine.
 	limit := tcpMessageTimeout/scale + 10*time.Second
 	balBack := waitFDs(t, "the balancer", bal.Pid(), balBase, limit)
-	peerBack := waitFDs(t, "node-mname", peer.Pid(), peerBase, limit)
+	// node-mname ends a session idle for 5 s and destroys it 5 s later
+	// (its server.js): the rare session it does not end on the balancer's
+	// EOF (seen once in a few runs) goes then.
+	peerBack := waitFDs(t, "node-mname", peer.Pid(), peerBase, limit+10*time.Second)
 	t.Logf("%d partial messages in %v; peak descriptors: balancer %d (baseline %d), node-mname %d (baseline %d); "+
 		"back to baseline %v (balancer) and %v (node-mname) after the last",
 		conns, made.Round(time.Millisecond), peakBal, balBase, peakPeer, peerBase,
-		balBack.Round(time.Millisecond), max(balBack, peerBack).Round(time.Millisecond))
+		balBack.Round(time.Millisecond), (balBack + peerBack).Round(time.Millisecond))
 
-	// Logged, but not once per connection.
-	timedOut := len(bal.Find("TCP connection timed out", nil))
-	if timedOut == 0 || timedOut > 20+10*int(time.Since(start)/time.Second+1) {
-		t.Errorf("%d \"TCP connection timed out\" records for %d timeouts; want some, within the rate limit", timedOut, conns)
+	// Nothing is logged per connection at info (the partial message is
+	// dropped at the client's EOF and the session ends normally; any
+	// deadline that fires is logged at a limited rate).
+	if lines := len(bal.Records()) - linesBefore; lines > 100 {
+		t.Errorf("%d log records for %d connections, want a few", lines, conns)
 	}
-	bal.WaitLog("log records suppressed", map[string]any{"suppressed_msg": "TCP connection timed out"}, 5*time.Second)
 
 	// A normal client is still served.
 	c := tcpDial(t, bal, "127.0.1.100", nil)
@@ -253,8 +260,10 @@ func TestTCPSlowClientsClosedAtDeadlines(t *testing.T) {
 }
 
 // flood dials the balancer from src in a few goroutines until stop is
-// closed: a connection closed within a second counts as refused, one left
-// open is kept (it holds a place under the cap) until the flood ends.
+// closed: a connection closed at once counts as refused, one left open for
+// 100 ms is kept (it holds a place under the cap until its first-message
+// deadline or the end of the flood). Eight workers make about 80 held
+// connections a second, far more than the caps the tests set.
 type flood struct {
 	refused, held atomic.Int64
 	mu            sync.Mutex
@@ -265,7 +274,7 @@ type flood struct {
 
 func startFlood(t *testing.T, bal *Balancer, src string) *flood {
 	f := &flood{stop: make(chan struct{})}
-	for w := range 4 {
+	for w := range 8 {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
@@ -281,7 +290,7 @@ func startFlood(t *testing.T, bal *Balancer, src string) *flood {
 					time.Sleep(10 * time.Millisecond) // the backlog is full
 					continue
 				}
-				c.SetReadDeadline(time.Now().Add(time.Second))
+				c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 				if _, err := c.Read(buf); errors.Is(err, os.ErrDeadlineExceeded) {
 					f.held.Add(1)
 					f.mu.Lock()
@@ -425,9 +434,11 @@ func TestTCPAtDescriptorLimit(t *testing.T) {
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info"})
 	bal.WaitLogCount("backend socket established", nil, 2, 20*time.Second)
 	limit := procFDCount(t, bal.Pid()) + 120
+	// The hard limit can be lowered but not raised again (that takes
+	// CAP_SYS_RESOURCE): it stays at limit, the soft one moves.
 	setLimit := func(n int) {
 		t.Helper()
-		arg := "--nofile=" + strconv.Itoa(n) + ":" + strconv.Itoa(n)
+		arg := "--nofile=" + strconv.Itoa(n) + ":" + strconv.Itoa(limit)
 		if out, err := exec.Command(prlimit, "--pid", strconv.Itoa(bal.Pid()), arg).CombinedOutput(); err != nil {
 			t.Fatalf("prlimit %s: %v\n%s", arg, err, out)
 		}
@@ -447,8 +458,7 @@ func TestTCPAtDescriptorLimit(t *testing.T) {
 	// Below what it already uses, accept itself fails (EMFILE): the
 	// listener pauses and retries, and the warning is rate-limited.
 	f.end()
-	time.Sleep(500 * time.Millisecond) // the flood's proxies close
-	setLimit(procFDCount(t, bal.Pid()))
+	setLimit(8)
 	emfileStart := time.Now()
 	var pending []net.Conn
 	for i := range 50 {
