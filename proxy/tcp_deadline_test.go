@@ -280,19 +280,19 @@ func TestTCPWholeMessagesOnly(t *testing.T) {
 		}
 	}
 	write(0, 5, 'a', 'b')
-	s.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	s.Conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	buf := make([]byte, 64)
-	if n, err := s.r.Read(buf); err == nil || n > 0 {
+	if n, err := s.Read(buf); err == nil || n > 0 {
 		t.Fatalf("backend got %q before the message was complete", buf[:n])
 	}
 	write('c', 'd', 'e', 0, 2, 'x') // completes the first, begins a second
-	s.c.SetReadDeadline(time.Now().Add(waitLimit))
+	s.Conn.SetReadDeadline(time.Now().Add(waitLimit))
 	got := make([]byte, 7)
-	if _, err := io.ReadFull(s.r, got); err != nil || string(got) != "\x00\x05abcde" {
+	if _, err := io.ReadFull(s, got); err != nil || string(got) != "\x00\x05abcde" {
 		t.Fatalf("backend got %q (%v), want the whole first message", got, err)
 	}
 	c.CloseWrite() // the second message, partial, is dropped; EOF passes
-	rest, err := io.ReadAll(s.r)
+	rest, err := io.ReadAll(s)
 	if err != nil || len(rest) != 0 {
 		t.Fatalf("after the client's EOF the backend read %q (%v), want EOF and nothing", rest, err)
 	}
