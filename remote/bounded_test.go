@@ -7,8 +7,8 @@ eviction, the rate limit on per-client records under a flood of new
 clients (a burst, then one summary with the count), and no allocation on
 the lookup of a known remote.
 
-Time is the loop's clock: waits only ever exceed the interval they
-outlast, so load can only make them longer, never wrong.
+Time is a hand-driven clock (looptest.StartWithClock): the tests step it
+to just before and just past each interval.
 */
 
 package remote_test
@@ -23,15 +23,22 @@ import (
 
 func TestEvictLeastRecentlySeen(t *testing.T) {
 	rt := noPeriodic
-	rt.EvictAfter = 100 * time.Millisecond
-	h := newHarness(t, rt, "5301", "5302")
+	rt.EvictAfter = 10 * time.Second
+	h := newHarnessClock(t, rt, "5301", "5302")
 	onLoop(t, h.loop, func() {
 		h.table.SetMaxRemotes(3)
 		for i := 1; i <= 3; i++ {
 			h.table.Backend(h.table.Lookup(ip10(i)))
 		}
 	})
-	time.Sleep(150 * time.Millisecond)
+	// Within EvictAfter of the last of them: a newcomer is refused.
+	h.run.Advance(rt.EvictAfter - time.Nanosecond)
+	onLoop(t, h.loop, func() {
+		if h.table.Backend(h.table.Lookup(ip10(4))) != nil || h.table.Known(ip10(4)) || h.table.Stats().Refused != 1 {
+			t.Errorf("a newcomer %v before EvictAfter was admitted (stats %+v)", rt.EvictAfter-time.Nanosecond, h.table.Stats())
+		}
+	})
+	h.run.Advance(time.Nanosecond)
 	onLoop(t, h.loop, func() {
 		h.table.Lookup(ip10(1)) // 1 is seen again: 2 is now the oldest
 		if b := h.table.Backend(h.table.Lookup(ip10(4))); b == nil {
@@ -41,8 +48,8 @@ func TestEvictLeastRecentlySeen(t *testing.T) {
 			t.Errorf("Len %d, known 1:%v 2:%v 3:%v 4:%v; want 3 remotes, 2 evicted", h.table.Len(),
 				h.table.Known(ip10(1)), h.table.Known(ip10(2)), h.table.Known(ip10(3)), h.table.Known(ip10(4)))
 		}
-		if st := h.table.Stats(); st.Evicted != 1 || st.New != 4 || st.Refused != 0 {
-			t.Errorf("stats %+v, want 4 new, 1 evicted", st)
+		if st := h.table.Stats(); st.Evicted != 1 || st.New != 4 || st.Refused != 1 {
+			t.Errorf("stats %+v, want 4 new, 1 evicted, 1 refused", st)
 		}
 	})
 	rs := h.logs.Find(t, "remote table full: evicting least recently seen remote")
@@ -134,14 +141,14 @@ func TestEvictionKeepsCountsExact(t *testing.T) {
 func TestExpiryOfManyRemotesIsSpreadOverTurns(t *testing.T) {
 	const n = 10000
 	rt := noPeriodic
-	rt.Expiry = 50 * time.Millisecond
-	h := newHarness(t, rt, "5301", "5302")
+	rt.Expiry = time.Minute
+	h := newHarnessClock(t, rt, "5301", "5302")
 	onLoop(t, h.loop, func() {
 		for i := 0; i < n; i++ {
 			h.table.Backend(h.table.Lookup(ip10(i)))
 		}
 	})
-	time.Sleep(100 * time.Millisecond)
+	h.run.Advance(rt.Expiry + time.Nanosecond)
 	onLoop(t, h.loop, func() {
 		h.table.Lookup(ip10(n)) // a fresh one stays
 		h.table.Expire()
@@ -163,10 +170,10 @@ func TestExpiryOfManyRemotesIsSpreadOverTurns(t *testing.T) {
 }
 
 func TestFloodOfNewClientsIsRateLimited(t *testing.T) {
-	h := newHarness(t, remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}, "5301", "5302")
+	h := newHarnessClock(t, remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}, "5301", "5302")
 	onLoop(t, h.loop, func() {
 		h.table.Start()
-		for i := 0; i < 1000; i++ { // one loop turn: one instant
+		for i := 0; i < 1000; i++ { // the clock stands still
 			h.table.Backend(h.table.Lookup(ip10(i)))
 		}
 	})
@@ -174,8 +181,14 @@ func TestFloodOfNewClientsIsRateLimited(t *testing.T) {
 		if n := len(h.logs.Find(t, msg)); n != bunyan.DefaultRate.Burst {
 			t.Errorf("%d %q records for 1000 new clients at once, want the burst of %d", n, msg, bunyan.DefaultRate.Burst)
 		}
-		// The flush timer writes the summary about a second later.
-		rs := h.logs.Wait(t, 1, "log records suppressed", "suppressed_msg", msg)
+		if rs := h.logs.Find(t, "log records suppressed", "suppressed_msg", msg); len(rs) != 0 {
+			t.Errorf("a summary before a second has passed: %v", rs)
+		}
+	}
+	// The flush timer writes the summaries a second later.
+	h.run.Advance(time.Second)
+	for _, msg := range []string{"new remote peer", "remote assigned to new primary backend"} {
+		rs := h.logs.Find(t, "log records suppressed", "suppressed_msg", msg)
 		if want := 1000 - bunyan.DefaultRate.Burst; len(rs) != 1 || int(rs[0].Num("suppressed")) != want {
 			t.Errorf("summaries for %q: %v, want one counting %d", msg, rs, want)
 		}

@@ -31,8 +31,6 @@ import (
 
 type logBuffer = bunyantest.Buffer
 
-func startLoop(t *testing.T) *evport.Loop { return looptest.Start(t).Loop }
-
 var (
 	onLoop  = looptest.OnLoop
 	waitFor = looptest.WaitFor
@@ -41,6 +39,7 @@ var (
 // harness: demo backends, a started Set and a Table (not started).
 type harness struct {
 	t     *testing.T
+	run   *looptest.Runner // run.Clock is nil unless made by newHarnessClock
 	loop  *evport.Loop
 	logs  *logBuffer
 	dir   string
@@ -70,13 +69,31 @@ func newHarness(t *testing.T, rt remote.Timings, names ...string) *harness {
 // (nil: debug records into h.logs).
 func newHarnessLog(t *testing.T, rt remote.Timings, log *zerolog.Logger, names ...string) *harness {
 	t.Helper()
+	return newHarnessWith(t, rt, log, false, names...)
+}
+
+// newHarnessClock is newHarness on a loop whose clock moves only when the
+// test calls h.run.Advance (backends' timers stand still too: none
+// faults by itself).
+func newHarnessClock(t *testing.T, rt remote.Timings, names ...string) *harness {
+	t.Helper()
+	return newHarnessWith(t, rt, nil, true, names...)
+}
+
+func newHarnessWith(t *testing.T, rt remote.Timings, log *zerolog.Logger, clock bool, names ...string) *harness {
+	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "rt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	h := &harness{t: t, dir: dir, logs: &logBuffer{}, demos: make(map[string]*demo.Server)}
-	h.loop = startLoop(t)
+	if clock {
+		h.run = looptest.StartWithClock(t)
+	} else {
+		h.run = looptest.Start(t)
+	}
+	h.loop = h.run.Loop
 	for _, name := range names {
 		s, err := demo.Listen(filepath.Join(dir, name), name)
 		if err != nil {

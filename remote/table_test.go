@@ -217,16 +217,23 @@ func TestNothingOK(t *testing.T) {
 func TestExpire(t *testing.T) {
 	rt := noPeriodic
 	rt.Expiry = 600 * time.Millisecond
-	h := newHarness(t, rt, "5301", "5302")
+	h := newHarnessClock(t, rt, "5301", "5302")
 	b1, b2 := h.be(5301), h.be(5302)
-	start := time.Now()
 	onLoop(t, h.loop, func() {
 		h.table.Backend(h.table.Lookup(ip10(1))) // A -> 5301
 		h.table.Backend(h.table.Lookup(ip10(3))) // C -> 5302
 	})
-	time.Sleep(300 * time.Millisecond)
+	h.run.Advance(300 * time.Millisecond)
 	onLoop(t, h.loop, func() { h.table.Lookup(ip10(3)) }) // C heard from again
-	time.Sleep(700*time.Millisecond - time.Since(start))
+	// At exactly Expiry A is kept (remotes.c expires when age > Expiry).
+	h.run.Advance(300 * time.Millisecond)
+	onLoop(t, h.loop, func() {
+		h.table.Expire()
+		if h.table.Len() != 2 {
+			t.Errorf("%d remotes at exactly Expiry, want A and C kept", h.table.Len())
+		}
+	})
+	h.run.Advance(time.Nanosecond)
 	onLoop(t, h.loop, func() {
 		h.table.Backend(h.table.Lookup(ip10(2))) // B, new -> 5301
 		h.table.Expire()
@@ -260,17 +267,27 @@ func TestExpire(t *testing.T) {
 
 func TestSweepRunsPeriodically(t *testing.T) {
 	rt := remote.Timings{Expiry: 150 * time.Millisecond, Sweep: 50 * time.Millisecond, Rebalance: time.Hour}
-	h := newHarness(t, rt, "5301")
+	h := newHarnessClock(t, rt, "5301")
 	b1 := h.be(5301)
-	start := time.Now()
 	onLoop(t, h.loop, func() {
 		h.table.Start()
 		h.table.Backend(h.table.Lookup(ip10(1)))
 	})
-	waitFor(t, h.loop, "the remote expired", func() bool { return h.table.Len() == 0 })
-	if waited := time.Since(start); waited < rt.Expiry {
-		t.Errorf("expired after %v, before Expiry %v", waited, rt.Expiry)
+	// Sweeps at 50, 100, 150 ms: the remote's age is at most Expiry.
+	for range 3 {
+		h.run.Advance(rt.Sweep)
 	}
+	onLoop(t, h.loop, func() {
+		if h.table.Len() != 1 {
+			t.Errorf("expired by the sweep at Expiry, want kept until older than Expiry")
+		}
+	})
+	h.run.Advance(rt.Sweep) // the sweep at 200 ms
+	onLoop(t, h.loop, func() {
+		if h.table.Len() != 0 {
+			t.Errorf("%d remotes after the sweep past Expiry, want none", h.table.Len())
+		}
+	})
 	onLoop(t, h.loop, func() {
 		if b1.Remotes() != 0 {
 			t.Errorf("5301 count %d after expiry, want 0", b1.Remotes())
