@@ -72,6 +72,7 @@ type Set struct {
 	noneLoggedAt  time.Time
 	scanTimer     *evport.Timer
 	countsClaimed bool
+	stopped       bool
 
 	// dial starts a session: evport.Dial, replaced by tests that need a
 	// connect to fail in ways a socket directory cannot arrange.
@@ -109,6 +110,7 @@ func (s *Set) Start() {
 
 // Stop closes every session and stops all timers (shutdown).
 func (s *Set) Stop() {
+	s.stopped = true
 	if s.scanTimer != nil {
 		s.scanTimer.Stop()
 	}
@@ -152,8 +154,12 @@ func (s *Set) Select() *Backend {
 	return nil
 }
 
-// Rescan reads the socket directory now.
+// Rescan reads the socket directory now (nothing once the Set is stopped:
+// a late SIGHUP must not start sessions during shutdown).
 func (s *Set) Rescan() {
+	if s.stopped {
+		return
+	}
 	entries, err := s.readDir()
 	if err != nil {
 		return

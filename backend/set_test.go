@@ -317,3 +317,20 @@ func TestRemoteCounts(t *testing.T) {
 		}
 	})
 }
+
+// TestStopIsFinal: after Stop every backend is stopped, and a scan (a late
+// SIGHUP) neither finds new backends nor starts sessions.
+func TestStopIsFinal(t *testing.T) {
+	h := newHarness(t, idleTimings())
+	b, s := fakeOK(t, h, "5301")
+	onLoop(t, h.loop, h.set.Stop)
+	s.ExpectClosed()
+	listenQuiet(t, h.dir, "5302")
+	h.rescan()
+	onLoop(t, h.loop, func() {
+		if b.State() != backend.StateStopped || len(h.set.Backends()) != 1 {
+			t.Errorf("state %v with %d backends after Stop and a scan, want stopped and 1", b.State(), len(h.set.Backends()))
+		}
+	})
+	h.check()
+}
