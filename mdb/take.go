@@ -39,11 +39,14 @@ type Sources struct {
 
 // Inspector takes snapshots of one balancer.
 type Inspector struct {
-	src Sources
+	src    Sources
+	crtime int64 // the start as an hrtime, fixed once so every snapshot agrees
 }
 
 // NewInspector returns an inspector of src.
-func NewInspector(src Sources) *Inspector { return &Inspector{src: src} }
+func NewInspector(src Sources) *Inspector {
+	return &Inspector{src: src, crtime: newHRClock(src.Started).hr(src.Started)}
+}
 
 // Level is the inspector's log level control (nil if none).
 func (in *Inspector) Level() *LogLevel { return in.src.Level }
@@ -107,7 +110,7 @@ func (in *Inspector) build(r *raw) *Snapshot {
 		Version:  1,
 		Pid:      os.Getpid(),
 		Snaptime: clock.hr(r.now),
-		Crtime:   clock.hr(in.src.Started),
+		Crtime:   in.crtime,
 		Walltime: time.Now().UTC().Format(time.RFC3339Nano),
 	}
 	if in.src.Level != nil {

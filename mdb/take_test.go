@@ -104,6 +104,13 @@ func TestSnapshotNamesTimeouts(t *testing.T) {
 			t.Errorf("no timeout %q among %v", want, got)
 		}
 	}
+	again, err := b.in.Take(false, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Crtime != snap.Crtime || again.Snaptime <= snap.Snaptime || snap.Snaptime <= snap.Crtime {
+		t.Errorf("crtime %d then %d, snaptime %d then %d: crtime must be fixed, snaptime advance", snap.Crtime, again.Crtime, snap.Snaptime, again.Snaptime)
+	}
 	if int(snap.Balancer.Timeouts) != len(snap.Timeouts) {
 		t.Errorf("timeouts total %d, %d listed", snap.Balancer.Timeouts, len(snap.Timeouts))
 	}
