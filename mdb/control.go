@@ -70,8 +70,7 @@ type ControlServer struct {
 	sem  chan struct{}
 	wg   sync.WaitGroup
 
-	// Timeout bounds each client's exchange; set before Serve (tests).
-	Timeout time.Duration
+	timeout time.Duration // bounds each client's whole exchange
 
 	refusedMu sync.Mutex
 	refused   *bunyan.RateLimiter
@@ -105,6 +104,12 @@ func CheckControlPath(path, backendDir string) error {
 // ListenControl creates the control socket at path (replacing a stale one)
 // and starts serving in. It refuses a path inside backendDir.
 func ListenControl(path, backendDir string, in *Inspector, log zerolog.Logger) (*ControlServer, error) {
+	return listenControl(path, backendDir, in, log, controlTimeout)
+}
+
+// listenControl is ListenControl with the per-client timeout given: fixed
+// before the first client is served, so nothing changes it concurrently.
+func listenControl(path, backendDir string, in *Inspector, log zerolog.Logger, timeout time.Duration) (*ControlServer, error) {
 	if err := CheckControlPath(path, backendDir); err != nil {
 		return nil, err
 	}
@@ -122,7 +127,7 @@ func ListenControl(path, backendDir string, in *Inspector, log zerolog.Logger) (
 	s := &ControlServer{
 		ln: ln, path: path, in: in, log: log, uid: os.Geteuid(),
 		sem:     make(chan struct{}, maxControlClients),
-		Timeout: controlTimeout,
+		timeout: timeout,
 		refused: bunyan.NewRateLimiter(log, zerolog.WarnLevel, "control socket client refused", bunyan.DefaultRate),
 	}
 	s.wg.Add(1)
@@ -158,7 +163,7 @@ func removeStaleSocket(path string) error {
 func (s *ControlServer) Path() string { return s.path }
 
 // Close stops listening, removes the socket and waits for the clients
-// being served (each bounded by Timeout).
+// being served (each bounded by its timeout).
 func (s *ControlServer) Close() error {
 	err := s.ln.Close()
 	s.wg.Wait()
@@ -207,7 +212,7 @@ func writeResponse(w io.Writer, r response) error {
 
 func (s *ControlServer) handle(c *net.UnixConn) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(s.Timeout))
+	c.SetDeadline(time.Now().Add(s.timeout))
 	uid, err := peerUID(c)
 	if err != nil || (uid != 0 && uid != s.uid) {
 		s.refusedMu.Lock()

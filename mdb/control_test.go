@@ -23,8 +23,14 @@ import (
 
 func startControl(t *testing.T, b *testBalancer) *ControlServer {
 	t.Helper()
+	return startControlTimeout(t, b, controlTimeout)
+}
+
+// startControlTimeout serves the control socket with a per-client timeout.
+func startControlTimeout(t *testing.T, b *testBalancer, timeout time.Duration) *ControlServer {
+	t.Helper()
 	dir := t.TempDir()
-	s, err := ListenControl(filepath.Join(dir, "control"), b.dir, b.in, quietLog())
+	s, err := listenControl(filepath.Join(dir, "control"), b.dir, b.in, quietLog(), timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +187,7 @@ func TestControlRefusesOtherUsers(t *testing.T) {
 // deadline.
 func TestControlBadClientsDoNotDelayDNS(t *testing.T) {
 	b := startBalancer(t, quietLog())
-	s := startControl(t, b)
-	s.Timeout = 2 * time.Second
+	s := startControlTimeout(t, b, 2*time.Second)
 
 	silent, err := net.Dial("unix", s.Path())
 	if err != nil {
