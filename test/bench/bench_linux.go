@@ -116,7 +116,7 @@ var smokePlan = plan{
 	tcpTime: 300 * time.Millisecond, tcpConns: 4, tcpWorkers: 2,
 	dnsperfTime: time.Second,
 	nodeRate:    1_000, nodeLow: 500, nodeTime: 300 * time.Millisecond,
-	grace: 200 * time.Millisecond, pause: 20 * time.Millisecond,
+	grace: 700 * time.Millisecond, pause: 20 * time.Millisecond, // generous: make test loads the machine
 	rounds: 1,
 }
 

@@ -78,7 +78,8 @@ func tcpPersistent(port, conns int, d time.Duration, sources [][4]byte) tcpResul
 			}
 			defer c.Close()
 			buf := make([]byte, 4096)
-			for seq := uint32(0); time.Now().Before(stopAt); seq++ {
+			// At least one query, however long the connect took.
+			for seq := uint32(0); seq == 0 || time.Now().Before(stopAt); seq++ {
 				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 				if err := tcpExchange(c, buf, seq); err != nil {
 					errs.Add(1)
