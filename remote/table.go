@@ -143,9 +143,10 @@ func NewTable(loop *evport.Loop, log zerolog.Logger, set *backend.Set, t Timings
 	return tb
 }
 
-// SetMaxRemotes sets the cap on remotes (1 .. 2^31); the table never
-// holds more. Lowering it below Len evicts nothing at once: new remotes
-// are refused or evict until the table is below the cap.
+// SetMaxRemotes sets the cap on remotes (1 .. 2^31); call it before the
+// table fills (bbal's -r, at start). Lowered below Len, it evicts nothing
+// at once: each new remote then evicts one (or is refused), and the table
+// shrinks to the cap only by expiry.
 func (t *Table) SetMaxRemotes(n int) {
 	t.max = min(max(n, 1), maxMaxRemotes)
 }
