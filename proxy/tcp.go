@@ -44,8 +44,10 @@
  * Limits (the descriptor budget): at most MaxConns proxies at once and
  * MaxPerClient from one client address; and a connection is refused when
  * the descriptor it arrived on and the one its backend session would take
- * would leave fewer than FDReserve below RLIMIT_NOFILE, so that backend
- * control sessions can always reconnect. Descriptors are allocated lowest
+ * would leave fewer than FDReserve (at most a quarter of the limit) below
+ * the soft RLIMIT_NOFILE, read at each accept (an operator may lower it
+ * under a running balancer with prlimit), so that backend control sessions
+ * can always reconnect. Descriptors are allocated lowest
  * first, so an accepted fd n means n descriptors below it are in use. The
  * excess is closed at once, counted, and logged at a limited rate; so are
  * accept failures (EMFILE, say), which the Listener meets with a pause.
@@ -344,15 +346,16 @@ func (t *TCP) connectFailed(p *tcpProxy, r *remote.Remote, err error) {
 }
 
 // fdsRunningOut reports whether fd (just accepted) and one more for the
-// backend session would leave fewer than reserve descriptors below the
-// soft RLIMIT_NOFILE (read each time: an operator may change it with
-// prlimit while the balancer runs).
+// backend session would leave fewer than reserve descriptors (at most a
+// quarter of the limit) below the soft RLIMIT_NOFILE, read each time: an
+// operator may change it with prlimit while the balancer runs.
 func fdsRunningOut(fd, reserve int) bool {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<31 {
 		return false
 	}
-	return fd+2+reserve > int(lim.Cur)
+	limit := int(lim.Cur)
+	return fd+2+min(reserve, limit/4) > limit
 }
 
 // tcpProxy is one client connection and its backend session.

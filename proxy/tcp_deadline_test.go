@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/joyent/mname-balancer/proxy"
 )
 
@@ -253,16 +255,43 @@ func TestTCPLimits(t *testing.T) {
 }
 
 // TestTCPDescriptorReserve: when a connection would leave fewer than
-// FDReserve descriptors, it is refused and counted.
+// FDReserve descriptors (at most a quarter of the limit) below the soft
+// RLIMIT_NOFILE, read at each accept, it is refused and counted; with
+// room again, the next one is served.
 func TestTCPDescriptorReserve(t *testing.T) {
-	cfg := testTCPConfig()
-	cfg.FDReserve = 1 << 30 // more than any limit: every connection
-	h := newTCPHarness(t, cfg)
+	h := newTCPHarness(t, testTCPConfig())
+	var saved unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &saved); err != nil {
+			t.Fatalf("restoring RLIMIT_NOFILE: %v", err)
+		}
+	}
+	t.Cleanup(restore)
+	// The lowest free descriptor is next: the client's socket takes it,
+	// the accepted one the one after. A limit three above leaves the
+	// accepted one and the backend session's, but not the reserve.
+	next, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(next)
+	lowered := unix.Rlimit{Cur: uint64(next + 3), Max: saved.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
+		t.Fatal(err)
+	}
 	expectClientClosed(t, h.dial())
+	restore()
 	if st := h.stats(); st.RefusedReserve != 1 || st.Open != 0 {
 		t.Errorf("stats %+v, want 1 refused for the reserve", st)
 	}
 	h.logs.Wait(t, 1, "refusing TCP connection", "reason", "descriptors reserved for backend sessions")
+
+	h.dial()
+	h.nextSession(true)
+	waitFor(t, h.loop, "admitted with the limit restored", func() bool { return h.tcp.Live() == 1 })
 }
 
 // TestTCPWholeMessagesOnly: the backend gets a client's message only once

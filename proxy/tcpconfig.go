@@ -14,6 +14,8 @@
  *	MaxPerClient      128    from one client address
  *	FDReserve         min(64, RLIMIT_NOFILE / 4) descriptors left for backend
  *	                         control sessions, the directory scan, logging
+ *	                         (and never more than a quarter of the limit in
+ *	                         force at each accept)
  *
  * The operator sets MaxConns and MaxPerClient with bbal's --tcp-max and
  * --tcp-max-per-client; the durations are fixed (tests scale them).
