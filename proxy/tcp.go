@@ -59,6 +59,15 @@
  * a receive buffer and tcpSendBuffer bytes per direction. When a send queue
  * drains, the opposite side is resumed.
  *
+ * Records: tcp_proxy.c's, at its levels and on the proxy's logger (backend,
+ * conn_id, remote_ip, remote_port): the traces of each step ("TCP frontend
+ * data", "forwarded bytes from front to back", "backend reports TCP OK",
+ * "TCP stream EOF" with which, ...; free when trace is off) and the debug
+ * records of each side closing. C's send failures ("forward to backend
+ * failed", "FIN send failed", ...) have no counterpart: Conn.Write queues
+ * and cannot fail, and a failed send or shutdown closes that side, which is
+ * logged as "TCP error".
+ *
  * Invariants: each fd is closed exactly once (Conn guarantees it; the
  * proxy closes both sides in one place, teardown); a proxy is in live, and
  * counted in perClient, from the end of accept to teardown and nowhere else.
@@ -277,6 +286,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	r := t.table.Lookup(addr)
 	b := t.table.Backend(r)
 	if b == nil {
+		bunyan.IPv4(t.log.Trace(), "remote_ip", addr).Msg("could not find backend for remote")
 		t.stats.Refused++
 		t.stats.NoBackend++
 		r.Stats.TCPDrop++
@@ -298,6 +308,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		return
 	}
 	p.client = client
+	p.log.Trace().Msg("connecting to backend")
 	server, err := evport.Dial(t.loop, b.Sockaddr(), &p.backendEnd, evport.ConnConfig{RecvBuffer: tcpRecvBuffer, SendBuffer: tcpSendBuffer})
 	if err != nil {
 		p.done = true // not yet live: closing the client must not tear down
@@ -403,12 +414,15 @@ func (e *endpoint) Connected(*evport.Conn) {
 func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 	p := e.p
 	if e.isClient() {
+		p.log.Trace().Msg("TCP frontend data")
 		p.clientBytes(data)
 		if !p.established {
+			p.log.Trace().Msg("TCP data arrived from remote, but backend not yet connected")
 			return 0 // held until INBOUND_TCP_OK
 		}
 		whole := int(p.boundary - p.toBackend) // complete messages in data
 		n := p.server.Write(data[:whole])
+		p.log.Trace().Int("count", n).Msg("forwarded bytes from front to back")
 		p.moved(n)
 		p.toBackend += uint64(n)
 		if n == whole && c.AtEOF() && whole < len(data) {
@@ -420,8 +434,10 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 		}
 		return n
 	}
+	p.log.Trace().Msg("TCP backend data")
 	if p.established {
 		n := p.client.Write(data)
+		p.log.Trace().Int("count", n).Msg("forwarded bytes from back to front")
 		p.moved(n)
 		p.toClient += uint64(n)
 		return n
@@ -439,6 +455,7 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 		return 0
 	}
 	const n = 4
+	p.log.Trace().Msg("backend reports TCP OK")
 	p.established = true
 	p.okTimer.Stop()
 	p.lastActive = p.tcp.loop.Now()
@@ -456,6 +473,7 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 func (e *endpoint) EOF(c *evport.Conn) {
 	p := e.p
 	if e.isClient() {
+		p.log.Trace().Str("which", "front").Msg("TCP stream EOF")
 		p.clientEOF = true
 		p.lastActive = p.tcp.loop.Now()
 		p.armDeadline()
@@ -463,6 +481,7 @@ func (e *endpoint) EOF(c *evport.Conn) {
 			p.server.CloseWrite()
 		}
 	} else {
+		p.log.Trace().Str("which", "back").Msg("TCP stream EOF")
 		p.serverEOF = true
 		if !p.established {
 			p.teardown(errors.New("backend closed the session before INBOUND_TCP_OK"))
@@ -488,6 +507,11 @@ func (e *endpoint) Drained(c *evport.Conn) {
 // only when the proxy closed it itself (teardown).
 func (e *endpoint) Closed(c *evport.Conn, err error) {
 	p := e.p
+	if e.isClient() {
+		p.log.Debug().Msg("frontend connection closed")
+	} else {
+		p.log.Debug().Msg("backend connection closed")
+	}
 	if err != nil && !p.done {
 		p.tcp.stats.Errors++
 		if p.tcp.errorLog.Allow(p.tcp.loop.Now()) {
