@@ -1,3 +1,5 @@
+//go:build linux
+
 /*
 The TCP proxy's step-by-step records, as tcp_proxy.c logs them (issue 9),
 from the real bbal at -l trace with a real node-mname backend: one client

@@ -1,3 +1,5 @@
+//go:build linux
+
 /*
 tid (issue 9): every record names the OS thread that wrote it, as
 illumos-bunyan's records do, and the event loop's goroutine is locked to
