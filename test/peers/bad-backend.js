@@ -193,6 +193,16 @@ function main() {
                                         say('conn ' + id + ': stops reading');
                                         stuck = true;
                                         sock.pause();
+                                        /*
+                                         * pause() alone lets node read on
+                                         * into its own buffer (up to the
+                                         * high-water mark); stop libuv's
+                                         * reads so the kernel's socket
+                                         * buffer is all that fills.
+                                         */
+                                        if (sock._handle &&
+                                            sock._handle.readStop)
+                                                sock._handle.readStop();
                                         return;
                                 }
                                 if (opts.mode === 'double-hello') {
