@@ -26,7 +26,8 @@
 #	make bench      the side-by-side benchmark (a few minutes, not in CI):
 #	                bbal, dnsdist, a recvmmsg reflector and the echo
 #	                backends direct, one table of figures and ratios;
-#	                BBAL=path benches another balancer binary
+#	                BBAL=path benches another balancer binary,
+#	                BBAL_COMPARE=path adds one as a column of the same run
 #	make bench-smoke the same paths for a second each (make test runs it)
 #	make soak       the hostile-conditions soak (a few minutes, not in CI)
 #	make clean      remove $(BIN) and $(BUILD)
@@ -138,7 +139,7 @@ test/node_modules/.package-lock.json: test/package.json test/package-lock.json
 
 bench: all test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
-	$(BIN)/bench -bbal $(BBAL)
+	$(BIN)/bench -bbal $(BBAL) $(if $(BBAL_COMPARE),-compare $(BBAL_COMPARE))
 
 bench-smoke: all test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench

@@ -40,6 +40,7 @@ test. A run fails only when a path cannot be started or measured.
 // Config says what to bench and how.
 type Config struct {
 	BBAL     string    // the balancer binary under test
+	Compare  string    // optional: a second balancer binary, measured as one more path
 	Dnsdist  string    // dnsdist binary
 	Dnsperf  string    // dnsperf binary
 	Node     string    // node binary
@@ -56,6 +57,7 @@ const (
 	pathDirect    = "direct"
 	pathBBAL      = "bbal"
 	pathDnsdist   = "dnsdist"
+	pathCompare   = "bbal-cmp" // Config.Compare, if set
 )
 
 // Report holds every figure, by path.
@@ -152,7 +154,7 @@ func Run(cfg Config) (*Report, error) {
 		cfg.Progress = io.Discard
 	}
 	for _, tool := range []struct{ name, path string }{
-		{"bbal (BBAL)", cfg.BBAL}, {"dnsdist", cfg.Dnsdist}, {"dnsperf", cfg.Dnsperf}, {"node", cfg.Node},
+		{"bbal (BBAL)", cfg.BBAL}, {"the balancer to compare", cmpOr(cfg.Compare, cfg.BBAL)}, {"dnsdist", cfg.Dnsdist}, {"dnsperf", cfg.Dnsperf}, {"node", cfg.Node},
 	} {
 		if _, err := exec.LookPath(tool.path); err != nil {
 			return nil, fmt.Errorf("bench needs %s: %w", tool.name, err)
@@ -184,6 +186,13 @@ func Run(cfg Config) (*Report, error) {
 	return b.rep, nil
 }
 
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 func (b *bench) progress(format string, args ...any) {
 	fmt.Fprintf(b.cfg.Progress, "bench: "+format+"\n", args...)
 }
@@ -205,28 +214,38 @@ func (b *bench) startPaths() error {
 	}
 	b.tcp[pathDirect] = b.echo[0]
 
-	dir, err := b.env.socketDir("echo")
-	if err != nil {
-		return err
+	bins := map[string]string{pathBBAL: b.cfg.BBAL}
+	if b.cfg.Compare != "" {
+		bins[pathCompare] = b.cfg.Compare
 	}
-	var echos []*child
-	for i := range 3 {
-		c, err := b.env.frameEcho(dir, fmt.Sprintf("%d", 5301+i))
+	for _, path := range []string{pathBBAL, pathCompare} {
+		if bins[path] == "" {
+			continue
+		}
+		dir, err := b.env.socketDir("echo-" + path)
 		if err != nil {
 			return err
 		}
-		echos = append(echos, c)
+		var echos []*child
+		for i := range 3 {
+			c, err := b.env.frameEcho(dir, fmt.Sprintf("%d", 5301+i))
+			if err != nil {
+				return err
+			}
+			echos = append(echos, c)
+		}
+		bb, bport, _, err := b.env.bbal(bins[path], dir, path)
+		if err != nil {
+			return err
+		}
+		if err := waitHellos(echos, 10*time.Second); err != nil {
+			return err
+		}
+		b.targets[path] = []unix.RawSockaddrInet4{local(bport)}
+		b.pids[path] = bb.Pid()
+		b.tcp[path] = bport
+		b.progress("%s :%d (pid %d): %s", path, bport, bb.Pid(), bins[path])
 	}
-	bb, bport, _, err := b.env.bbal(b.cfg.BBAL, dir, "bbal")
-	if err != nil {
-		return err
-	}
-	if err := waitHellos(echos, 10*time.Second); err != nil {
-		return err
-	}
-	b.targets[pathBBAL] = []unix.RawSockaddrInet4{local(bport)}
-	b.pids[pathBBAL] = bb.Pid()
-	b.tcp[pathBBAL] = bport
 
 	dd, dport, err := b.env.dnsdist(b.cfg.Dnsdist, b.echo)
 	if err != nil {
@@ -235,13 +254,31 @@ func (b *bench) startPaths() error {
 	b.targets[pathDnsdist] = []unix.RawSockaddrInet4{local(dport)}
 	b.pids[pathDnsdist] = dd.Pid()
 	b.tcp[pathDnsdist] = dport
-	b.progress("paths up: reflector :%d, echo %v, bbal :%d (pid %d), dnsdist :%d (pid %d)",
-		rport, b.echo, bport, bb.Pid(), dport, dd.Pid())
+	b.progress("paths up: reflector :%d, echo %v, dnsdist :%d (pid %d)", rport, b.echo, dport, dd.Pid())
 	return nil
 }
 
-// udpPaths is the order paths are measured in.
+// udpPaths is the order paths are measured in (pathCompare, if any, comes
+// right after bbal); the balancer paths are those of the TCP, dnsperf and
+// RSS figures.
 var udpPaths = []string{pathReflector, pathDirect, pathBBAL, pathDnsdist}
+
+func (b *bench) udpPaths() []string {
+	if b.cfg.Compare == "" {
+		return udpPaths
+	}
+	return []string{pathReflector, pathDirect, pathBBAL, pathCompare, pathDnsdist}
+}
+
+func (b *bench) balancerPaths() []string {
+	if b.cfg.Compare == "" {
+		return []string{pathBBAL, pathDnsdist}
+	}
+	return []string{pathBBAL, pathCompare, pathDnsdist}
+}
+
+// tcpPaths are the balancers and the direct path.
+func (b *bench) tcpPaths() []string { return append([]string{pathDirect}, b.balancerPaths()...) }
 
 // load runs one open-loop load on path, measuring its balancer's CPU.
 func (b *bench) load(path string, rate int, d time.Duration, sources [][4]byte) (Result, time.Duration, error) {
@@ -280,7 +317,7 @@ func (b *bench) udpFigures() error {
 		// that a burst of other work on the machine hits all paths alike.
 		cpuSum := map[string]time.Duration{}
 		for range p.rounds {
-			for _, path := range udpPaths {
+			for _, path := range b.udpPaths() {
 				res, cpu, err := b.load(path, f.rate, f.d/time.Duration(p.rounds), b.sources)
 				if err != nil {
 					return err
@@ -303,7 +340,7 @@ func (b *bench) udpFigures() error {
 func (b *bench) tcpFigures() error {
 	p := b.plan
 	srcs := sourceAddrs(5, 20000)
-	for _, path := range []string{pathDirect, pathBBAL, pathDnsdist} {
+	for _, path := range b.tcpPaths() {
 		r := tcpPersistent(b.tcp[path], p.tcpConns, p.tcpTime, b.sources)
 		b.rep.TCPPersistent[path] = r
 		b.progress("%-9s TCP persistent: %.0f q/s (%d errors)", path, r.Rate(), r.Errors)
@@ -312,13 +349,13 @@ func (b *bench) tcpFigures() error {
 		b.rep.TCPConns[path] = c
 		b.progress("%-9s TCP connections: %.0f/s (%d errors)", path, c.Rate(), c.Errors)
 		time.Sleep(b.plan.pause)
-		srcs = srcs[len(srcs)/3:] // fresh addresses for the next path
+		srcs = srcs[len(srcs)/4:] // fresh addresses for the next path
 	}
 	return nil
 }
 
 func (b *bench) dnsperfFigures() error {
-	for _, path := range []string{pathDirect, pathBBAL, pathDnsdist} {
+	for _, path := range b.tcpPaths() {
 		ports := b.echo
 		if path != pathDirect {
 			p := b.tcp[path]
@@ -406,7 +443,7 @@ func (b *bench) nodeFigures() error {
 func (b *bench) rssFigures() error {
 	p := b.plan
 	srcs := sourceAddrs(16, p.remotes)
-	for _, path := range []string{pathBBAL, pathDnsdist} {
+	for _, path := range b.balancerPaths() {
 		pid := b.pids[path]
 		before, err := rssBytes(pid)
 		if err != nil {

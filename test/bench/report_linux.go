@@ -27,6 +27,9 @@ func (b *bench) print(start time.Time, load0 string) {
 	}
 	fmt.Fprintf(out, "mname-balancer bench, %s, %s\n", mode, start.UTC().Format(time.RFC3339))
 	fmt.Fprintf(out, "bbal:     %s\n", fileID(b.cfg.BBAL))
+	if b.cfg.Compare != "" {
+		fmt.Fprintf(out, "bbal-cmp: %s (compared, in the same run)\n", fileID(b.cfg.Compare))
+	}
 	fmt.Fprintf(out, "dnsdist:  %s, defaults (no packet cache), round-robin over the 3 UDP echo backends\n", dnsdistVersion(b.cfg.Dnsdist))
 	fmt.Fprintf(out, "machine:  %d CPUs, load average %s at start, %s at end; run took %v\n",
 		cpus(), load0, loadAvg(), time.Since(start).Round(time.Second))
@@ -46,7 +49,7 @@ func (b *bench) print(start time.Time, load0 string) {
 	}
 	udp := func(label string, m map[string]Result, f func(Result) string) {
 		cells := []string{label}
-		for _, path := range udpPaths {
+		for _, path := range b.udpPaths() {
 			res, ok := m[path]
 			if !ok {
 				cells = append(cells, "-")
@@ -61,7 +64,7 @@ func (b *bench) print(start time.Time, load0 string) {
 	pct := func(q float64) func(Result) string {
 		return func(res Result) string { return us(res.Percentile(q)) }
 	}
-	row(append([]string{"UDP"}, udpPaths...)...)
+	row(append([]string{"UDP"}, b.udpPaths()...)...)
 	udp(fmt.Sprintf("answered of %s q/s offered (q/s)", kq(float64(p.overload1))), r.Answered200, answered)
 	udp(fmt.Sprintf("answered of %s q/s offered (q/s)", kq(float64(p.overload2))), r.Answered250, answered)
 	udp(fmt.Sprintf("  rate the generator achieved at %s", kq(float64(p.overload1))), r.Answered200, sent)
@@ -73,7 +76,7 @@ func (b *bench) print(start time.Time, load0 string) {
 	udp(fmt.Sprintf("latency p99 at %s q/s (us)", kq(float64(p.mid))), r.At50k, pct(0.99))
 	cpuRow := func(label string, m map[string]time.Duration) {
 		cells := []string{label}
-		for _, path := range udpPaths {
+		for _, path := range b.udpPaths() {
 			v, ok := m[path]
 			if !ok || path == pathDirect {
 				cells = append(cells, "-")
@@ -86,7 +89,7 @@ func (b *bench) print(start time.Time, load0 string) {
 	cpuRow(fmt.Sprintf("CPU per query at %s q/s (us)", kq(float64(p.low))), r.CPU20k)
 	cpuRow(fmt.Sprintf("CPU per query at %s q/s (us)", kq(float64(p.mid))), r.CPU50k)
 	rss := []string{fmt.Sprintf("RSS per remote, %s new remotes (bytes)", kq(float64(p.remotes)))}
-	for _, path := range udpPaths {
+	for _, path := range b.udpPaths() {
 		if v, ok := r.RSSPerRemote[path]; ok {
 			rss = append(rss, fmt.Sprintf("%.0f", v))
 		} else {
@@ -95,7 +98,7 @@ func (b *bench) print(start time.Time, load0 string) {
 	}
 	row(rss...)
 	row()
-	tcpPaths := []string{pathDirect, pathBBAL, pathDnsdist}
+	tcpPaths := b.tcpPaths()
 	row(append([]string{"TCP"}, tcpPaths...)...)
 	tcpRow := func(label string, m map[string]tcpResult) {
 		cells := []string{label}
@@ -112,7 +115,7 @@ func (b *bench) print(start time.Time, load0 string) {
 	tcpRow(fmt.Sprintf("queries/s, %d persistent connections", p.tcpConns), r.TCPPersistent)
 	tcpRow(fmt.Sprintf("connections/s (1 query each, %d workers)", p.tcpWorkers), r.TCPConns)
 	row()
-	row("dnsperf (3 instances, 100 outstanding each)", pathDirect, pathBBAL, pathDnsdist)
+	row(append([]string{"dnsperf (3 instances, 100 outstanding each)"}, tcpPaths...)...)
 	dp := []string{"queries/s completed"}
 	dl := []string{"average latency (us)"}
 	for _, path := range tcpPaths {
@@ -170,6 +173,23 @@ func (b *bench) print(start time.Time, load0 string) {
 	x = r.RSSPerRemote[pathBBAL]
 	target("RSS per remote, bbal (bytes)", x, x <= 200, "<= 200")
 	fmt.Fprintf(tw, "0 allocations per datagram\t-\tproved by the AllocsPerRun tests (make test)\t\n")
+	tw.Flush()
+	if b.cfg.Compare == "" {
+		return
+	}
+	fmt.Fprintf(out, "\nbbal / bbal-cmp, the two binaries measured in this run (above 1: bbal has more)\n")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	cmp := func(label string, a, c float64) { fmt.Fprintf(tw, "%s\t%.2f\t\n", label, ratio(a, c)) }
+	cmp(fmt.Sprintf("answered at %s", kq(float64(p.overload1))), a200(pathBBAL), a200(pathCompare))
+	cmp(fmt.Sprintf("answered at %s", kq(float64(p.overload2))), r.Answered250[pathBBAL].AnsweredRate(), r.Answered250[pathCompare].AnsweredRate())
+	cmp(fmt.Sprintf("CPU per query at %s", kq(float64(p.low))), float64(r.CPU20k[pathBBAL]), float64(r.CPU20k[pathCompare]))
+	cmp(fmt.Sprintf("CPU per query at %s", kq(float64(p.mid))), float64(r.CPU50k[pathBBAL]), float64(r.CPU50k[pathCompare]))
+	cmp(fmt.Sprintf("p50 at %s", kq(float64(p.low))), float64(r.At20k[pathBBAL].Percentile(0.5)), float64(r.At20k[pathCompare].Percentile(0.5)))
+	cmp(fmt.Sprintf("p99 at %s", kq(float64(p.low))), float64(r.At20k[pathBBAL].Percentile(0.99)), float64(r.At20k[pathCompare].Percentile(0.99)))
+	cmp("RSS per remote", r.RSSPerRemote[pathBBAL], r.RSSPerRemote[pathCompare])
+	cmp("TCP queries/s, persistent", r.TCPPersistent[pathBBAL].Rate(), r.TCPPersistent[pathCompare].Rate())
+	cmp("TCP connections/s", r.TCPConns[pathBBAL].Rate(), r.TCPConns[pathCompare].Rate())
+	cmp("dnsperf queries/s", r.Dnsperf[pathBBAL].QPS, r.Dnsperf[pathCompare].QPS)
 	tw.Flush()
 }
 

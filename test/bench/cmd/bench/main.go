@@ -3,11 +3,13 @@
 // Command bench runs the project's benchmark or soak (make bench, make
 // soak; see package test/bench and README "Benchmarks").
 //
-//	bench [-bbal PATH] [-smoke] [-workers N]   the side-by-side table
+//	bench [-bbal PATH] [-compare PATH] [-smoke] [-workers N]   the table
+//	                                           (-compare: a second balancer
+//	                                           binary as one more column)
 //	bench -soak [-bbal PATH]                   the hostile-conditions soak
 //
 // BBAL in the environment names the balancer binary when -bbal is not
-// given (default bin/bbal).
+// given (default bin/bbal), BBAL_COMPARE the one -compare names.
 package main
 
 import (
@@ -28,6 +30,7 @@ func main() {
 	bbal := flag.String("bbal", def, "the balancer binary to bench (env BBAL)")
 	smoke := flag.Bool("smoke", false, "a second per path: check that every path answers")
 	soak := flag.Bool("soak", false, "run the hostile-conditions soak instead")
+	compare := flag.String("compare", os.Getenv("BBAL_COMPARE"), "a second balancer binary to measure in the same run (env BBAL_COMPARE)")
 	workers := flag.Int("workers", 1, "UDP generator threads (more reach higher rates, but take CPU from the paths)")
 	flag.Parse()
 	root, err := os.Getwd()
@@ -40,8 +43,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	cmp := *compare
+	if cmp != "" {
+		if cmp, err = filepath.Abs(cmp); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	cfg := bench.Config{
-		BBAL: abs, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node",
+		BBAL: abs, Compare: cmp, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node",
 		RepoRoot: root, Smoke: *smoke, Workers: *workers, Out: os.Stdout, Progress: os.Stderr,
 	}
 	if *soak {
