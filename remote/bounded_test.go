@@ -5,7 +5,7 @@ clients when every remote was seen within EvictAfter (known clients still
 served), Known for the reflection guard, primary counts exact through
 eviction, the rate limit on per-client records under a flood of new
 clients (a burst, then one summary with the count), and no allocation on
-the lookup of a known remote.
+the lookup of a known remote nor per new address in a full table.
 
 Time is a hand-driven clock (looptest.StartWithClock): the tests step it
 to just before and just past each interval.
@@ -218,4 +218,37 @@ func TestKnownRemoteLookupDoesNotAllocate(t *testing.T) {
 			t.Errorf("Lookup+Backend+Known of a known remote: %v allocations, want 0", n)
 		}
 	})
+}
+
+// TestFullTableDoesNotAllocate: a flood against a full table costs no
+// allocation per new address, whether each evicts the oldest or is
+// refused.
+func TestFullTableDoesNotAllocate(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		evictAfter time.Duration
+	}{{"evicting", 0}, {"refusing", time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := noPeriodic
+			rt.EvictAfter = tc.evictAfter
+			h := newHarnessClock(t, rt, "5301", "5302")
+			onLoop(t, h.loop, func() {
+				h.table.SetMaxRemotes(10000)
+				i := 0
+				for ; i < 20000; i++ { // full, and past the map's growth
+					h.table.Backend(h.table.Lookup(ip10(i)))
+				}
+				n := testing.AllocsPerRun(50000, func() {
+					i++
+					h.table.Backend(h.table.Lookup(ip10(i)))
+				})
+				if n != 0 {
+					t.Errorf("%v allocations per new address in a full table, want 0", n)
+				}
+				if h.table.Len() != 10000 {
+					t.Errorf("Len %d, want the cap 10000", h.table.Len())
+				}
+			})
+		})
+	}
 }
