@@ -8,6 +8,7 @@
 package mdb
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -98,6 +99,15 @@ func quietLog() zerolog.Logger { return bunyan.New(io.Discard, zerolog.InfoLevel
 // from (127.0.0.x) and returns the answering backend's ID.
 func query(t *testing.T, netw, from string, port uint16) string {
 	t.Helper()
+	id, err := queryErr(netw, from, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// queryErr is query for goroutines other than the test's.
+func queryErr(netw, from string, port uint16) (string, error) {
 	c := &dns.Client{Net: netw, Timeout: 5 * time.Second}
 	if netw == "udp" {
 		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
@@ -108,17 +118,17 @@ func query(t *testing.T, netw, from string, port uint16) string {
 	m.SetQuestion("whoami.", dns.TypeTXT)
 	r, _, err := c.Exchange(m, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String())
 	if err != nil {
-		t.Fatalf("%s query from %s: %v", netw, from, err)
+		return "", fmt.Errorf("%s query from %s: %w", netw, from, err)
 	}
 	if len(r.Answer) != 1 {
-		t.Fatalf("%s query from %s: answer %v", netw, from, r)
+		return "", fmt.Errorf("%s query from %s: answer %v", netw, from, r)
 	}
 	txt := strings.Join(r.Answer[0].(*dns.TXT).Txt, "")
 	f := strings.Fields(txt)
 	if len(f) != 2 || !strings.HasPrefix(f[0], "backend=") {
-		t.Fatalf("unexpected answer %q", txt)
+		return "", fmt.Errorf("unexpected answer %q", txt)
 	}
-	return strings.TrimPrefix(f[0], "backend=")
+	return strings.TrimPrefix(f[0], "backend="), nil
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }

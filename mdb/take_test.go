@@ -134,7 +134,10 @@ func TestSnapshotConsistentUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				query(t, "udp", "127.0.1."+strconv.Itoa(1+(w*50+i)%200), port)
+				if _, err := queryErr("udp", "127.0.1."+strconv.Itoa(1+(w*50+i)%200), port); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}(w)
 	}

@@ -8,6 +8,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/bunyan"
@@ -17,6 +20,15 @@ import (
 // startInspection starts what opts asks for and returns what stops it.
 func startInspection(opts options, log zerolog.Logger, in *mdb.Inspector) (stop func()) {
 	var stops []func()
+	demoDir := ""           // removed last, after the socket is closed
+	if opts.control == "" { // --demo without -c: a socket of its own
+		dir, err := os.MkdirTemp("", "bbal-demo-ctl-")
+		if err != nil {
+			bunyan.Errno(log.Error(), err).Msg("could not create control socket; serving DNS without it")
+			return func() {}
+		}
+		demoDir, opts.control = dir, filepath.Join(dir, "control")
+	}
 	ctl, err := mdb.ListenControl(opts.control, opts.dir, in, log)
 	if err != nil {
 		bunyan.Errno(log.Error().Str("path", opts.control), err).
@@ -36,6 +48,9 @@ func startInspection(opts options, log zerolog.Logger, in *mdb.Inspector) (stop 
 	return func() {
 		for _, s := range stops {
 			s()
+		}
+		if demoDir != "" {
+			os.RemoveAll(demoDir)
 		}
 	}
 }

@@ -17,7 +17,9 @@
  * LOG_LEVEL in the environment overrides -l (a bad -l is an error all the
  * same: it is a mistake in the command line). One long option is ours alone:
  * --demo runs three demo backends in a temporary directory and defaults to
- * 127.0.0.1:5353, for trying the balancer with dig.
+ * 127.0.0.1:5353, for trying the balancer with dig; without -c it makes its
+ * own control socket in a temporary directory (named in its "control socket
+ * listening" record).
  *
  * Two more long options bound the TCP path (issue 12), each taking a
  * positive number as "--opt N" or "--opt=N":
@@ -67,6 +69,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, control: mdb.DefaultControlPath,
 		remotes: remote.DefaultMaxRemotes}
 	portSet := false
+	controlSet := false
 	addrSet := false
 	var levelName string
 	var operands []string
@@ -127,7 +130,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		case 'l':
 			levelName = value
 		case 'c':
-			opts.control = value
+			opts.control, controlSet = value, true
 		case 'r':
 			n, err := strconv.ParseUint(value, 10, 31)
 			if err != nil || n == 0 {
@@ -168,6 +171,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		}
 		if !portSet {
 			opts.port = 5353
+		}
+		if !controlSet {
+			opts.control = "" // a fresh one in a temporary directory
 		}
 	case opts.dir == "":
 		return opts, fmt.Errorf("-s SOCKET_DIR is required")

@@ -163,7 +163,7 @@ func TestParseOptions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseOptions(%q): %v", tc.args, err)
 			}
-			if tc.want.control == "" {
+			if tc.want.control == "" && !tc.want.demo {
 				tc.want.control = mdb.DefaultControlPath
 			}
 			if tc.want.remotes == 0 {
