@@ -89,6 +89,7 @@ func (b *Backend) protocolError(buf []byte, err error) {
 }
 
 func (b *Backend) handleFrame(f *Frame) {
+	b.log.Trace().Uint32("frame_type", uint32(f.Type)).Msg("inbound frame")
 	switch f.Type {
 	case FrameServerHello:
 		if b.state != StateConnecting {

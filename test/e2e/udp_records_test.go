@@ -3,7 +3,7 @@ The UDP path's trace records, as udp_proxy.c logs them (issue 9), from the
 real bbal at -l trace with a real node-mname backend: a whoami query gives
 "received UDP packet from remote" (remote_ip, remote_port, len),
 "forwarding UDP packet to backend" on the backend's logger (be_id,
-be_path) and, once the socket is drained, "ran out of UDP packets"
+be_path), the answer's "inbound frame" (frame_type, backend.c) and, once the socket is drained, "ran out of UDP packets"
 (packet_count); with the only backend killed, a new client's query gives
 "could not find backend for remote" (remote_ip). All at trace (10).
 */
@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/joyent/mname-balancer/backend"
 )
 
 func TestUDPTraceRecords(t *testing.T) {
@@ -40,6 +42,8 @@ func TestUDPTraceRecords(t *testing.T) {
 		fwd[k] = v
 	}
 	bal.WaitLog("forwarding UDP packet to backend", fwd, udpEventTimeout)
+	// The answer's frame, as backend.c logs every frame from a backend.
+	bal.WaitLog("inbound frame", map[string]any{"level": 10, "be_id": "5301", "frame_type": uint32(backend.FrameOutboundUDP)}, udpEventTimeout)
 	drained := bal.WaitLog("ran out of UDP packets", map[string]any{"level": 10}, udpEventTimeout)
 	if _, ok := drained["packet_count"]; !ok {
 		t.Errorf("ran out of UDP packets without packet_count: %v", drained)
