@@ -130,7 +130,7 @@ test: check test/node_modules/.package-lock.json
 	$(ILLUMOS_ENV) $(GO) build -o /dev/null ./cmd/bbal
 	$(MAKE) illumos-tests
 	# The allocation proofs without -race, which skips some of them.
-	$(GO) test -count=1 -run Alloc ./bunyan ./evport ./backend ./proxy
+	$(GO) test -count=1 -run Alloc ./bunyan ./evport ./backend ./proxy ./remote
 	$(GO) test -race ./...
 
 # The real peers of the end-to-end tests: node-mname and the bunyan CLI.
