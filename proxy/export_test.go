@@ -19,3 +19,17 @@ func ScanMessages(chunks ...[]byte) (completed []int, partial int) {
 	}
 	return completed, s.have
 }
+
+// Progress sums, over the open proxies, the client bytes the deadline
+// code has scanned and the client EOFs seen, so that a test on a frozen
+// clock knows the loop has taken in what the client sent before it
+// advances time.
+func (t *TCP) Progress() (scanned uint64, clientEOFs int) {
+	for p := range t.live {
+		scanned += p.scanned
+		if p.clientEOF {
+			clientEOFs++
+		}
+	}
+	return scanned, clientEOFs
+}

@@ -1,10 +1,10 @@
 /*
  * Tests of a proxied connection's deadlines and limits (deadline.go,
- * tcp.go's admission) against a fake backend. The deadlines here are a
- * fraction of a second and the waits are bounded by waitLimit, so a test
- * fails on a missing close, never on a slow machine; where a connection
- * must stay open, the activity that keeps it open comes ten times as often
- * as the deadline.
+ * tcp.go's admission) against a fake backend, at the default deadlines on
+ * the loop's hand-driven clock (evporttest): each deadline is checked at
+ * its exact instant (still open 1 ns before, closed at it), and nothing
+ * depends on how fast the machine is. The waits on real I/O are bounded by
+ * waitLimit.
  */
 
 package proxy_test
@@ -50,12 +50,19 @@ func (h *tcpHarness) stats() proxy.TCPStats {
 	return s
 }
 
-// TestTCPMessageTimeout: a client that sends part of a message and then
-// nothing is closed at the message deadline and counted; so is one that
-// sends nothing.
+// expectOpen checks that the proxies are all still open.
+func (h *tcpHarness) expectOpen(n int, when string) {
+	h.t.Helper()
+	if st := h.stats(); st.Open != n {
+		h.t.Fatalf("%s: %d proxies open, want %d (stats %+v)", when, st.Open, n, st)
+	}
+}
+
+// TestTCPMessageTimeout: a client that sends part of its first message,
+// and one that sends nothing, are closed exactly MessageTimeout after the
+// accept, and counted.
 func TestTCPMessageTimeout(t *testing.T) {
-	cfg := testTCPConfig()
-	cfg.MessageTimeout = 300 * time.Millisecond
+	cfg := proxy.DefaultTCPConfig(1 << 16)
 	h := newTCPHarness(t, cfg)
 
 	partial := h.dial()
@@ -65,117 +72,102 @@ func TestTCPMessageTimeout(t *testing.T) {
 	}
 	silent := h.dial()
 	h.nextSession(true)
+	h.waitScanned(3)
+	h.advance(cfg.MessageTimeout - time.Nanosecond)
+	h.expectOpen(2, "just before the message deadline")
+	h.advance(time.Nanosecond)
 	expectClientClosed(t, partial)
 	expectClientClosed(t, silent)
-	waitFor(t, h.loop, "both proxies gone", func() bool { return h.tcp.Live() == 0 })
-	if s := h.stats(); s.MessageTimeouts != 2 || s.IdleTimeouts != 0 || s.HalfCloseTimeouts != 0 {
+	if s := h.stats(); s.Open != 0 || s.MessageTimeouts != 2 || s.IdleTimeouts != 0 || s.HalfCloseTimeouts != 0 {
 		t.Errorf("stats %+v, want 2 message timeouts and no other", s)
 	}
 	r := h.logs.Wait(t, 2, "TCP connection timed out", "timeout", "message")
-	if r[0].Str("level") != "30" || r[0].Str("timeout_ms") != "300" {
-		t.Errorf("record %v, want level 30 and timeout_ms 300", r[0])
+	if r[0].Str("level") != "30" || r[0].Str("timeout_ms") != "5000" {
+		t.Errorf("record %v, want level 30 and timeout_ms 5000", r[0])
 	}
 }
 
-// TestTCPTricklingClient: a client sending its message a byte at a time,
-// each byte well within the idle timeout, is still closed at the message
-// deadline; a client that keeps completing messages is not.
+// TestTCPTricklingClient: after a first message, a client that trickles
+// the next a byte a second (each byte well within the idle timeout) is
+// closed MessageTimeout after that message's first byte; a client that
+// keeps completing messages is not closed at all.
 func TestTCPTricklingClient(t *testing.T) {
-	cfg := testTCPConfig()
-	cfg.MessageTimeout = time.Second
+	cfg := proxy.DefaultTCPConfig(1 << 16)
 	h := newTCPHarness(t, cfg)
-
 	trickle := h.dial()
 	h.nextSession(true)
 	steady := h.dial()
-	steadyBackend := h.nextSession(true)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // the steady client: one whole message every 100 ms
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := steady.Write([]byte{0, 1, 'q'}); err != nil {
-					return
-				}
-			}
+	h.nextSession(true)
+	write := func(c net.Conn, b ...byte) {
+		t.Helper()
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	go func() { // the backend reads whatever arrives
-		buf := make([]byte, 512)
-		steadyBackend.Conn.SetReadDeadline(time.Now().Add(waitLimit))
-		for {
-			if _, err := steadyBackend.Conn.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	start := time.Now()
-	closed := make(chan time.Duration, 1)
-	go func() {
-		buf := make([]byte, 1)
-		trickle.SetReadDeadline(time.Now().Add(waitLimit))
-		for i := 0; ; i++ {
-			if _, err := trickle.Write([]byte{0x40}); err != nil { // a 16 KiB message, never complete
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-			trickle.SetReadDeadline(time.Now().Add(time.Millisecond))
-			if _, err := trickle.Read(buf); err != nil && !isTimeout(err) {
-				break
-			}
-		}
-		closed <- time.Since(start)
-	}()
-	select {
-	case d := <-closed:
-		t.Logf("trickling client closed after %v", d)
-	case <-time.After(waitLimit):
-		t.Fatal("the trickling client was not closed")
 	}
-	if s := h.stats(); s.MessageTimeouts != 1 || s.Open != 1 {
-		t.Errorf("stats %+v, want 1 message timeout and the steady client still open", s)
+	write(trickle, 0, 1, 'q') // a first message, complete
+	write(steady, 0, 1, 'q')
+	scanned := uint64(6)
+	h.waitScanned(scanned)
+	h.advance(time.Second)
+	write(trickle, 0x40) // the next message's first byte: its deadline starts
+	scanned++
+	h.waitScanned(scanned)
+	for range 4 { // a byte a second, and a whole message from steady
+		h.advance(time.Second)
+		write(trickle, 0x00)
+		write(steady, 0, 1, 'q')
+		scanned += 4
+		h.waitScanned(scanned)
 	}
-}
-
-func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
+	h.advance(cfg.MessageTimeout - 4*time.Second - time.Nanosecond)
+	h.expectOpen(2, "just before the trickled message's deadline")
+	h.advance(time.Nanosecond)
+	expectClientClosed(t, trickle)
+	scanned -= 3 + 1 + 4 // the trickling client's, gone with it
+	for range 30 {       // the steady client outlives every deadline
+		write(steady, 0, 1, 'q')
+		scanned += 3
+		h.waitScanned(scanned)
+		h.advance(time.Second)
+	}
+	if st := h.stats(); st.MessageTimeouts != 1 || st.Open != 1 {
+		t.Errorf("stats %+v, want 1 message timeout and the steady client still open", st)
+	}
 }
 
 // TestTCPIdleTimeout: an established connection on which nothing moves is
-// closed at the idle deadline.
+// closed exactly IdleTimeout after the last byte moved.
 func TestTCPIdleTimeout(t *testing.T) {
-	cfg := testTCPConfig()
-	cfg.IdleTimeout = 300 * time.Millisecond
+	cfg := proxy.DefaultTCPConfig(1 << 16)
 	h := newTCPHarness(t, cfg)
 	c := h.dial()
 	s := h.nextSession(true)
+	h.advance(time.Second) // the handshake's time does not count
 	if _, err := c.Write([]byte{0, 1, 'q'}); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 3)
 	s.Conn.SetReadDeadline(time.Now().Add(waitLimit))
-	if _, err := s.Read(buf); err != nil {
+	if _, err := io.ReadFull(s, buf); err != nil {
 		t.Fatalf("backend read: %v", err)
 	}
+	h.advance(cfg.IdleTimeout - time.Nanosecond)
+	h.expectOpen(1, "just before the idle deadline")
+	h.advance(time.Nanosecond)
 	expectClientClosed(t, c)
 	if st := h.stats(); st.IdleTimeouts != 1 || st.MessageTimeouts != 0 {
 		t.Errorf("stats %+v, want 1 idle timeout", st)
 	}
-	h.logs.Wait(t, 1, "TCP connection timed out", "timeout", "idle")
+	h.logs.Wait(t, 1, "TCP connection timed out", "timeout", "idle", "timeout_ms", "10000")
 }
 
 // TestTCPHalfCloseTimeout: the client sends one byte and closes; the
-// backend holds the partial message and never closes (node-mname's way).
-// Both sides are closed at the half-close deadline, not never.
+// backend gets the EOF (the partial byte is dropped) but never closes.
+// Both sides are closed exactly HalfCloseTimeout later, not never. After a
+// complete message the backend owes an answer: the half-close deadline
+// does not apply, the idle one does.
 func TestTCPHalfCloseTimeout(t *testing.T) {
-	cfg := testTCPConfig()
-	cfg.HalfCloseTimeout = 300 * time.Millisecond
+	cfg := proxy.DefaultTCPConfig(1 << 16)
 	h := newTCPHarness(t, cfg)
 	c := h.dial()
 	s := h.nextSession(true)
@@ -183,33 +175,29 @@ func TestTCPHalfCloseTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.CloseWrite()
+	h.waitClientEOFs(1)
+	h.advance(cfg.HalfCloseTimeout - time.Nanosecond)
+	h.expectOpen(1, "just before the half-close deadline")
+	h.advance(time.Nanosecond)
 	expectClientClosed(t, c)
-	s.Conn.SetReadDeadline(time.Now().Add(waitLimit))
-	buf := make([]byte, 16)
-	for {
-		if _, err := s.Read(buf); err != nil {
-			if isTimeout(err) {
-				t.Fatal("the backend session was not closed")
-			}
-			break
-		}
-	}
-	waitFor(t, h.loop, "proxy gone", func() bool { return h.tcp.Live() == 0 })
-	if st := h.stats(); st.HalfCloseTimeouts != 1 || st.MessageTimeouts != 0 {
+	s.ExpectClosed()
+	if st := h.stats(); st.HalfCloseTimeouts != 1 || st.Open != 0 {
 		t.Errorf("stats %+v, want 1 half-close timeout", st)
 	}
 
-	// After a complete message the backend owes an answer: the half-close
-	// deadline does not apply (the idle one, an hour here, does).
 	owed := h.dial()
 	h.nextSession(true)
 	if _, err := owed.Write([]byte{0, 1, 'q'}); err != nil {
 		t.Fatal(err)
 	}
 	owed.CloseWrite()
-	time.Sleep(5 * cfg.HalfCloseTimeout)
-	if st := h.stats(); st.Open != 1 || st.HalfCloseTimeouts != 1 {
-		t.Errorf("stats %+v, want the connection that owes an answer still open", st)
+	h.waitClientEOFs(1)
+	h.advance(cfg.IdleTimeout - time.Nanosecond)
+	h.expectOpen(1, "owing an answer, just before the idle deadline")
+	h.advance(time.Nanosecond)
+	expectClientClosed(t, owed)
+	if st := h.stats(); st.HalfCloseTimeouts != 1 || st.IdleTimeouts != 1 {
+		t.Errorf("stats %+v, want the connection owed an answer closed by the idle deadline", st)
 	}
 }
 

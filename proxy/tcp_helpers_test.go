@@ -3,7 +3,10 @@
  * short socket directory under /tmp with one fake backend, a remote Table
  * and the TCP proxy on 127.0.0.1 (a kernel-chosen port). The fake backend's
  * first connection is its control session (handshaken here); every later
- * one is a proxied TCP session, handed to the test by nextSession.
+ * one is a proxied TCP session, handed to the test by nextSession. The
+ * loop runs on a hand-driven clock (looptest.StartWithClock): the proxies'
+ * deadlines pass when, and only when, a test advances it, so the deadline
+ * tests check the exact instant; I/O still happens in real time.
  */
 
 package proxy_test
@@ -30,6 +33,7 @@ import (
 
 type tcpHarness struct {
 	t        *testing.T
+	run      *looptest.Runner // on a hand-driven clock: deadlines pass only on advance
 	loop     *evport.Loop
 	logs     *logBuffer
 	set      *backend.Set
@@ -75,8 +79,8 @@ func newTCPHarness(t *testing.T, cfg proxy.TCPConfig) *tcpHarness {
 			h.sessions <- c
 		}
 	}()
-	run := looptest.Start(t)
-	h.loop = run.Loop
+	run := looptest.StartWithClock(t)
+	h.run, h.loop = run, run.Loop
 	log := bunyan.New(h.logs, zerolog.DebugLevel)
 	bt := backend.DefaultTimings()
 	bt.Scan = time.Hour
@@ -147,4 +151,28 @@ func (h *tcpHarness) nextSession(ok bool) *backendtest.Session {
 		h.t.Fatal("no TCP session reached the fake backend")
 		return nil
 	}
+}
+
+// advance moves the loop's clock on by d and runs what falls due.
+func (h *tcpHarness) advance(d time.Duration) {
+	h.t.Helper()
+	h.run.Advance(d)
+}
+
+// waitScanned waits until the loop has taken in n client bytes in all.
+func (h *tcpHarness) waitScanned(n uint64) {
+	h.t.Helper()
+	waitFor(h.t, h.loop, "client bytes taken in", func() bool {
+		scanned, _ := h.tcp.Progress()
+		return scanned >= n
+	})
+}
+
+// waitClientEOFs waits until the loop has seen n clients' EOF.
+func (h *tcpHarness) waitClientEOFs(n int) {
+	h.t.Helper()
+	waitFor(h.t, h.loop, "client EOF seen", func() bool {
+		_, eofs := h.tcp.Progress()
+		return eofs >= n
+	})
 }
