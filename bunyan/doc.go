@@ -30,8 +30,12 @@ ordinary zerolog chains, and child loggers are made with With():
 	be := log.With().Uint32("be_id", 5301).Str("be_path", path).Logger()
 	be.Info().Msg("new backend")
 
-	rl := log.With().Str("remote_ip", bunyan.IPv4String(addr)).Logger()
-	rl.Debug().Msg("new remote peer")
+	// A child logger costs hundreds of bytes: for one per client, build
+	// the field when the record is written instead, and let a RateLimiter
+	// (ratelimit.go) bound records that client input can trigger.
+	if newPeer.Allow(loop.Now()) {
+		bunyan.IPv4(log.Info(), "remote_ip", addr).Msg("new remote peer")
+	}
 
 	// Free when trace is off: Trace() returns nil and every call on it is a no-op.
 	bunyan.IPv4(log.Trace(), "src", addr).Uint32("len", n).Msg("inbound UDP")
