@@ -68,6 +68,7 @@ type ControlServer struct {
 	log  zerolog.Logger
 	uid  int
 	sem  chan struct{}
+	full chan struct{} // one full snapshot at a time
 	wg   sync.WaitGroup
 
 	timeout time.Duration // bounds each client's whole exchange
@@ -127,6 +128,7 @@ func listenControl(path, backendDir string, in *Inspector, log zerolog.Logger, t
 	s := &ControlServer{
 		ln: ln, path: path, in: in, log: log, uid: os.Geteuid(),
 		sem:     make(chan struct{}, maxControlClients),
+		full:    make(chan struct{}, 1),
 		timeout: timeout,
 		refused: bunyan.NewRateLimiter(log, zerolog.WarnLevel, "control socket client refused", bunyan.DefaultRate),
 	}
@@ -231,6 +233,19 @@ func (s *ControlServer) handle(c *net.UnixConn) {
 	if err != nil {
 		writeResponse(c, response{Error: err.Error()})
 		return
+	}
+	// A full snapshot lists every remote (there may be millions): one is
+	// built, encoded and sent at a time, so memory holds one, not eight.
+	if strings.TrimSpace(line) == "snapshot" {
+		wait := time.NewTimer(s.timeout)
+		defer wait.Stop()
+		select {
+		case s.full <- struct{}{}:
+			defer func() { <-s.full }()
+		case <-wait.C:
+			writeResponse(c, response{Error: "busy: another full snapshot is being sent"})
+			return
+		}
 	}
 	writeResponse(c, s.answer(line, uid))
 }

@@ -8,6 +8,7 @@
 package mdb
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -211,9 +212,12 @@ func TestControlBadClientsDoNotDelayDNS(t *testing.T) {
 		}
 	}()
 
-	// A slow reader asks for a snapshot of many remotes and reads nothing.
-	for i := 0; i < 40; i++ {
-		query(t, "udp", "127.0.2."+strconv.Itoa(i+1), b.udp.Port())
+	// A slow reader asks for a snapshot of many remotes (some 3000: more
+	// than the socket buffers hold) and reads nothing.
+	for i := 0; i < 3000; i++ {
+		if _, err := queryErr("udp", "127.0."+strconv.Itoa(2+i/250)+"."+strconv.Itoa(1+i%250), b.udp.Port()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	slow, err := net.Dial("unix", s.Path())
 	if err != nil {
@@ -252,9 +256,18 @@ func TestControlBadClientsDoNotDelayDNS(t *testing.T) {
 	if n != 0 || !errors.Is(err, io.EOF) {
 		t.Errorf("silent client: read %q, %v; want EOF after the deadline", buf[:n], err)
 	}
-	// And the server still serves.
+	// The slow reader got part of its snapshot at most: it was cut off.
+	time.Sleep(3 * time.Second) // past its 2 s
+	got, _ := io.ReadAll(slow)
+	if json.Valid(got) {
+		t.Errorf("the slow reader received its whole snapshot (%d bytes): it was not cut off", len(got))
+	}
+	// And the server still serves, full snapshots included.
 	if _, err := FetchSnapshot(s.Path(), false, 5*time.Second); err != nil {
 		t.Errorf("after the bad clients: %v", err)
+	}
+	if snap, err := FetchSnapshot(s.Path(), true, 15*time.Second); err != nil || len(snap.Remotes) != 3001 {
+		t.Errorf("full snapshot after the bad clients: %v", err)
 	}
 }
 
