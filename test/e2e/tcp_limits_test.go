@@ -125,11 +125,26 @@ func TestTCPPartialMessagesDoNotLeak(t *testing.T) {
 		conns, made.Round(time.Millisecond), peakBal, balBase, peakPeer, peerBase,
 		balBack.Round(time.Millisecond), (balBack + peerBack).Round(time.Millisecond))
 
-	// Nothing is logged per connection at info (the partial message is
-	// dropped at the client's EOF and the session ends normally; any
-	// deadline that fires is logged at a limited rate).
-	if lines := len(bal.Records()) - linesBefore; lines > 100 {
-		t.Errorf("%d log records for %d connections, want a few", lines, conns)
+	// Nothing is logged per connection at info: the partial message is
+	// dropped at the client's EOF and the session ends normally, and what
+	// does go wrong is logged at a limited rate.
+	kinds := map[string]int{}
+	for _, r := range bal.Records()[linesBefore:] {
+		kinds[r.Msg()]++
+	}
+	t.Logf("log records during the test: %v", kinds)
+	// One per client address for the new remotes; anything else (a
+	// connect to node-mname refused while its backlog is full, say) at
+	// most the rate limit's burst of 20 and 10 a second.
+	secs := int(time.Since(start)/time.Second) + 1
+	for msg, n := range kinds {
+		limit := 20 + 10*secs
+		if msg == "new remote peer" || msg == "remote assigned to new primary backend" {
+			limit = 16
+		}
+		if n > limit {
+			t.Errorf("%d %q records for %d connections in %d s, want at most %d", n, msg, conns, secs, limit)
+		}
 	}
 
 	// A normal client is still served.
@@ -199,7 +214,7 @@ func TestTCPSlowClientsClosedAtDeadlines(t *testing.T) {
 	var wg sync.WaitGroup
 	check := func(what string, got, deadline time.Duration) {
 		t.Logf("%s closed after %v (deadline %v)", what, got.Round(time.Millisecond), deadline)
-		if got < deadline-20*time.Millisecond || got > deadline+slack {
+		if got < deadline-500*time.Millisecond || got > deadline+slack { // the lower bound allows for the answer's way to the client
 			t.Errorf("%s closed after %v, want at its deadline %v", what, got, deadline)
 		}
 	}
