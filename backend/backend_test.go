@@ -858,7 +858,9 @@ func TestStuck(t *testing.T) {
 // session's queue. The control reserve keeps room for it: it is queued
 // whole (a partial frame would corrupt the stream) behind the UDP frames.
 func TestHeartbeatWhileStuck(t *testing.T) {
-	h := newHarness(t, testTimings())
+	// On the hand-driven clock: the heartbeat's deadline must not pass
+	// while the fake backend reads the queue (slow under -race and load).
+	h := newClockHarness(t, testTimings())
 	f := backendtest.Listen(t, h.dir, "5390")
 	h.start()
 	b := h.backend("5390")
