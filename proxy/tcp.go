@@ -36,10 +36,8 @@
  * connecting; once established, a connection on which no byte has moved
  * either way for IdleTimeout is closed; once the client has shut its write
  * side with nothing complete left to answer (no message, or a partial one
- * last), the backend has HalfCloseTimeout from the last byte moved to
- * finish (node-mname never closes a session holding a partial message,
- * which leaked both descriptors for ever). Each expiry is counted and logged at
- * a limited rate.
+ * last, dropped), the backend has HalfCloseTimeout from the last byte moved
+ * to finish. Each expiry is counted and logged at a limited rate.
  *
  * Limits (the descriptor budget): at most MaxConns proxies at once and
  * MaxPerClient from one client address; and a connection is refused when
@@ -47,10 +45,10 @@
  * would leave fewer than FDReserve (at most a quarter of the limit) below
  * the soft RLIMIT_NOFILE, read at each accept (an operator may lower it
  * under a running balancer with prlimit), so that backend control sessions
- * can always reconnect. Descriptors are allocated lowest
- * first, so an accepted fd n means n descriptors below it are in use. The
- * excess is closed at once, counted, and logged at a limited rate; so are
- * accept failures (EMFILE, say), which the Listener meets with a pause.
+ * can always reconnect. Descriptors are allocated lowest first, so an
+ * accepted fd n means n descriptors below it are in use. The excess is
+ * closed at once, counted, and logged at a limited rate; so are accept
+ * failures (EMFILE, say), which the Listener meets with a pause.
  *
  * Back-pressure: each direction moves bytes from one Conn's receive buffer
  * into the other's send queue, and only as many as that queue takes. What
