@@ -8,6 +8,7 @@
 package mdb
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/backend/demo"
@@ -54,16 +56,24 @@ func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
 	looptest.OnLoop(t, run.Loop, func() {
 		b.set = backend.NewSet(run.Loop, log, dir, backend.DefaultTimings())
 		b.table = remote.NewTable(run.Loop, log, b.set, remote.DefaultTimings())
+		// UDP on a port the kernel picks, then TCP on the same number,
+		// which another process may hold: then try another port.
 		var err error
-		listen := netip.MustParseAddrPort("127.0.0.1:0")
-		if b.udp, err = proxy.ListenUDP(run.Loop, log, listen, b.table, b.set); err != nil {
-			t.Error(err)
-			return
-		}
-		listen = netip.AddrPortFrom(listen.Addr(), b.udp.Port())
-		if b.tcp, err = proxy.ListenTCP(run.Loop, log, listen, b.table, proxy.DefaultTCPConfig(1024)); err != nil {
-			t.Error(err)
-			return
+		for try := 0; ; try++ {
+			listen := netip.MustParseAddrPort("127.0.0.1:0")
+			if b.udp, err = proxy.ListenUDP(run.Loop, log, listen, b.table, b.set); err != nil {
+				t.Error(err)
+				return
+			}
+			listen = netip.AddrPortFrom(listen.Addr(), b.udp.Port())
+			if b.tcp, err = proxy.ListenTCP(run.Loop, log, listen, b.table, proxy.DefaultTCPConfig(1024)); err == nil {
+				break
+			}
+			b.udp.Close()
+			if !errors.Is(err, unix.EADDRINUSE) || try == 20 {
+				t.Error(err)
+				return
+			}
 		}
 		b.set.Start()
 		b.table.Start()
