@@ -146,6 +146,10 @@ func (b *Backend) ForwardUDP(addr uint32, port uint16, msg []byte) bool {
 		if e := b.log.Trace(); e.Enabled() {
 			bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).Msg("stuck backend write queue")
 		}
+		// A query dropped because the backend reads nothing is a query
+		// it left unanswered: a hung backend under load is stuck within
+		// a fraction of ProbeAfter, and must be probed all the same.
+		b.noteQuery()
 		return false
 	}
 	var hdr [udpHeaderLen]byte
@@ -157,7 +161,8 @@ func (b *Backend) ForwardUDP(addr uint32, port uint16, msg []byte) bool {
 }
 
 // noteQuery starts the unanswered-query clock, and probes the backend when
-// queries have gone unanswered for ProbeAfter.
+// queries have gone unanswered for ProbeAfter. Queries dropped as stuck
+// count too.
 func (b *Backend) noteQuery() {
 	now := b.set.loop.Now()
 	if b.unansweredSince.IsZero() {

@@ -47,6 +47,10 @@ import (
 func testTimings() backend.Timings {
 	tm := backend.DefaultTimings().Scale(50)
 	tm.HeartbeatInterval = time.Hour
+	// No probe on the real clock: queries left unanswered (or dropped as
+	// stuck) for a second would fault the fake backend of a test slowed
+	// by -race and load. TestProbe* check the probe on the hand-driven clock.
+	tm.ProbeAfter = time.Hour
 	return tm
 }
 
@@ -1022,4 +1026,55 @@ func TestSessionClosedMidFrame(t *testing.T) {
 			t.Error("backend still OK after its session ended mid-frame")
 		}
 	})
+}
+
+// TestProbeWhileStuck, on a hand-driven clock: a hung backend under load
+// stops reading, its session becomes stuck, and every later query is
+// dropped as stuck without being forwarded. Those drops still count as
+// queries going unanswered: ProbeAfter after the first unanswered query the
+// backend is probed, so that a hung backend under load fails over as fast
+// as one under light load (before, only the regular heartbeat, 5 to 20 s
+// later, noticed it).
+func TestProbeWhileStuck(t *testing.T) {
+	tm := backend.DefaultTimings()
+	h := newClockHarness(t, tm)
+	f := backendtest.Listen(t, h.dir, "5391")
+	h.start()
+	b := h.backend("5391")
+	s := f.Accept()
+	s.Hello()
+	waitFor(t, h.loop, "backend OK", b.OK)
+
+	// Fill the kernel's buffer and the session's queue; the clock stands.
+	msg := make([]byte, backend.MaxUDPLength)
+	stuck := false
+	for turn := 0; !stuck; turn++ {
+		if turn > 10000 {
+			t.Fatal("the session never became stuck")
+		}
+		onLoop(t, h.loop, func() {
+			for range backend.UDPBatch {
+				if !b.ForwardUDP(0x7F000001, 5353, msg) && b.SessionConn().Stuck() {
+					stuck = true
+				}
+			}
+		})
+	}
+	h.advance(tm.ProbeAfter)
+	onLoop(t, h.loop, func() {
+		if b.ForwardUDP(0x7F000001, 5353, msg) {
+			t.Error("ForwardUDP accepted a query for a stuck backend")
+		}
+		if b.Stats.Probes != 1 || b.State() != backend.StateHeartbeat {
+			t.Errorf("after ProbeAfter of drops: %d probes, state %v; want 1 probe, state heartbeat", b.Stats.Probes, b.State())
+		}
+	})
+	if due := h.due(b); due != tm.ProbeTimeout {
+		t.Errorf("probe due in %v, want %v", due, tm.ProbeTimeout)
+	}
+	h.advance(tm.ProbeTimeout)
+	waitFor(t, h.loop, "probe unanswered: faulted", b.Reconnecting)
+	if want, got := []string{"no heartbeat from backend@50", faulted + "@50"}, recordsOf(t, h, "5391", "no heartbeat from backend", faulted); !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
 }

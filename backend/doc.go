@@ -49,8 +49,9 @@
 // Stable reports that notion, and the remote table's rebalancing counts only
 // stable backends.
 //
-// Fast failover: when a backend has had queries outstanding for
-// Timings.ProbeAfter without answering any, it is probed at once with a
+// Fast failover: when a backend has had queries outstanding (or dropped as
+// stuck) for Timings.ProbeAfter without answering any, it is probed at
+// once with a
 // CLIENT_HEARTBEAT (allowed whenever none is outstanding) that must be
 // answered within Timings.ProbeTimeout; a heartbeat already outstanding has
 // its deadline shortened to the same. A hung backend is thus faulted, and its
