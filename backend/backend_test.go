@@ -588,7 +588,8 @@ func TestRemovedFoundByConnect(t *testing.T) {
 	tm := testTimings()
 	tm.Scan = time.Hour
 	tm.ReconnectFirst = 200 * time.Millisecond
-	h := newHarness(t, tm)
+	// On the hand-driven clock: the reconnect waits for the file to go.
+	h := newClockHarness(t, tm)
 	f := backendtest.Listen(t, h.dir, "5351")
 	h.start()
 	b := h.backend("5351")
@@ -597,6 +598,10 @@ func TestRemovedFoundByConnect(t *testing.T) {
 	s.Write(backend.AppendServerHeartbeat(nil)) // protocol fault; the file is still there
 	h.logs.Wait(t, 1, "errant frame before hello", "be_id", "5351")
 	f.Close()
+	if n := len(h.logs.Find(t, "connect(3SOCKET) failed", "be_id", "5351")); n != 0 {
+		t.Fatalf("%d connects before ReconnectFirst passed, want none", n)
+	}
+	h.advance(tm.ReconnectFirst)
 	h.logs.Wait(t, 1, "backend socket removed", "be_id", "5351")
 	if rs := h.logs.Find(t, "connect(3SOCKET) failed", "be_id", "5351"); len(rs) != 1 || rs[0].Str("errno") != strconv.Itoa(int(syscall.ENOENT)) || rs[0].Str("level") != "50" || rs[0].Str("socket_path") != f.Path {
 		t.Errorf("connect records %v, want one error with ENOENT and socket_path", rs)

@@ -202,7 +202,9 @@ func fakeOK(t *testing.T, h *harness, name string) (*backend.Backend, *backendte
 func TestSelect(t *testing.T) {
 	tm := idleTimings()
 	tm.NoBackendsLog = 300 * time.Millisecond
-	h := newHarness(t, tm)
+	// On the hand-driven clock: the calls that must fall within one
+	// NoBackendsLog interval take no time on it however slow the machine.
+	h := newClockHarness(t, tm)
 	none := "no backends available"
 
 	// Empty set.
@@ -252,15 +254,20 @@ func TestSelect(t *testing.T) {
 
 	// None OK: nil, and one record however often Select is called ...
 	onLoop(t, h.loop, func() { b1.Fault(b1.Session(), "test") })
-	time.Sleep(tm.NoBackendsLog) // since the empty set's record
+	h.advance(tm.NoBackendsLog) // since the empty set's record
 	before := len(h.logs.Find(t, none))
 	check("none OK", picks(5), 0, 0, 0, 0, 0)
 	check("none OK, next turn", picks(5), 0, 0, 0, 0, 0)
 	if n := len(h.logs.Find(t, none)) - before; n != 1 {
 		t.Errorf("%d %q records from 10 calls in a row, want 1", n, none)
 	}
-	// ... until NoBackendsLog has passed.
-	time.Sleep(tm.NoBackendsLog)
+	// ... until NoBackendsLog has passed, and not before.
+	h.advance(tm.NoBackendsLog - time.Nanosecond)
+	check("none OK, not yet", picks(3), 0, 0, 0)
+	if n := len(h.logs.Find(t, none)) - before; n != 1 {
+		t.Errorf("%d %q records before the interval passed, want 1", n, none)
+	}
+	h.advance(time.Nanosecond)
 	check("none OK, later", picks(3), 0, 0, 0)
 	if n := len(h.logs.Find(t, none)) - before; n != 2 {
 		t.Errorf("%d %q records after the interval, want 2", n, none)
