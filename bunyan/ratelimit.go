@@ -104,9 +104,13 @@ func NewRateLimiter(log zerolog.Logger, level zerolog.Level, msg string, r Rate)
 }
 
 // Allow reports whether a record of this kind may be written at now. When
-// it returns false the record is counted as suppressed; the caller writes
-// nothing. A due summary is written first either way.
+// it returns false the record is counted as suppressed (unless the kind's
+// level is off, on the logger or globally: then nothing is counted); the
+// caller writes nothing. A due summary is written first either way.
 func (l *RateLimiter) Allow(now time.Time) bool {
+	if l.level < l.log.GetLevel() || l.level < zerolog.GlobalLevel() {
+		return false // the record would not be written: nothing to count
+	}
 	l.Flush(now)
 	tat := l.tat
 	if tat.Before(now) {

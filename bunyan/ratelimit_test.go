@@ -2,8 +2,9 @@
 Tests of RateLimiter on a fixed clock: the burst and the sustained rate,
 one summary per interval whose counts add up to what was suppressed, the
 tail of a flood reported by Flush, no summary without suppression, the
-summary at the kind's level (and not at all when that level is off), a
-clock stepping back, and no allocation whether admitting or suppressing.
+summary at the kind's level, nothing admitted or counted when that level
+is off (on the logger or globally), a clock stepping back, and no
+allocation whether admitting or suppressing.
 */
 
 package bunyan_test
@@ -135,19 +136,33 @@ func TestRateLimiterNoSummaryWithinRate(t *testing.T) {
 	}
 }
 
-func TestRateLimiterSummaryLevelOff(t *testing.T) {
+func TestRateLimiterLevelOff(t *testing.T) {
 	var buf bunyantest.Buffer
 	l := bunyan.NewRateLimiter(bunyan.New(&buf, zerolog.WarnLevel), zerolog.InfoLevel, "k",
 		bunyan.Rate{PerSecond: 1, Burst: 1, SummaryEvery: time.Second})
 	for s := 0; s < 10; s++ {
-		l.Allow(epoch.Add(time.Duration(s) * 100 * time.Millisecond))
+		if l.Allow(epoch.Add(time.Duration(s) * 100 * time.Millisecond)) {
+			t.Errorf("admitted an info record with the logger at warn")
+		}
 	}
 	l.Flush(epoch.Add(time.Hour))
 	if n := len(buf.Records(t)); n != 0 {
 		t.Errorf("%d records at info with the logger at warn, want none", n)
 	}
-	if l.Suppressed() != 9 {
-		t.Errorf("Suppressed = %d, want 9", l.Suppressed())
+	if l.Suppressed() != 0 {
+		t.Errorf("Suppressed = %d with the level off, want 0 (nothing would have been written)", l.Suppressed())
+	}
+	// The global level (the run-time level) counts the same way.
+	on := bunyan.NewRateLimiter(bunyan.New(&buf, zerolog.TraceLevel), zerolog.InfoLevel, "k", bunyan.DefaultRate)
+	prev := zerolog.GlobalLevel()
+	zerolog.SetGlobalLevel(zerolog.ErrorLevel)
+	allowed := on.Allow(epoch)
+	zerolog.SetGlobalLevel(prev)
+	if allowed || on.Suppressed() != 0 {
+		t.Errorf("global level error: Allow %v, Suppressed %d; want false, 0", allowed, on.Suppressed())
+	}
+	if !on.Allow(epoch) {
+		t.Errorf("global level back: not admitted")
 	}
 }
 
