@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -65,6 +66,12 @@ func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcp p
 }
 
 func run(opts options) int {
+	// This goroutine becomes the loop's (loop.Run) after it has started
+	// the backends and listeners, logging as it goes: locked from here,
+	// every record the loop's state writes names one thread (tid), the
+	// start-up ones ("new backend", "connecting to backend") included.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	// The root logger passes everything; the level in force is the
 	// run-time one (mdb.LogLevel), which starts as -l and the control
 	// socket may change.
