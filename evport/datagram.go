@@ -1,19 +1,29 @@
 /*
  * Datagram I/O without allocation: receive and send IPv4 datagrams on a
- * non-blocking UDP socket, the sender's address coming back as plain
- * numbers rather than a freshly allocated unix.Sockaddr.
+ * non-blocking UDP socket, one at a time or in batches, the peers' addresses
+ * staying plain numbers rather than freshly allocated unix.Sockaddrs.
  *
- * x/sys/unix's exported Recvfrom converts every sender address into a new
- * Sockaddr value, one heap allocation per datagram, which the balancer's
- * packet path must not make. Its unexported recvfrom (the same declaration,
- * `//sys recvfrom(fd int, p []byte, flags int, from *RawSockaddrAny,
- * fromlen *_Socklen)`, on Linux and illumos alike) takes a raw sockaddr
- * buffer; it is reached here by linkname, so Linux tests exercise the very
- * call the illumos build makes. go.mod pins x/sys; the tests in this package
- * catch a changed signature on Linux, where both ports share it.
+ * One at a time: RecvFrom and SendTo. x/sys/unix's exported Recvfrom
+ * converts every sender address into a new Sockaddr value, one heap
+ * allocation per datagram, which the balancer's packet path must not make.
+ * Its unexported recvfrom (the same declaration, `//sys recvfrom(fd int,
+ * p []byte, flags int, from *RawSockaddrAny, fromlen *_Socklen)`, on Linux
+ * and illumos alike) takes a raw sockaddr buffer; it is reached here by
+ * linkname, so Linux tests exercise the very call the illumos build makes.
+ * go.mod pins x/sys; the tests in this package catch a changed signature on
+ * Linux, where both ports share it.
  *
- * A DatagramSocket keeps its raw address buffers so that nothing escapes per
- * call. It belongs to the loop goroutine.
+ * In batches, the interface the UDP proxy uses: RecvBatch reads up to
+ * DatagramBatch waiting datagrams at once and Received(i) returns each;
+ * QueueSend copies an answer into the send batch and FlushSends sends the
+ * batch. On Linux (datagram_linux.go) a batch is one recvmmsg(2) or
+ * sendmmsg(2) over headers, iovecs, address buffers and slots allocated
+ * once with the socket; on illumos, which has neither, the same interface
+ * loops over recvfrom and sendto (datagram_illumos.go). Each received
+ * datagram keeps at most DatagramSlot bytes but reports its true size, so
+ * the caller can tell and report an oversized one.
+ *
+ * A DatagramSocket belongs to the loop goroutine.
  */
 
 package evport
@@ -25,6 +35,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// DatagramBatch is how many datagrams RecvBatch reads, and FlushSends
+// sends, at most in one go.
+const DatagramBatch = 64
+
+// DatagramSlot is how many bytes of each datagram a batch keeps (larger
+// ones are reported with their size, truncated), and the largest answer
+// QueueSend takes.
+const DatagramSlot = 2048
+
 //go:linkname recvfrom golang.org/x/sys/unix.recvfrom
 func recvfrom(fd int, p []byte, flags int, from *unix.RawSockaddrAny, fromlen *uint32) (n int, err error)
 
@@ -34,11 +53,40 @@ type DatagramSocket struct {
 	from    unix.RawSockaddrAny
 	fromlen uint32 // a field: passed by pointer to a bodiless (linknamed) function, a local would escape
 	to      unix.SockaddrInet4
+
+	// Received datagrams: sizes (true, possibly > DatagramSlot), senders.
+	rsize [DatagramBatch]int
+	raddr [DatagramBatch]uint32
+	rport [DatagramBatch]uint16
+	rbuf  *[DatagramBatch][DatagramSlot]byte
+
+	// Queued answers.
+	tn    int
+	tlen  [DatagramBatch]int
+	taddr [DatagramBatch]uint32
+	tport [DatagramBatch]uint16
+	tbuf  *[DatagramBatch][DatagramSlot]byte
+
+	batchIO // the platform's batch machinery
+}
+
+// SendFailure describes the first queued datagram that FlushSends could
+// not send.
+type SendFailure struct {
+	Err  error
+	Addr uint32
+	Port uint16
 }
 
 // NewDatagramSocket wraps a bound, non-blocking AF_INET datagram socket.
 func NewDatagramSocket(fd int) *DatagramSocket {
-	return &DatagramSocket{fd: fd}
+	s := &DatagramSocket{
+		fd:   fd,
+		rbuf: new([DatagramBatch][DatagramSlot]byte),
+		tbuf: new([DatagramBatch][DatagramSlot]byte),
+	}
+	s.initBatchIO()
+	return s
 }
 
 // RecvFrom reads one datagram into buf and returns its length and the
@@ -54,10 +102,7 @@ func (s *DatagramSocket) RecvFrom(buf []byte) (n int, addr uint32, port uint16, 
 	if s.from.Addr.Family != unix.AF_INET {
 		return 0, 0, 0, fmt.Errorf("recvfrom: address family %d is not AF_INET", s.from.Addr.Family)
 	}
-	in4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&s.from))
-	addr = uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
-	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
-	port = uint16(p[0])<<8 | uint16(p[1])
+	addr, port = inet4((*unix.RawSockaddrInet4)(unsafe.Pointer(&s.from)))
 	return n, addr, port, nil
 }
 
@@ -66,4 +111,61 @@ func (s *DatagramSocket) SendTo(buf []byte, addr uint32, port uint16) error {
 	s.to.Addr = [4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}
 	s.to.Port = int(port)
 	return unix.Sendto(s.fd, buf, 0, &s.to)
+}
+
+// RecvBatch reads up to DatagramBatch waiting datagrams and returns how
+// many; Received(i) returns each. With none waiting it returns 0 and
+// unix.EAGAIN. A datagram from other than an IPv4 sender is skipped.
+func (s *DatagramSocket) RecvBatch() (int, error) { return s.recvBatch() }
+
+// Received returns datagram i (0 <= i < the last RecvBatch's count): its
+// bytes (at most DatagramSlot of them, valid until the next RecvBatch), its
+// true size, and its sender's address and port.
+func (s *DatagramSocket) Received(i int) (msg []byte, size int, addr uint32, port uint16) {
+	size = s.rsize[i]
+	return s.rbuf[i][:min(size, DatagramSlot)], size, s.raddr[i], s.rport[i]
+}
+
+// QueueSend copies msg into the send batch, for addr:port, and reports
+// whether it did: not when the batch is full (FlushSends first) or msg is
+// longer than DatagramSlot (send that one with SendTo).
+func (s *DatagramSocket) QueueSend(msg []byte, addr uint32, port uint16) bool {
+	if s.tn == DatagramBatch || len(msg) > DatagramSlot {
+		return false
+	}
+	i := s.tn
+	s.tlen[i] = copy(s.tbuf[i][:], msg)
+	s.taddr[i], s.tport[i] = addr, port
+	s.tn++
+	return true
+}
+
+// QueuedSends is how many datagrams wait for FlushSends.
+func (s *DatagramSocket) QueuedSends() int { return s.tn }
+
+// FlushSends sends the queued datagrams and empties the batch. It reports
+// how many were sent and how many could not be (those are dropped), with
+// the first failure.
+func (s *DatagramSocket) FlushSends() (sent, failed int, first SendFailure) {
+	if s.tn == 0 {
+		return 0, 0, SendFailure{}
+	}
+	sent, failed, first = s.flushSends()
+	s.tn = 0
+	return sent, failed, first
+}
+
+// inet4 reads an IPv4 socket address as numbers.
+func inet4(in4 *unix.RawSockaddrInet4) (addr uint32, port uint16) {
+	addr = uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
+	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
+	return addr, uint16(p[0])<<8 | uint16(p[1])
+}
+
+// setInet4 writes addr:port into an IPv4 socket address.
+func setInet4(in4 *unix.RawSockaddrInet4, addr uint32, port uint16) {
+	in4.Family = unix.AF_INET
+	in4.Addr = [4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}
+	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
 }

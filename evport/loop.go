@@ -62,7 +62,8 @@ type Loop struct {
 	seq     uint64
 	stopped bool
 
-	dirty []*Conn // conns with queued bytes to flush at the end of the turn
+	dirty []*Conn  // conns with queued bytes to flush at the end of the turn
+	after []func() // AfterCallback's functions, run when the callback returns
 
 	failed error // set by Fail: Run returns it
 
@@ -81,6 +82,7 @@ type FD struct {
 	gen     uint32 // this registration's generation, in the user word
 	handler func(Events)
 	armed   Events // what the Port is associated for; 0: not armed
+	watch   bool   // armed by Watch: stays armed across events
 	closed  bool
 }
 
@@ -130,21 +132,51 @@ func (l *Loop) NewFD(fd int, handler func(Events)) *FD {
 func (f *FD) Int() int { return f.fd }
 
 // Arm associates the fd for ev, once; arming with an empty set disarms it.
+// An fd that Watch armed becomes one-shot again.
 func (f *FD) Arm(ev Events) error {
 	if f.closed {
 		return errors.New("arm: fd is closed")
 	}
-	if ev == f.armed {
+	if ev == f.armed && !f.watch {
 		return nil
 	}
+	f.watch = false
 	if ev == 0 {
 		f.armed = 0
 		return f.loop.port.Dissociate(f.fd)
 	}
 	if err := f.loop.port.Associate(f.fd, f.gen, ev); err != nil {
+		f.armed = 0
 		return err
 	}
 	f.armed = ev
+	return nil
+}
+
+// Watch arms the fd for ev until Arm(0) or Close: the handler runs on
+// every turn in which the fd is ready and need not re-arm, so a handler
+// that leaves the fd ready (a socket with datagrams still queued) runs
+// again on the next turn, after the other work of this one. Where the
+// binding is level-triggered (epoll) that costs no system call per event;
+// on event ports, one-shot by nature, the loop re-associates the fd after
+// each handler call (one port_associate, as a handler re-arming would).
+// A handler that stops consuming must Arm(0), or it is called again at
+// once.
+func (f *FD) Watch(ev Events) error {
+	if f.closed {
+		return errors.New("watch: fd is closed")
+	}
+	if ev == 0 {
+		return f.Arm(0)
+	}
+	if f.watch && ev == f.armed {
+		return nil
+	}
+	if err := f.loop.port.Watch(f.fd, f.gen, ev); err != nil {
+		f.armed, f.watch = 0, false
+		return err
+	}
+	f.armed, f.watch = ev, true
 	return nil
 }
 
@@ -157,7 +189,7 @@ func (f *FD) Close() error {
 		return nil
 	}
 	f.closed = true
-	f.armed = 0
+	f.armed, f.watch = 0, false
 	l := f.loop
 	if l.fds[f.fd] == f {
 		l.fds[f.fd] = nil
@@ -230,6 +262,7 @@ func (l *Loop) Run() error {
 		l.now = l.clock.Now()
 		l.runTimers()
 		l.runPosted()
+		l.runAfter()
 		l.flushDirty()
 		if l.stopped {
 			return l.failed
@@ -241,8 +274,29 @@ func (l *Loop) Run() error {
 		l.now = l.clock.Now()
 		for i := 0; i < n; i++ {
 			l.dispatch(l.events[i])
+			l.runAfter()
 		}
 	}
+}
+
+// AfterCallback runs fn on the loop as soon as the callback now running
+// returns: after the fd handler, or at the end of the turn for a timer or
+// posted work. It is for output gathered during one callback that should
+// leave at once and together (the UDP answers parsed from one backend
+// read go out as one batch), without waiting for the end of the turn. Each
+// call runs fn once; callers that gather keep their own "scheduled" flag.
+func (l *Loop) AfterCallback(fn func()) {
+	l.after = append(l.after, fn)
+}
+
+// runAfter runs the AfterCallback functions, including any they add.
+func (l *Loop) runAfter() {
+	for i := 0; i < len(l.after); i++ {
+		fn := l.after[i]
+		l.after[i] = nil
+		fn()
+	}
+	l.after = l.after[:0]
 }
 
 func (l *Loop) dispatch(ev Event) {
@@ -257,14 +311,26 @@ func (l *Loop) dispatch(ev Event) {
 	if fired == 0 {
 		fired = f.armed // an error condition on an fd armed for one direction only
 	}
-	f.armed = 0
+	if !f.watch {
+		f.armed = 0
+		f.handler(fired)
+		return
+	}
 	f.handler(fired)
+	if portOneShot && f.watch && !f.closed {
+		// The event consumed the association: renew it, unless the handler
+		// disarmed, re-armed or closed the fd itself.
+		if err := f.loop.port.Watch(f.fd, f.gen, f.armed); err != nil {
+			f.armed, f.watch = 0, false
+			l.Fail(fmt.Errorf("watch fd %d: %w", f.fd, err))
+		}
+	}
 }
 
 // nextTimeout is how long the loop may sleep: until the earliest timer, not
 // at all if posted work or unflushed bytes are waiting, or forever.
 func (l *Loop) nextTimeout() time.Duration {
-	if l.hasPosted.Load() || len(l.dirty) > 0 {
+	if l.hasPosted.Load() || len(l.dirty) > 0 || len(l.after) > 0 {
 		return 0
 	}
 	if len(l.timers) == 0 {

@@ -352,3 +352,124 @@ func TestEventForReusedFDNumberIsDropped(t *testing.T) {
 		t.Fatalf("the new registration's handler ran %d times for an event of the closed fd", newCalls)
 	}
 }
+
+// A watched fd stays armed: its handler runs on every turn while the fd
+// is ready (here it reads one byte per call), without re-arming, and
+// again when new data comes; Arm(0) ends it.
+func TestWatchStaysArmedAcrossEvents(t *testing.T) {
+	l := newTestLoop(t)
+	a, b := socketpair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	var got []byte
+	var turns []time.Time
+	var f *FD
+	f = l.NewFD(a, func(ev Events) {
+		var one [1]byte
+		if n, err := unix.Read(a, one[:]); err == nil && n == 1 {
+			got = append(got, one[0])
+		}
+		turns = append(turns, l.Now())
+		if f.Armed() != Readable {
+			t.Errorf("watched fd disarmed inside its handler (armed %v)", f.Armed())
+		}
+	})
+	t.Cleanup(func() { f.Close() })
+	if _, err := unix.Write(b, []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Watch(Readable); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, 5*time.Second, "three bytes, one per call", func() bool { return len(got) == 3 })
+	runFor(t, l, 20*time.Millisecond)
+	if string(got) != "abc" || len(turns) != 3 {
+		t.Fatalf("read %q in %d calls, want abc in 3", got, len(turns))
+	}
+	if _, err := unix.Write(b, []byte("d")); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, 5*time.Second, "the next byte without re-arming", func() bool { return len(got) == 4 })
+	if err := f.Arm(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(b, []byte("e")); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, l, 30*time.Millisecond)
+	if string(got) != "abcd" {
+		t.Fatalf("read %q; after Arm(0) the handler must not run", got)
+	}
+}
+
+// A watched fd's handler may close it: the loop does not renew a closed
+// registration (on event ports it would fail), and Run goes on.
+func TestWatchedFDClosedByItsHandler(t *testing.T) {
+	l := newTestLoop(t)
+	a, b := socketpair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	calls := 0
+	var f *FD
+	f = l.NewFD(a, func(Events) {
+		calls++
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := unix.Write(b, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Watch(Readable); err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, l, 30*time.Millisecond)
+	if calls != 1 || l.failed != nil {
+		t.Fatalf("handler ran %d times; loop failure %v", calls, l.failed)
+	}
+}
+
+// AfterCallback's function runs right after the fd handler that asked for
+// it, before the next handler of the same batch; from a timer, before the
+// loop waits.
+func TestAfterCallbackRunsWhenTheHandlerReturns(t *testing.T) {
+	l := newTestLoop(t)
+	a1, b1 := socketpair(t)
+	a2, b2 := socketpair(t)
+	t.Cleanup(func() { unix.Close(b1); unix.Close(b2) })
+	var order []string
+	handler := func(name string) func(Events) {
+		return func(Events) {
+			order = append(order, name)
+			l.AfterCallback(func() { order = append(order, "after "+name) })
+		}
+	}
+	f1 := l.NewFD(a1, handler("1"))
+	f2 := l.NewFD(a2, handler("2"))
+	t.Cleanup(func() { f1.Close(); f2.Close() })
+	for _, fd := range []int{b1, b2} {
+		if _, err := unix.Write(fd, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f1.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := f2.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, 5*time.Second, "both handlers", func() bool { return len(order) == 4 })
+	if !(order[1] == "after "+order[0] && order[3] == "after "+order[2]) {
+		t.Fatalf("order %q: each after-function must follow its own handler at once", order)
+	}
+
+	ranAfter := false
+	l.NewTimer(func() {
+		l.AfterCallback(func() { ranAfter = true })
+		l.Stop()
+	}).Reset(0)
+	if err := l.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !ranAfter || len(l.after) != 0 {
+		t.Fatalf("after-function of a timer: ran %v, %d left", ranAfter, len(l.after))
+	}
+}

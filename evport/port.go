@@ -15,6 +15,10 @@
  *	Associate(fd, gen, ev)  arm fd for ev (Readable, Writable or both), its
  *	                        event to carry gen; arming an fd that is already
  *	                        armed replaces its interest set (one call)
+ *	Watch(fd, gen, ev)      arm fd to stay armed across events where the
+ *	                        binding can (epoll, level-triggered); where it
+ *	                        cannot (event ports, portOneShot) it is
+ *	                        Associate and the loop renews it after each event
  *	Dissociate(fd)          disarm; required before the fd is closed
  *	Wait(out, timeout)      block for events, at most len(out) of them; each
  *	                        returned fd is disarmed again (one-shot)

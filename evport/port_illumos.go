@@ -7,6 +7,8 @@
  *
  *	NewPort     port_create(3C)                    netpollinit
  *	Associate   port_associate(3C), PORT_SOURCE_FD netpollopen/netpollupdate
+ *	Watch       the same: event ports are one-shot only, so the loop
+ *	            re-associates a watched fd after each event (portOneShot)
  *	Dissociate  port_dissociate(3C), ENOENT (not   netpollclose
  *	            associated: fired or never armed)
  *	            ignored
@@ -138,6 +140,13 @@ func NewPort() (*Port, error) {
 	unix.CloseOnExec(fd)
 	return &Port{fd: fd}, nil
 }
+
+// portOneShot: true, an association always ends with its event; the loop
+// renews a watched fd's after each handler call.
+const portOneShot = true
+
+// Watch is Associate: see portOneShot.
+func (p *Port) Watch(fd int, gen uint32, ev Events) error { return p.Associate(fd, gen, ev) }
 
 // Associate arms fd for ev, once, tagging its event with gen.
 func (p *Port) Associate(fd int, gen uint32, ev Events) error {

@@ -9,6 +9,7 @@
  *	NewPort     epoll_create1(EPOLL_CLOEXEC), eventfd(EFD_NONBLOCK), and
  *	            epoll_ctl(ADD) of the eventfd, level-triggered
  *	Associate   epoll_ctl(MOD); the first time, ENOENT, then epoll_ctl(ADD)
+ *	Watch       the same without EPOLLONESHOT: level-triggered, stays armed
  *	Dissociate  epoll_ctl(DEL), ENOENT (never added) ignored
  *	Wait        epoll_wait; EINTR is no events; the eventfd's event is read(2)
  *	            away and not reported
@@ -64,9 +65,22 @@ func NewPort() (*Port, error) {
 	return &Port{epfd: epfd, wakefd: wakefd}, nil
 }
 
+// portOneShot: false, epoll can keep an fd armed (Watch) by itself.
+const portOneShot = false
+
 // Associate arms fd for ev, once, tagging its events with gen.
 func (p *Port) Associate(fd int, gen uint32, ev Events) error {
-	e := unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(fd), Pad: int32(gen)}
+	return p.ctl(fd, unix.EPOLLONESHOT, gen, ev)
+}
+
+// Watch arms fd for ev until Dissociate (level-triggered: each Wait
+// reports it while it is ready), tagging its events with gen.
+func (p *Port) Watch(fd int, gen uint32, ev Events) error {
+	return p.ctl(fd, 0, gen, ev)
+}
+
+func (p *Port) ctl(fd int, mode uint32, gen uint32, ev Events) error {
+	e := unix.EpollEvent{Events: mode, Fd: int32(fd), Pad: int32(gen)}
 	if ev&Readable != 0 {
 		e.Events |= unix.EPOLLIN | unix.EPOLLRDHUP
 	}

@@ -61,10 +61,11 @@ func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
 		var err error
 		for try := 0; ; try++ {
 			listen := netip.MustParseAddrPort("127.0.0.1:0")
-			if b.udp, err = proxy.ListenUDP(run.Loop, log, listen, b.table, b.set); err != nil {
+			if b.udp, err = proxy.ListenUDP(run.Loop, log, listen, b.table); err != nil {
 				t.Error(err)
 				return
 			}
+			b.set.SetAnswerSink(b.udp.SendAnswer)
 			listen = netip.AddrPortFrom(listen.Addr(), b.udp.Port())
 			if b.tcp, err = proxy.ListenTCP(run.Loop, log, listen, b.table, proxy.DefaultTCPConfig(1024)); err == nil {
 				break

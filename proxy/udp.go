@@ -2,28 +2,36 @@
  * The UDP path (SPEC §6): the listening UDP socket, client datagrams in,
  * backend answers out.
  *
- * In: when the socket is readable the loop reads up to udpBatch datagrams
- * (the C balancer's 16), then yields to other work. For each: a datagram
- * over 1500 bytes is dropped with a warning (rate-limited, guard.go); otherwise the client's remote
- * record and backend are found and the datagram is queued on that backend's
- * control session as INBOUND_UDP. The loop flushes each session once at the
- * end of the batch. No backend, or a stuck one, drops the datagram and
- * counts it against the remote. Trace records as udp_proxy.c's: "received
+ * In: the socket is watched (evport FD.Watch), armed once and for good:
+ * each turn in which it is readable the loop reads one batch of up to
+ * evport.DatagramBatch datagrams (one recvmmsg on Linux), then yields to
+ * other work, and comes back on the next turn if more are waiting; no
+ * re-arming per wake-up (on illumos the loop renews the association, one
+ * port_associate per wake-up). For each: a datagram over 1500 bytes is
+ * dropped with a warning (rate-limited, guard.go); otherwise the client's
+ * remote record and backend are found and the datagram is queued on that
+ * backend's control session as INBOUND_UDP. The loop flushes each session
+ * once at the end of the turn. No backend, or a stuck one, drops the
+ * datagram and counts it against the remote. Trace records as udp_proxy.c's: "received
  * UDP packet from remote", "could not find backend for remote", "forwarding
  * UDP packet to backend" (on the backend's logger: be_id, be_path) and, when
  * the socket is drained, "ran out of UDP packets" with the batch's count.
  *
- * Out: the backends' OUTBOUND_UDP answers arrive through the answer sink
- * installed on the backend Set and are sent from the listening socket to
- * the address and port the backend named, if that address is a client in
- * the remote table (the reflection guard, guard.go). A send error drops that answer
- * and is logged (at most once per logEvery, with a count of the rest).
+ * Out: the backends' OUTBOUND_UDP answers arrive through SendAnswer, which
+ * cmd/bbal installs as the backend Set's answer sink, and are sent from the
+ * listening socket to the address and port the backend named, if that
+ * address is a client in the remote table (the reflection guard,
+ * guard.go). Answers are queued on the socket's send batch and go out
+ * together (one sendmmsg on Linux) as soon as the callback that produced
+ * them returns (Loop.AfterCallback): the answers parsed from one backend
+ * read leave when that read is parsed, not at the end of the turn. A send
+ * error drops that answer and is logged (at most once per logEvery, with a
+ * count of the rest).
  *
- * The receive buffer is 64 KiB so that an oversized datagram's true size is
- * known. Nothing on this path allocates: addresses stay numbers, the
- * buffers are the UDP's own, and trace records are built only when enabled
- * (on illumos, x/sys's EventPort still allocates per wake-up and per re-arm:
- * see evport/port_illumos.go).
+ * Each datagram's true size is known (evport.DatagramSocket), so an
+ * oversized one is reported with it. Nothing on this path allocates:
+ * addresses stay numbers, the batches are the socket's own, and trace
+ * records are built only when enabled.
  */
 
 package proxy
@@ -43,7 +51,6 @@ import (
 )
 
 const (
-	udpBatch   = 16
 	udpMaxSize = backend.MaxUDPLength
 	logEvery   = 5 * time.Second
 )
@@ -56,7 +63,7 @@ type UDP struct {
 	sock  *evport.DatagramSocket
 	table *remote.Table
 	port  uint16
-	buf   []byte
+	flush func() // u.flushAnswers, made once: AfterCallback takes it without allocating
 
 	stats         UDPStats  // counters for mdb (inspect.go)
 	limits        udpLimits // rate-limited records (guard.go)
@@ -65,9 +72,9 @@ type UDP struct {
 	closed        bool
 }
 
-// ListenUDP binds the UDP socket, installs the answer sink on set and
-// starts reading.
-func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table *remote.Table, set *backend.Set) (*UDP, error) {
+// ListenUDP binds the UDP socket and starts reading. The caller installs
+// SendAnswer as the backend Set's answer sink.
+func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table *remote.Table) (*UDP, error) {
 	fd, err := bindSocket(unix.SOCK_DGRAM, addr)
 	if err != nil {
 		return nil, fmt.Errorf("UDP socket: %w", err)
@@ -83,15 +90,14 @@ func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 		sock:  evport.NewDatagramSocket(fd),
 		table: table,
 		port:  port,
-		buf:   make([]byte, 64<<10),
 	}
+	u.flush = u.flushAnswers
 	u.fd = loop.NewFD(fd, u.ready)
-	if err := u.fd.Arm(evport.Readable); err != nil {
+	if err := u.fd.Watch(evport.Readable); err != nil {
 		u.fd.Close()
 		return nil, err
 	}
 	u.limits.start(loop, log)
-	set.SetAnswerSink(u.SendAnswer)
 	log.Info().Str("address", addr.Addr().String()).Uint16("port", port).Msg("listening for UDP packets")
 	return u, nil
 }
@@ -103,38 +109,41 @@ func (u *UDP) Port() uint16 { return u.port }
 // shutdown grace period) are dropped: the fd number may already belong to
 // a new backend session.
 func (u *UDP) Close() error {
+	u.flushAnswers() // what the current callback queued; later answers are dropped
 	u.closed = true
 	u.limits.stop()
 	return u.fd.Close()
 }
 
+// ready reads one batch; the socket stays watched, so the loop calls again
+// on the next turn while datagrams are waiting.
 func (u *UDP) ready(evport.Events) {
-	for i := 0; i < udpBatch; i++ {
-		n, addr, port, err := u.sock.RecvFrom(u.buf)
-		if err == unix.EAGAIN {
-			u.log.Trace().Int("packet_count", i).Msg("ran out of UDP packets")
-			break
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			bunyan.Errno(u.log.Warn(), err).Msg("UDP receive failed")
-			break
-		}
-		u.Forward(u.buf[:n], addr, port)
+	n, err := u.sock.RecvBatch()
+	switch {
+	case err == unix.EAGAIN:
+	case err != nil:
+		bunyan.Errno(u.log.Warn(), err).Msg("UDP receive failed")
 	}
-	if err := u.fd.Arm(evport.Readable); err != nil {
-		// Deaf for good: fail the loop so the supervisor restarts us.
-		u.loop.Fail(fmt.Errorf("re-arm UDP socket: %w", err))
+	for i := 0; i < n; i++ {
+		msg, size, addr, port := u.sock.Received(i)
+		u.forward(msg, size, addr, port)
+	}
+	if n < evport.DatagramBatch {
+		u.log.Trace().Int("packet_count", n).Msg("ran out of UDP packets")
 	}
 }
 
 // Forward takes one client datagram to its backend.
 func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
+	u.forward(msg, len(msg), addr, port)
+}
+
+// forward is Forward for a datagram of size bytes of which msg holds the
+// first ones (all of them unless it is oversized).
+func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 	u.stats.Received++
-	if len(msg) > udpMaxSize {
-		u.dropOversized(addr, port, len(msg))
+	if size > udpMaxSize {
+		u.dropOversized(addr, port, size)
 		return
 	}
 	if e := u.log.Trace(); e.Enabled() {
@@ -163,19 +172,48 @@ func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
 	}
 }
 
-// SendAnswer sends a backend's answer to the client; the backend Set's
-// answer sink.
+// SendAnswer queues a backend's answer to the client, to be sent when the
+// current callback returns; the backend Set's answer sink.
 func (u *UDP) SendAnswer(addr uint32, port uint16, msg []byte) {
 	if u.closed || !u.answerAllowed(addr, port, len(msg)) {
 		return
 	}
-	err := u.sock.SendTo(msg, addr, port)
-	if err == nil {
+	if u.sock.QueuedSends() == evport.DatagramBatch {
+		u.flushAnswers() // a full batch goes now; the callback goes on
+	}
+	if u.sock.QueuedSends() == 0 {
+		u.loop.AfterCallback(u.flush)
+	}
+	if !u.sock.QueueSend(msg, addr, port) {
+		// Longer than a batch slot (the backends' frames never are): alone.
+		if err := u.sock.SendTo(msg, addr, port); err != nil {
+			u.sendFailed(1, evport.SendFailure{Err: err, Addr: addr, Port: port})
+			return
+		}
 		u.stats.Answered++
+	}
+}
+
+// flushAnswers sends the queued answers (once the callback that queued
+// them has returned, or when a batch is full).
+func (u *UDP) flushAnswers() {
+	if u.closed {
 		return
 	}
-	u.stats.DropSendError++
-	u.sendErrors++
+	sent, failed, first := u.sock.FlushSends()
+	u.stats.Answered += uint64(sent)
+	if failed > 0 {
+		u.sendFailed(failed, first)
+	}
+}
+
+// sendFailed counts answers that could not be sent and logs, at most once
+// per logEvery, the first of them with the number dropped since the last
+// record.
+func (u *UDP) sendFailed(failed int, first evport.SendFailure) {
+	u.stats.DropSendError += uint64(failed)
+	u.sendErrors += uint64(failed)
+	addr, port, err := first.Addr, first.Port, first.Err
 	now := u.loop.Now()
 	if !u.sendErrLogged.IsZero() && now.Sub(u.sendErrLogged) < logEvery {
 		return

@@ -78,8 +78,9 @@ func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *backendtest.
 	onLoop(t, h.loop, func() {
 		h.set = backend.NewSet(h.loop, log, dir, bt)
 		h.table = remote.NewTable(h.loop, log, h.set, rt)
-		h.udp, err = proxy.ListenUDP(h.loop, log, netip.MustParseAddrPort("127.0.0.1:0"), h.table, h.set)
+		h.udp, err = proxy.ListenUDP(h.loop, log, netip.MustParseAddrPort("127.0.0.1:0"), h.table)
 		if err == nil {
+			h.set.SetAnswerSink(h.udp.SendAnswer)
 			h.set.Start()
 		}
 	})

@@ -24,6 +24,7 @@ import (
 	"testing"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/evport"
 	"github.com/joyent/mname-balancer/remote"
 )
 
@@ -145,9 +146,11 @@ func TestUDPAnswerSendError(t *testing.T) {
 			h.udp.SendAnswer(localhost, 0, []byte("answer"))
 		}
 	})
+	// The three go out as one batch when the callback returns: one record
+	// counts them all.
 	rs := h.logs.Find(t, msg)
-	if len(rs) != 1 || rs[0].Str("remote_ip") != "127.0.0.1" || rs[0].Str("remote_port") != "0" || rs[0].Str("errno") == "" || rs[0].Str("dropped") != "1" {
-		t.Errorf("records %v, want one with remote 127.0.0.1:0, an errno and dropped 1", rs)
+	if len(rs) != 1 || rs[0].Str("remote_ip") != "127.0.0.1" || rs[0].Str("remote_port") != "0" || rs[0].Str("errno") == "" || rs[0].Str("dropped") != "3" {
+		t.Errorf("records %v, want one with remote 127.0.0.1:0, an errno and dropped 3", rs)
 	}
 	// A good answer still goes out.
 	addr, port := h.clientAddr()
@@ -221,14 +224,29 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 }
 
 // TestUDPSendAnswerDoesNotAllocate: sending a backend's answer to the
-// client allocates nothing.
+// client, queued by SendAnswer and sent by the loop when the callback
+// returns, allocates nothing.
 func TestUDPSendAnswerDoesNotAllocate(t *testing.T) {
 	h, _ := newUDPHarness(t, "5301")
 	addr, port := h.clientAddr()
 	h.makeKnown(addr)
 	answer := []byte("an answer")
 	h.run.Stop()
-	n := testing.AllocsPerRun(100, func() { h.udp.SendAnswer(addr, port, answer) })
+	loop := h.loop
+	stopper := loop.NewTimer(loop.Stop)
+	send := func() {
+		// Queued here, sent in the loop turn that follows.
+		before := h.udp.Stats().Answered
+		h.udp.SendAnswer(addr, port, answer)
+		stopper.Reset(0)
+		if err := loop.Run(); err != nil {
+			t.Fatalf("loop turn: %v", err)
+		}
+		if h.udp.Stats().Answered != before+1 {
+			t.Fatalf("the answer was not sent in the turn")
+		}
+	}
+	n := testing.AllocsPerRun(100, send)
 	h.run.Start()
 	if n != 0 {
 		t.Errorf("sending an answer allocates %v times, want 0", n)
@@ -328,5 +346,36 @@ func TestBackendAnswerToClientDoesNotAllocate(t *testing.T) {
 	got, from := h.receive()
 	if len(got) != len(answer) || binary.BigEndian.Uint32(got) != 0 || from.Port() != h.udp.Port() {
 		t.Errorf("client got %d bytes numbered %d from %v, want the first answer from port %d", len(got), binary.BigEndian.Uint32(got), from, h.udp.Port())
+	}
+}
+
+// TestUDPBurstLongerThanABatch: a burst of several batches' worth of
+// datagrams, all waiting before the loop reads any, is forwarded whole and
+// in order. The socket stays armed between batches (Watch): nothing more
+// arrives after the burst, so a socket left disarmed after its first
+// batch would strand the rest.
+func TestUDPBurstLongerThanABatch(t *testing.T) {
+	h, s := newUDPHarness(t, "5301")
+	addr, port := h.clientAddr()
+	h.send([]byte("hello")) // makes the remote and picks its primary
+	s.Expect(backend.FrameInboundUDP)
+
+	const burst = 3*evport.DatagramBatch + 5
+	onLoop(t, h.loop, func() {
+		// Sent from the loop, so all are queued on the socket before it
+		// next reads.
+		msg := make([]byte, 8)
+		for i := 0; i < burst; i++ {
+			binary.BigEndian.PutUint32(msg, uint32(i))
+			if _, err := h.client.WriteToUDPAddrPort(msg, h.to); err != nil {
+				t.Errorf("client send: %v", err)
+			}
+		}
+	})
+	for i := 0; i < burst; i++ {
+		f := s.Expect(backend.FrameInboundUDP)
+		if f.Addr != addr || f.Port != port || binary.BigEndian.Uint32(f.Data) != uint32(i) {
+			t.Fatalf("frame %d: %#x:%d numbered %d", i, f.Addr, f.Port, binary.BigEndian.Uint32(f.Data))
+		}
 	}
 }

@@ -143,11 +143,12 @@ func run(opts options) int {
 
 	listen := netip.AddrPortFrom(opts.addr, opts.port)
 	log.Debug().Str("address", listen.Addr().String()).Uint16("port", listen.Port()).Msg("opening UDP listen socket")
-	udp, err = proxy.ListenUDP(loop, log, listen, table, set)
+	udp, err = proxy.ListenUDP(loop, log, listen, table)
 	if err != nil {
 		logListenFailure(log, udpFailureMsg(err), listen, err)
 		return 1
 	}
+	set.SetAnswerSink(udp.SendAnswer) // backends' OUTBOUND_UDP answers leave by the UDP socket
 
 	tcp, err = proxy.ListenTCP(loop, log, listen, table, tcpCfg)
 	if err != nil {

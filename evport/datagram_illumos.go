@@ -1,0 +1,67 @@
+//go:build illumos
+
+/*
+ * The illumos batches of DatagramSocket: illumos has no recvmmsg or
+ * sendmmsg (nor does x/sys for it), so a batch is a loop of recvfrom and
+ * sendto calls behind the same interface as Linux's. A datagram is read
+ * into one 64 KiB buffer, so that its true size is known, and its first
+ * DatagramSlot bytes are copied into the batch's slot.
+ */
+
+package evport
+
+import "golang.org/x/sys/unix"
+
+type batchIO struct {
+	scratch []byte
+}
+
+func (s *DatagramSocket) initBatchIO() {
+	s.scratch = make([]byte, 64<<10)
+}
+
+func (s *DatagramSocket) recvBatch() (int, error) {
+	n := 0
+	for n < DatagramBatch {
+		size, addr, port, err := s.RecvFrom(s.scratch)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN && n > 0 {
+			break
+		}
+		if err != nil {
+			if n > 0 {
+				break // return what was read; the error comes back next time
+			}
+			return 0, err
+		}
+		copy(s.rbuf[n][:], s.scratch[:min(size, DatagramSlot)])
+		s.rsize[n], s.raddr[n], s.rport[n] = size, addr, port
+		n++
+	}
+	return n, nil
+}
+
+func (s *DatagramSocket) flushSends() (sent, failed int, first SendFailure) {
+	for i := 0; i < s.tn; i++ {
+		err := s.SendTo(s.tbuf[i][:s.tlen[i]], s.taddr[i], s.tport[i])
+		if err == unix.EINTR {
+			i--
+			continue
+		}
+		if err == nil {
+			sent++
+			continue
+		}
+		if failed == 0 {
+			first = SendFailure{Err: err, Addr: s.taddr[i], Port: s.tport[i]}
+		}
+		if err == unix.EAGAIN {
+			failed += s.tn - i
+			break
+		}
+		failed++
+	}
+	return sent, failed, first
+}
