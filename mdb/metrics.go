@@ -99,7 +99,7 @@ var (
 			func(b *Backend) float64 { return b2f(b.Removed) }),
 		newBackendMetric("bbal_backend_remotes", "Remotes whose primary backend this is (be_remotes).", gauge,
 			func(b *Backend) float64 { return float64(b.Remotes) }),
-		newBackendMetric("bbal_backend_reconnect_delay_seconds", "Wait before the next reconnect after a fault (be_reconnect_delay).", gauge,
+		newBackendMetric("bbal_backend_reconnect_delay_seconds", "Wait of the backend's pending reconnect, or of its last one; 0 if it never faulted (be_reconnect_delay).", gauge,
 			func(b *Backend) float64 { return float64(b.ReconnectDelayMS) / 1e3 }),
 		newBackendMetric("bbal_backend_sessions_started_total", "Control sessions started (be_stat_conn_start).", counter,
 			func(b *Backend) float64 { return float64(b.StatConnStart) }),

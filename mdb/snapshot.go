@@ -54,7 +54,7 @@ type Backend struct {
 	HeartbeatOutstanding bool   `json:"be_heartbeat_outstanding"`
 	Removed              bool   `json:"be_removed"`
 	Remotes              uint32 `json:"be_remotes"`
-	ReconnectDelay       uint32 `json:"be_reconnect_delay"`    // seconds, as the C field
+	ReconnectDelay       uint32 `json:"be_reconnect_delay"`    // seconds: the pending reconnect's wait, or the last one's (C: the next one's)
 	ReconnectDelayMS     int64  `json:"be_reconnect_delay_ms"` // the same, exactly
 	StatConnStart        uint64 `json:"be_stat_conn_start"`
 	StatConnError        uint64 `json:"be_stat_conn_error"`
