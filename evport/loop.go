@@ -10,10 +10,12 @@
  *	1. read the clock (Now() returns this value until the next turn; the
  *	   clock is the system's unless NewWithClock gave another, clock.go)
  *	2. run the timers that are due
- *	3. run the work posted by other goroutines
+ *	3. run the work posted by other goroutines, then the AfterCallback
+ *	   functions that steps 2 and 3 asked for
  *	4. flush the connections that queued bytes during steps 2-5 (Conn)
  *	5. wait for readiness, no longer than until the next timer; read the
- *	   clock again and dispatch each fired fd to its handler
+ *	   clock again and dispatch each fired fd to its handler, running the
+ *	   AfterCallback functions a handler asked for as soon as it returns
  *
  * Registration: NewFD ties an fd to a handler and gives the registration a
  * generation number, new for every NewFD. Arm associates the fd one-shot

@@ -69,7 +69,7 @@ func TestPostStopEndsBlockedRun(t *testing.T) {
 	ran := make(chan struct{})
 	returned := make(chan error, 1)
 	go func() { returned <- l.Run() }()
-	// The loop has no timers and no fds but its wake-up pipe: it sleeps
+	// The loop has no timers and no fds, only its Port's wake-up: it sleeps
 	// until a post wakes it.
 	time.Sleep(20 * time.Millisecond)
 	l.Post(func() { close(ran) })

@@ -1,0 +1,50 @@
+// Package evport is the balancer's event loop: one goroutine, locked to
+// its OS thread, that owns every socket, timer and byte of balancer state,
+// driven by the operating system's readiness notification (event ports on
+// illumos, epoll on Linux) through one small binding, Port.
+//
+// # The model
+//
+// A Loop runs turns. Each turn reads the clock once (Loop.Now), runs the
+// timers that are due, runs the work other goroutines posted (Loop.Post),
+// runs the functions callbacks asked for with AfterCallback, writes out the
+// Conns that queued bytes, then waits for readiness no longer than until the
+// next timer, and dispatches each ready fd to its handler. Callbacks never
+// block and never run concurrently; nothing the loop owns is locked. Other
+// goroutines reach loop state only by Post, which wakes the Port.
+//
+// The layers above the loop: FD (an fd and its handler), Conn (a buffered,
+// non-blocking stream: backend sessions and proxied TCP), Listener (accept
+// with back-off on EMFILE), DatagramSocket (UDP, one datagram or a batch of
+// DatagramBatch at a time, allocation-free), Timer (one-shot and periodic),
+// and Clock (real time, or a hand-driven clock for tests: evporttest,
+// looptest.StartWithClock).
+//
+// # States
+//
+// An FD is registered (NewFD) and then, at any moment, exactly one of:
+// disarmed; armed one-shot for some Events (Arm: the first event disarms
+// it and runs the handler once); watched (Watch: it stays armed, and the
+// handler runs on every turn in which it is ready); closed (Close: once,
+// dissociated before close(2)). FD.Armed is the one record of what the
+// Port is associated for; the bindings keep none. A Conn is connecting,
+// open or closed; a Timer is stopped or scheduled.
+//
+// # Invariants
+//
+//   - Every callback (handler, timer, posted function, Conn event) runs on
+//     the loop goroutine, one at a time, and Loop.Now does not change
+//     within a turn (except when a hand-driven clock is advanced).
+//   - An event reaches a handler only if its fd's current registration is
+//     armed and has the event's generation: the Port's user word carries
+//     fd and generation, so an event for a closed fd whose number was
+//     reused is dropped, not delivered to the newcomer.
+//   - Timers due at the same instant run in the order they were scheduled;
+//     a timer scheduled while timers run waits for the next turn.
+//   - The steady-state packet path allocates nothing: re-arm, wait and
+//     dispatch, Conn writes and flushes, timer resets, datagram batches
+//     (the AllocsPerRun tests prove it), and neither binding locks or
+//     allocates per wait or re-arm.
+//   - Anything a peer can make grow is bounded: a Conn's receive buffer
+//     and send queue, a batch, the events of one wait.
+package evport
