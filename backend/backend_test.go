@@ -217,7 +217,13 @@ func TestSocketError(t *testing.T) {
 	f := backendtest.Listen(t, h.dir, "5311")
 	h.start()
 	s := f.Accept()
-	time.Sleep(20 * time.Millisecond) // the hello is in our receive queue
+	// Once the balancer has flushed its CLIENT_HELLO, the bytes are in our
+	// receive queue (AF_UNIX delivers at once): closing now resets.
+	b := h.backend("5311")
+	waitFor(t, h.loop, "CLIENT_HELLO sent", func() bool {
+		c := b.SessionConn()
+		return c != nil && c.Queued() == 0
+	})
 	s.Conn.Close()
 	rs := h.logs.Wait(t, 1, "backend socket error", "be_id", "5311")
 	if r := rs[0]; r.Str("level") != "50" || r.Str("errno") != strconv.Itoa(int(syscall.ECONNRESET)) || r.Str("strerror") == "" || r.Str("cause") == "" {
