@@ -53,3 +53,20 @@ func TestAdvanceWithTheRunnerStopped(t *testing.T) {
 		t.Fatal("Advance left a stopped Runner running")
 	}
 }
+
+// OnLoop returns only after what fn asked for with AfterCallback has run
+// (ran is written on the loop; without that ordering, the read here would
+// see false or be a data race).
+func TestOnLoopWaitsForAfterCallbacks(t *testing.T) {
+	r := Start(t)
+	ran := false // loop state
+	for range 50 {
+		ran = false
+		OnLoop(t, r.Loop, func() {
+			r.Loop.AfterCallback(func() { ran = true })
+		})
+		if !ran {
+			t.Fatal("OnLoop returned before fn's AfterCallback ran")
+		}
+	}
+}
