@@ -55,6 +55,9 @@ func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcp p
 		Int64("heartbeat_timeout_ms", bt.HeartbeatTimeout.Milliseconds()).
 		Int64("reconnect_first_ms", bt.ReconnectFirst.Milliseconds()).
 		Int64("reconnect_max_ms", bt.ReconnectMax.Milliseconds()).
+		Int64("probe_after_ms", bt.ProbeAfter.Milliseconds()).
+		Int64("probe_timeout_ms", bt.ProbeTimeout.Milliseconds()).
+		Int64("stable_after_ms", bt.StableAfter.Milliseconds()).
 		Int64("remote_expiry_ms", rt.Expiry.Milliseconds()).
 		Int64("rebalance_ms", rt.Rebalance.Milliseconds()).
 		Int64("remote_evict_after_ms", rt.EvictAfter.Milliseconds()).
