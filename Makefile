@@ -13,7 +13,8 @@
 #	                $(BUILD)/proto and $(BUILD)/mname-balancer.tar.gz
 #	make check      gofmt, go vet (host, illumos, and cmd/bbal with the
 #	                e2e tests' bbaltest tag), staticcheck if
-#	                installed, shellcheck of the SMF methods, xmllint of the
+#	                installed, shellcheck of the SMF methods and of
+#	                test/illumos/run-tests.sh, xmllint of the
 #	                SMF manifests against the DTD in $(SMF_DTD) (a missing
 #	                tool or DTD skips that lint, but fails under CI)
 #	make test       everything CI runs: the npm test peers if missing, check,
@@ -81,6 +82,7 @@ RELEASE_GOFLAGS = -trimpath -buildvcs=false -ldflags '-buildid= -s -w'
 
 SMF_MANIFESTS = $(sort $(wildcard smf/manifests/*.xml))
 SMF_METHODS = $(sort $(wildcard smf/methods/*))
+SHELL_SCRIPTS = test/illumos/run-tests.sh
 
 BBAL ?= $(BIN)/bbal
 
@@ -119,7 +121,7 @@ check:
 	@for tool in $(SHELLCHECK) $(XMLLINT); do command -v $$tool >/dev/null || { \
 	    if [ -n "$$CI" ]; then echo "$$tool is missing (apt-get install shellcheck libxml2-utils)"; exit 1; fi; \
 	    echo "$$tool not installed: SMF lint skipped (.ci/run installs it)"; exit 0; }; done; \
-	    echo "$(SHELLCHECK) $(SMF_METHODS)" && $(SHELLCHECK) $(SMF_METHODS) || exit 1; \
+	    echo "$(SHELLCHECK) $(SMF_METHODS) $(SHELL_SCRIPTS)" && $(SHELLCHECK) $(SMF_METHODS) $(SHELL_SCRIPTS) || exit 1; \
 	    if [ ! -f "$(SMF_DTD)" ]; then \
 	    if [ -n "$$CI" ]; then echo "SMF DTD $(SMF_DTD) is missing"; exit 1; fi; \
 	    echo "SMF DTD $(SMF_DTD) not found: manifest validation skipped (CI fails instead)"; exit 0; fi; \
