@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -315,7 +316,7 @@ func (b *bench) udpFigures() error {
 	} {
 		// Rounds: every path gets a slice of the duration in turn, so
 		// that a burst of other work on the machine hits all paths alike.
-		cpuSum := map[string]time.Duration{}
+		cpuRounds := map[string][]time.Duration{}
 		for range p.rounds {
 			for _, path := range b.udpPaths() {
 				res, cpu, err := b.load(path, f.rate, f.d/time.Duration(p.rounds), b.sources)
@@ -323,14 +324,13 @@ func (b *bench) udpFigures() error {
 					return err
 				}
 				f.into[path] = f.into[path].merge(res)
-				cpuSum[path] += cpu * time.Duration(res.Answered)
+				cpuRounds[path] = append(cpuRounds[path], cpu)
 			}
 		}
 		if f.cpu != nil {
-			for path, sum := range cpuSum {
-				if n := f.into[path].Answered; n > 0 {
-					f.cpu[path] = sum / time.Duration(n)
-				}
+			for path, v := range cpuRounds {
+				slices.Sort(v)
+				f.cpu[path] = v[len(v)/2] // the median round, as for the rates
 			}
 		}
 	}

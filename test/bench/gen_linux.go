@@ -55,31 +55,36 @@ type Result struct {
 	SendTime time.Duration // how long sending took (Duration unless behind)
 	Duration time.Duration // the nominal duration
 	lat      []uint32      // microseconds, one per answer, sorted
+	rounds   []Result      // the rounds merged into this one, if any
 }
 
 // AnsweredRate is answers per second of sending time: the nominal
 // duration, or longer if the generator fell behind (then the rate offered
-// was lower than asked, and SentRate says by how much).
+// was lower than asked, and SentRate says by how much). For merged rounds
+// it is the median of the rounds' rates.
 func (r Result) AnsweredRate() float64 {
+	if len(r.rounds) > 1 {
+		return medianOf(r.rounds, Result.AnsweredRate)
+	}
 	return float64(r.Answered) / max(r.Duration, r.SendTime).Seconds()
 }
 
-// merge adds the figures of another run of the same load to r.
-func (r Result) merge(o Result) Result {
-	r.Sent += o.Sent
-	r.Answered += o.Answered
-	r.SendTime += o.SendTime
-	r.Duration += o.Duration
-	r.lat = append(r.lat, o.lat...)
-	slices.Sort(r.lat)
-	return r
+// SentRate is the rate the generator actually achieved (for merged rounds,
+// the median of the rounds').
+func (r Result) SentRate() float64 {
+	if len(r.rounds) > 1 {
+		return medianOf(r.rounds, Result.SentRate)
+	}
+	return float64(r.Sent) / r.SendTime.Seconds()
 }
 
-// SentRate is the rate the generator actually achieved.
-func (r Result) SentRate() float64 { return float64(r.Sent) / r.SendTime.Seconds() }
-
-// Percentile returns the latency below which fraction p of answers fell.
+// Percentile returns the latency below which fraction p of answers fell;
+// for merged rounds, the median of the rounds' percentiles, so that one
+// round hit by a burst of other work on the machine does not decide it.
 func (r Result) Percentile(p float64) time.Duration {
+	if len(r.rounds) > 1 {
+		return time.Duration(medianOf(r.rounds, func(x Result) float64 { return float64(x.Percentile(p)) }))
+	}
 	if len(r.lat) == 0 {
 		return 0
 	}
@@ -88,6 +93,31 @@ func (r Result) Percentile(p float64) time.Duration {
 		i = len(r.lat) - 1
 	}
 	return time.Duration(r.lat[i]) * time.Microsecond
+}
+
+// merge adds another round of the same load to r: the counts add up, the
+// rates and percentiles become the median of the rounds'.
+func (r Result) merge(o Result) Result {
+	if r.Sent == 0 && len(r.rounds) == 0 {
+		o.rounds = []Result{o}
+		return o
+	}
+	r.Sent += o.Sent
+	r.Answered += o.Answered
+	r.SendTime += o.SendTime
+	r.Duration += o.Duration
+	r.rounds = append(r.rounds, o)
+	return r
+}
+
+// medianOf is the median of f over rs (the upper one of an even count).
+func medianOf(rs []Result, f func(Result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, x := range rs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // Run sends the load and collects the answers.
