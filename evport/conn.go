@@ -395,7 +395,11 @@ func (c *Conn) wanted() Events {
 	return ev
 }
 
-func (c *Conn) rearm() error { return c.fd.Arm(c.wanted()) }
+// rearm keeps the fd watched for what the Conn now wants: an unchanged
+// interest costs nothing (epoll is level-triggered; on event ports the
+// loop renews the association after each event), a changed one a single
+// call, none disarms.
+func (c *Conn) rearm() error { return c.fd.Watch(c.wanted()) }
 
 func (c *Conn) rearmOrClose() {
 	if c.closed {
