@@ -1,0 +1,24 @@
+// Package remote is the balancer's client table: every client host (a
+// "remote", keyed by its IPv4 address) the balancer has heard from, and the
+// backend each one talks to. It is the C balancer's remotes.c.
+//
+// The model: a remote is created on first contact (a UDP datagram or a TCP
+// connection) and forgotten after Timings.Expiry of silence. Each has a
+// primary backend, to which it sticks while that backend is ok, and a
+// backup used only while the primary is not; a remote with neither gets a
+// primary chosen round-robin among the ok backends. Rebalancing moves
+// remotes, lowest addresses first, from backends with more than their
+// share to stable backends (backend.Backend.Stable) with fewer.
+//
+// Invariants: the table holds at most MaxRemotes remotes; a full table
+// evicts the least recently seen remote, but never one seen within
+// Timings.EvictAfter (new clients are refused instead), so a client with a
+// query outstanding stays Known and its answer passes the UDP proxy's
+// reflection guard. Each backend's primary count (Backend.Remotes) is
+// written only by this table and always equals the number of remotes
+// whose primary it is. No remote keeps a logger: per-client records build
+// remote_ip when written, and every kind of them is rate-limited.
+//
+// Everything runs on the event loop (package evport); Lookup of a known
+// remote, Backend and Known allocate nothing.
+package remote
