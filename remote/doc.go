@@ -6,9 +6,11 @@
 // connection) and forgotten after Timings.Expiry of silence. Each has a
 // primary backend, to which it sticks while that backend is ok, and a
 // backup used only while the primary is not; a remote with neither gets a
-// primary chosen round-robin among the ok backends. Rebalancing moves
-// remotes, lowest addresses first, from backends with more than their
-// share to stable backends (backend.Backend.Stable) with fewer.
+// primary chosen round-robin among the ok backends. Rebalancing looks at
+// the primary counts of the stable backends (backend.Backend.Stable): when
+// their spread is too wide it clears the primary of some of the busiest
+// backend's remotes, lowest addresses first, which choose again on their
+// next packet.
 //
 // Invariants: the table holds at most MaxRemotes remotes; a full table
 // evicts the least recently seen remote, but never one seen within
