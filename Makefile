@@ -31,6 +31,8 @@
 #	                BBAL_COMPARE=path adds one as a column of the same run
 #	make bench-smoke the same paths for a second each (make test runs it)
 #	make soak       the hostile-conditions soak (a few minutes, not in CI)
+#	                (these three install the npm peers only if missing:
+#	                npm ci would wipe a test/node_modules others share)
 #	make clean      remove $(BIN) and $(BUILD)
 #
 # The release tarball unpacks at / of a SmartOS zone:
@@ -139,15 +141,15 @@ test: check test/node_modules/.package-lock.json
 test/node_modules/.package-lock.json: test/package.json test/package-lock.json
 	cd test && npm ci --no-audit --no-fund
 
-bench: all test/node_modules/.package-lock.json
+bench: all | test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
 	$(BIN)/bench -bbal $(BBAL) $(if $(BBAL_COMPARE),-compare $(BBAL_COMPARE))
 
-bench-smoke: all test/node_modules/.package-lock.json
+bench-smoke: all | test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
 	$(BIN)/bench -smoke -bbal $(BBAL)
 
-soak: all test/node_modules/.package-lock.json
+soak: all | test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
 	$(BIN)/bench -soak -bbal $(BBAL)
 
