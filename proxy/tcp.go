@@ -401,6 +401,8 @@ type tcpProxy struct {
 // endpoint adapts one side's Conn events to the proxy.
 type endpoint struct{ p *tcpProxy }
 
+var _ evport.ConnHandler = (*endpoint)(nil)
+
 func (e *endpoint) isClient() bool { return e == &e.p.clientEnd }
 
 // Connected implements evport.ConnHandler (backend side only).
