@@ -78,6 +78,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -185,7 +186,7 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 		return nil, err
 	}
 	t.flush = loop.Every(time.Second, t.flushLogs)
-	log.Info().Str("address", addr.Addr().String()).Uint16("port", port).
+	log.Info().Str("address", addr.Addr().String()).Str("port", strconv.Itoa(int(port))).
 		Int("max_conns", cfg.MaxConns).Int("max_per_client", cfg.MaxPerClient).Int("fd_reserve", cfg.FDReserve).
 		Msg("listening for TCP packets")
 	return t, nil

@@ -39,6 +39,7 @@ package proxy
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -98,7 +99,7 @@ func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 		return nil, err
 	}
 	u.limits.start(loop, log)
-	log.Info().Str("address", addr.Addr().String()).Uint16("port", port).Msg("listening for UDP packets")
+	log.Info().Str("address", addr.Addr().String()).Str("port", strconv.Itoa(int(port))).Msg("listening for UDP packets")
 	return u, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -80,7 +81,7 @@ func run(opts options) int {
 	// socket may change.
 	log := bunyan.New(os.Stdout, zerolog.TraceLevel)
 	level := mdb.NewLogLevel(log, opts.level)
-	log.Info().Str("address", opts.addr.String()).Uint16("port", opts.port).
+	log.Info().Str("address", opts.addr.String()).Str("port", strconv.Itoa(int(opts.port))).
 		Str("socket_dir", opts.dir).Bool("demo", opts.demo).Msg("starting up")
 
 	if opts.demo {
@@ -145,7 +146,7 @@ func run(opts options) int {
 	defer stopSignals()
 
 	listen := netip.AddrPortFrom(opts.addr, opts.port)
-	log.Debug().Str("address", listen.Addr().String()).Uint16("port", listen.Port()).Msg("opening UDP listen socket")
+	log.Debug().Str("address", listen.Addr().String()).Str("port", strconv.Itoa(int(listen.Port()))).Msg("opening UDP listen socket")
 	udp, err = proxy.ListenUDP(loop, log, listen, table)
 	if err != nil {
 		logListenFailure(log, udpFailureMsg(err), listen, err)

@@ -18,6 +18,7 @@ package main
 import (
 	"errors"
 	"net/netip"
+	"strconv"
 
 	"github.com/rs/zerolog"
 
@@ -50,5 +51,5 @@ func udpFailureMsg(err error) string {
 // logListenFailure logs the fatal record for a listening socket.
 func logListenFailure(log zerolog.Logger, msg string, addr netip.AddrPort, err error) {
 	bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).
-		Str("address", addr.Addr().String()).Uint16("port", addr.Port()).Msg(msg)
+		Str("address", addr.Addr().String()).Str("port", strconv.Itoa(int(addr.Port()))).Msg(msg)
 }

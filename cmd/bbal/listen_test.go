@@ -52,7 +52,7 @@ func checkListenFailure(t *testing.T, recs []map[string]any, msg string, port in
 	want := map[string]any{
 		"level":    float64(60),
 		"address":  "127.0.0.1",
-		"port":     float64(port),
+		"port":     strconv.Itoa(port),
 		"errno":    float64(syscall.EADDRINUSE),
 		"strerror": syscall.EADDRINUSE.Error(),
 	}
