@@ -152,7 +152,7 @@ func (b *bench) print(start time.Time, load0 string) {
 		if ok {
 			verdict = "PASS"
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\n", label, v, goal, verdict)
+		fmt.Fprintf(tw, "%s\t%.3f\t%s\t%s\n", label, v, goal, verdict)
 	}
 	ratio := func(a, b float64) float64 {
 		if b == 0 {
