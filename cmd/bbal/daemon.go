@@ -1,10 +1,12 @@
 /*
  * Start-up, signals and shutdown of the balancer process.
  *
- * Order: logger ("starting up", "timings"), event loop, backend set and
- * remote table, signal handling, UDP socket, TCP listener, then the first directory scan and the periodic
- * work; Run blocks on the loop. Failing to bind is a fatal record (the C
- * program's, listen.go) and exit 1; so is a loop that fails while running (a listening socket that can no
+ * Order: logger ("starting up"), open-file limit, "timings", event loop,
+ * backend set and remote table, signal handling, UDP socket, TCP listener,
+ * then the first directory scan and the periodic work, then the control
+ * socket and the metrics endpoint (inspect.go); Run blocks on the loop.
+ * Failing to bind is a fatal record (the C program's, listen.go) and exit
+ * 1; so is a loop that fails while running (a listening socket that can no
  * longer be re-armed), so that SMF restarts the balancer.
  *
  * Signals are received on their own goroutine and posted to the loop:
