@@ -19,10 +19,11 @@
  * that fails later arrives as Closed(err), with err wrapping the errno.
  *
  * Receiving: each readiness reads once into the receive buffer, which starts
- * small and doubles up to RecvBuffer bytes while reads keep filling it. The buffer is the high-water mark: when it is full
- * of bytes the handler has not consumed, the Conn stops reading (the kernel
- * then pushes back on the peer) until the handler calls Resume, which offers
- * the bytes again and reads on when there is room.
+ * small and doubles up to RecvBuffer bytes while reads keep filling it. The
+ * buffer is the high-water mark: when it is full of bytes the handler has
+ * not consumed, the Conn stops reading (the kernel then pushes back on the
+ * peer) until the handler calls Resume, which offers the bytes again and
+ * reads on when there is room.
  *
  * Sending: Write copies into the send queue, never more than SendBuffer
  * bytes queued, and returns how much it took; nothing is written at once.

@@ -2,8 +2,8 @@
  * The UDP path (SPEC §6): the listening UDP socket, client datagrams in,
  * backend answers out.
  *
- * In: the socket is watched (evport FD.Watch), armed once and for good:
- * each turn in which it is readable the loop reads one batch of up to
+ * In: the socket is watched (evport FD.Watch), armed once and for good: each
+ * turn in which it is readable the loop reads one batch of up to
  * evport.DatagramBatch datagrams (one recvmmsg on Linux), then yields to
  * other work, and comes back on the next turn if more are waiting; no
  * re-arming per wake-up (on illumos the loop renews the association, one
@@ -12,10 +12,11 @@
  * remote record and backend are found and the datagram is queued on that
  * backend's control session as INBOUND_UDP. The loop flushes each session
  * once at the end of the turn. No backend, or a stuck one, drops the
- * datagram and counts it against the remote. Trace records as udp_proxy.c's: "received
- * UDP packet from remote", "could not find backend for remote", "forwarding
- * UDP packet to backend" (on the backend's logger: be_id, be_path) and, when
- * the socket is drained, "ran out of UDP packets" with the batch's count.
+ * datagram and counts it against the remote. Trace records as udp_proxy.c's:
+ * "received UDP packet from remote", "could not find backend for remote",
+ * "forwarding UDP packet to backend" (on the backend's logger: be_id,
+ * be_path) and, when the socket is drained, "ran out of UDP packets" with
+ * the batch's count.
  *
  * Out: the backends' OUTBOUND_UDP answers arrive through SendAnswer, which
  * cmd/bbal installs as the backend Set's answer sink, and are sent from the

@@ -8,20 +8,20 @@
  * every Timings.Sweep). Each has a primary backend, to which it sticks, and
  * a backup used only while the primary is not ok (choose.go).
  *
- * The table is bounded (issue 12): at most MaxRemotes remotes. A new
- * remote in a full table evicts the least recently seen one, unless that
- * one was seen within Timings.EvictAfter: then the table is full of
- * clients that are all still active (a flood of new addresses faster
- * than MaxRemotes per EvictAfter), and the new client is refused: Lookup
- * returns a stand-in remote outside the table for which Backend is always
- * nil, so the caller drops the packet or connection as it does when no
- * backend is ok, and the table counts the refusal. Never evicting a recently seen remote is what lets the
- * reflection guard (Known, used by the UDP proxy for answers) keep every
- * answer to a real client: a client whose query is outstanding was seen
- * when it sent the query, so it stays in the table for at least
- * EvictAfter (and Expiry) after that, longer than a backend may take to
- * answer before its clients fail over (fast failover, about 2 s; the
- * heartbeat timeout).
+ * The table is bounded (issue 12): at most SetMaxRemotes (default
+ * DefaultMaxRemotes) remotes. A new remote in a full table evicts the least
+ * recently seen one, unless that one was seen within Timings.EvictAfter:
+ * then the table is full of clients that are all still active (a flood of
+ * new addresses faster than the cap per EvictAfter), and the new client is
+ * refused: Lookup returns a stand-in remote outside the table for which
+ * Backend is always nil, so the caller drops the packet or connection as it
+ * does when no backend is ok, and the table counts the refusal. Never
+ * evicting a recently seen remote is what lets the reflection guard (Known,
+ * used by the UDP proxy for answers) keep every answer to a real client: a
+ * client whose query is outstanding was seen when it sent the query, so it
+ * stays in the table for at least EvictAfter (and Expiry) after that, longer
+ * than a backend may take to answer before its clients fail over (fast
+ * failover, about 2 s; the heartbeat timeout).
  *
  * Compact (issue 11): a remote is one fixed-size, pointer-free slot
  * (slots.go: 72 bytes) in chunks that never move, found by a
