@@ -56,7 +56,6 @@ type Loop struct {
 	clock   Clock
 	port    *Port
 	fds     []*FD // by fd number; nil: not registered
-	nfds    int   // registered fds
 	gen     uint32
 	events  []Event
 	now     time.Time
@@ -122,9 +121,6 @@ func (l *Loop) NewFD(fd int, handler func(Events)) *FD {
 	f := &FD{loop: l, fd: fd, gen: l.gen, handler: handler}
 	if fd >= len(l.fds) {
 		l.fds = append(l.fds, make([]*FD, fd+1-len(l.fds))...)
-	}
-	if l.fds[fd] == nil {
-		l.nfds++
 	}
 	l.fds[fd] = f
 	return f
@@ -195,7 +191,6 @@ func (f *FD) Close() error {
 	l := f.loop
 	if l.fds[f.fd] == f {
 		l.fds[f.fd] = nil
-		l.nfds--
 	}
 	derr := l.port.Dissociate(f.fd)
 	if err := unix.Close(f.fd); err != nil {
