@@ -21,7 +21,8 @@
  *	                        Associate and the loop renews it after each event
  *	Dissociate(fd)          disarm; required before the fd is closed
  *	Wait(out, timeout)      block for events, at most len(out) of them; each
- *	                        returned fd is disarmed again (one-shot)
+ *	                        returned fd armed by Associate is disarmed
+ *	                        again (one-shot)
  *	Wake()                  make a Wait return early; any goroutine
  *	Close()                 release the port itself
  *

@@ -1,10 +1,11 @@
 //go:build linux
 
 /*
- * The Linux binding of Port: epoll, every registration EPOLLONESHOT so that
- * an fd fires once and must be re-armed, exactly like an event-port
- * association, and an eventfd for the wake-up. Each Port call is one or two
- * system calls (man pages in section 2):
+ * The Linux binding of Port: epoll, every Associate registration
+ * EPOLLONESHOT so that an fd fires once and must be re-armed, exactly like
+ * an event-port association (a Watch registration is level-triggered and
+ * stays armed), and an eventfd for the wake-up. Each Port call is one or
+ * two system calls (man pages in section 2):
  *
  *	NewPort     epoll_create1(EPOLL_CLOEXEC), eventfd(EFD_NONBLOCK), and
  *	            epoll_ctl(ADD) of the eventfd, level-triggered
