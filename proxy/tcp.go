@@ -281,7 +281,6 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		}
 		return
 	}
-	keepaliveErr := setKeepalive(fd)
 	r := t.table.Lookup(addr)
 	b := t.table.Backend(r)
 	if b == nil {
@@ -292,6 +291,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		unix.Close(fd)
 		return
 	}
+	keepaliveErr := setKeepalive(fd)
 	now := t.loop.Now()
 	p := &tcpProxy{tcp: t, id: t.nextID, backend: b, session: b.Session(), addr: addr, port: port,
 		started: now, lastActive: now}
