@@ -37,7 +37,7 @@ func (l *Loop) AppendTimers(dst []TimerInfo) []TimerInfo {
 			Seq:         t.seq,
 			Index:       t.index,
 			Period:      t.period,
-			Func:        FuncName(t.fn),
+			Func:        funcName(t.fn),
 		})
 	}
 	slices.SortFunc(dst[start:], func(a, b TimerInfo) int {
@@ -49,9 +49,9 @@ func (l *Loop) AppendTimers(dst []TimerInfo) []TimerInfo {
 	return dst
 }
 
-// FuncName is a readable name for a callback: the function's name without
+// funcName is a readable name for a callback: the function's name without
 // its module path and without the "-fm" of a method value.
-func FuncName(fn func()) string {
+func funcName(fn func()) string {
 	if fn == nil {
 		return ""
 	}

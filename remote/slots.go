@@ -39,9 +39,6 @@ type Remote struct {
 // PrimaryID is the ID of the backend the remote sticks to (0: none yet).
 func (r *Remote) PrimaryID() uint32 { return r.primary }
 
-// BackupID is the ID of the stand-in while the primary is not ok (0: none).
-func (r *Remote) BackupID() uint32 { return r.backup }
-
 // FirstSeen is when the remote was created.
 func (r *Remote) FirstSeen() time.Time { return time.Unix(0, r.firstSeen) }
 
