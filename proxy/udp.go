@@ -183,9 +183,6 @@ func (u *UDP) SendAnswer(addr uint32, port uint16, msg []byte) {
 	if u.sock.QueuedSends() == evport.DatagramBatch {
 		u.flushAnswers() // a full batch goes now; the callback goes on
 	}
-	if u.sock.QueuedSends() == 0 {
-		u.loop.AfterCallback(u.flush)
-	}
 	if !u.sock.QueueSend(msg, addr, port) {
 		// Longer than a batch slot (the backends' frames never are): alone.
 		if err := u.sock.SendTo(msg, addr, port); err != nil {
@@ -193,6 +190,10 @@ func (u *UDP) SendAnswer(addr uint32, port uint16, msg []byte) {
 			return
 		}
 		u.stats.Answered++
+		return
+	}
+	if u.sock.QueuedSends() == 1 {
+		u.loop.AfterCallback(u.flush) // the first of a batch schedules its flush
 	}
 }
 
