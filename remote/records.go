@@ -52,10 +52,15 @@ func (c *records) init(log zerolog.Logger) {
 	c.refusedL = lim(zerolog.WarnLevel, msgRefused)
 }
 
+// limiters lists every kind's limiter.
+func (c *records) limiters() [8]*bunyan.RateLimiter {
+	return [...]*bunyan.RateLimiter{c.newPeerL, c.assignedL, c.backupL, c.returnedL,
+		c.expiredL, c.rebalancedL, c.evictedL, c.refusedL}
+}
+
 // flush writes pending summaries.
 func (c *records) flush(now time.Time) {
-	for _, l := range [...]*bunyan.RateLimiter{c.newPeerL, c.assignedL, c.backupL, c.returnedL,
-		c.expiredL, c.rebalancedL, c.evictedL, c.refusedL} {
+	for _, l := range c.limiters() {
 		l.Flush(now)
 	}
 }
@@ -64,8 +69,7 @@ func (c *records) flush(now time.Time) {
 // limits since it was made.
 func (c *records) suppressed() uint64 {
 	var n uint64
-	for _, l := range [...]*bunyan.RateLimiter{c.newPeerL, c.assignedL, c.backupL, c.returnedL,
-		c.expiredL, c.rebalancedL, c.evictedL, c.refusedL} {
+	for _, l := range c.limiters() {
 		n += l.Suppressed()
 	}
 	return n
