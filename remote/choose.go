@@ -29,8 +29,7 @@ func (t *Table) Backend(r *Remote) *backend.Backend {
 	if r.primary != 0 {
 		p = t.set.Lookup(r.primary)
 		if p == nil || p.Removed() {
-			t.setPrimary(r, 0)
-			r.backup = 0
+			t.unassign(r)
 			p = nil
 		}
 	}
@@ -76,6 +75,13 @@ func (t *Table) lookup(id uint32) *backend.Backend {
 		return nil
 	}
 	return t.set.Lookup(id)
+}
+
+// unassign clears both of the remote's backends, so that it chooses again
+// on its next packet or connection.
+func (t *Table) unassign(r *Remote) {
+	t.setPrimary(r, 0)
+	r.backup = 0
 }
 
 // setPrimary keeps the backends' primary counts exact.

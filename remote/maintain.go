@@ -99,8 +99,7 @@ func (t *Table) Rebalance() {
 	for _, addr := range t.moving[:min(move, len(t.moving))] {
 		r := t.slots.at(t.byAddr[addr])
 		t.rec.rebalanced(now, addr, id, spread)
-		t.setPrimary(r, 0)
-		r.backup = 0
+		t.unassign(r)
 	}
 	if cap(t.moving) > movingKeep {
 		t.moving = nil

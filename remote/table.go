@@ -253,8 +253,7 @@ func (t *Table) evictOldest(now time.Time) bool {
 // forget removes the remote in slot n, keeping the primary counts exact.
 func (t *Table) forget(n uint32) {
 	r := t.slots.at(n)
-	t.setPrimary(r, 0)
-	r.backup = 0
+	t.unassign(r)
 	delete(t.byAddr, r.Addr)
 	t.slots.release(n)
 }
