@@ -17,8 +17,9 @@
  * up on it long before (DNS clients retry within a few seconds).
  *
  * Client-triggered records: the oversized-datagram warning and the
- * guard's drop record each go through a bunyan.RateLimiter; a 1 s timer
- * writes the summaries of what they suppressed.
+ * guard's drop record each go through a bunyan.RateLimiter, and so does a
+ * failing receive (not expected of a bound socket, but it would repeat
+ * every turn); a 1 s timer writes the summaries of what they suppressed.
  */
 
 package proxy
@@ -36,23 +37,26 @@ import (
 const (
 	msgOversized    = "dropping oversized UDP packet" // udp_proxy.c, warn, len
 	msgNotClient    = "dropping UDP answer to an address that sent no query"
+	msgRecvFailed   = "UDP receive failed"
 	udpRecordsFlush = time.Second
 )
 
 // udpLimits holds the UDP path's rate-limited records.
 type udpLimits struct {
-	oversized, notClient *bunyan.RateLimiter
-	flushTimer           *evport.Timer
+	oversized, notClient, recvFailed *bunyan.RateLimiter
+	flushTimer                       *evport.Timer
 }
 
 // start makes the limiters and the timer that writes their summaries.
 func (l *udpLimits) start(loop *evport.Loop, log zerolog.Logger) {
 	l.oversized = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgOversized, bunyan.DefaultRate)
 	l.notClient = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgNotClient, bunyan.DefaultRate)
+	l.recvFailed = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgRecvFailed, bunyan.DefaultRate)
 	l.flushTimer = loop.Every(udpRecordsFlush, func() {
 		now := loop.Now()
 		l.oversized.Flush(now)
 		l.notClient.Flush(now)
+		l.recvFailed.Flush(now)
 	})
 }
 

@@ -123,8 +123,10 @@ func (u *UDP) ready(evport.Events) {
 	n, err := u.sock.RecvBatch()
 	switch {
 	case err == unix.EAGAIN:
-	case err != nil:
-		bunyan.Errno(u.log.Warn(), err).Msg("UDP receive failed")
+	case err != nil: // not expected of a bound AF_INET socket; bounded all the same
+		if u.limits.recvFailed.Allow(u.loop.Now()) {
+			bunyan.Errno(u.log.Warn(), err).Msg(msgRecvFailed)
+		}
 	}
 	for i := 0; i < n; i++ {
 		msg, size, addr, port := u.sock.Received(i)
