@@ -66,6 +66,7 @@ type Report struct {
 	Answered200, Answered250 map[string]Result
 	At20k, At50k             map[string]Result
 	CPU20k, CPU50k           map[string]time.Duration // balancer CPU per answered query
+	PathCPU200               map[string]time.Duration // CPU per answered query of the path's processes (balancer and backends) at overload1
 	RSSPerRemote             map[string]float64       // bytes
 	TCPPersistent, TCPConns  map[string]tcpResult
 	NodeOverload, NodeLat    map[string]Result
@@ -77,6 +78,7 @@ func newReport() *Report {
 		Answered200: map[string]Result{}, Answered250: map[string]Result{},
 		At20k: map[string]Result{}, At50k: map[string]Result{},
 		CPU20k: map[string]time.Duration{}, CPU50k: map[string]time.Duration{},
+		PathCPU200:    map[string]time.Duration{},
 		RSSPerRemote:  map[string]float64{},
 		TCPPersistent: map[string]tcpResult{}, TCPConns: map[string]tcpResult{},
 		NodeOverload: map[string]Result{}, NodeLat: map[string]Result{},
@@ -142,11 +144,12 @@ type bench struct {
 	env  *env
 	rep  *Report
 
-	targets map[string][]unix.RawSockaddrInet4 // UDP targets per path
-	pids    map[string]int                     // balancer processes
-	tcp     map[string]int                     // TCP port per path
-	echo    []int                              // the UDP echo backends' ports
-	sources [][4]byte
+	targets  map[string][]unix.RawSockaddrInet4 // UDP targets per path
+	pids     map[string]int                     // balancer processes
+	backends map[string][]int                   // each path's backend processes
+	tcp      map[string]int                     // TCP port per path
+	echo     []int                              // the UDP echo backends' ports
+	sources  [][4]byte
 }
 
 // Run runs the bench and prints its table.
@@ -168,7 +171,8 @@ func Run(cfg Config) (*Report, error) {
 	defer e.close()
 	b := &bench{cfg: cfg, plan: fullPlan, env: e, rep: newReport(),
 		targets: map[string][]unix.RawSockaddrInet4{}, pids: map[string]int{}, tcp: map[string]int{},
-		sources: sourceAddrs(1, 1000)}
+		backends: map[string][]int{},
+		sources:  sourceAddrs(1, 1000)}
 	if cfg.Smoke {
 		b.plan = smokePlan
 	}
@@ -206,10 +210,12 @@ func (b *bench) startPaths() error {
 	b.targets[pathReflector] = []unix.RawSockaddrInet4{local(rport)}
 	b.pids[pathReflector] = refl.Pid()
 	for i := range 3 {
-		_, port, err := b.env.udpEcho(fmt.Sprintf("udp echo %d", i+1))
+		c, port, err := b.env.udpEcho(fmt.Sprintf("udp echo %d", i+1))
 		if err != nil {
 			return err
 		}
+		b.backends[pathDirect] = append(b.backends[pathDirect], c.Pid())
+		b.backends[pathDnsdist] = append(b.backends[pathDnsdist], c.Pid())
 		b.echo = append(b.echo, port)
 		b.targets[pathDirect] = append(b.targets[pathDirect], local(port))
 	}
@@ -234,6 +240,7 @@ func (b *bench) startPaths() error {
 				return err
 			}
 			echos = append(echos, c)
+			b.backends[path] = append(b.backends[path], c.Pid())
 		}
 		bb, bport, _, err := b.env.bbal(bins[path], dir, path)
 		if err != nil {
@@ -281,42 +288,51 @@ func (b *bench) balancerPaths() []string {
 // tcpPaths are the balancers and the direct path.
 func (b *bench) tcpPaths() []string { return append([]string{pathDirect}, b.balancerPaths()...) }
 
-// load runs one open-loop load on path, measuring its balancer's CPU.
-func (b *bench) load(path string, rate int, d time.Duration, sources [][4]byte) (Result, time.Duration, error) {
+// cpuPerAnswer is what a load cost per answered query: CPU of the
+// balancer process (reflector, bbal, dnsdist; none on the direct path) and
+// of the whole path (that process and its backends).
+type cpuPerAnswer struct {
+	proc, path time.Duration
+}
+
+// load runs one open-loop load on path, measuring the CPU of its processes.
+func (b *bench) load(path string, rate int, d time.Duration, sources [][4]byte) (Result, cpuPerAnswer, error) {
 	pid := b.pids[path]
-	cpu0, _ := cpuTime(pid)
+	proc0, path0 := cpuTimes([]int{pid}), cpuTimes(b.backends[path])
 	res, err := Load{Rate: rate, Duration: d, Grace: b.plan.grace, Sources: sources, Targets: b.targets[path],
 		Workers: b.cfg.Workers}.Run()
-	cpu1, _ := cpuTime(pid)
+	proc1, path1 := cpuTimes([]int{pid}), cpuTimes(b.backends[path])
 	if err != nil {
-		return res, 0, fmt.Errorf("%s at %d q/s: %w", path, rate, err)
+		return res, cpuPerAnswer{}, fmt.Errorf("%s at %d q/s: %w", path, rate, err)
 	}
-	var perQuery time.Duration
+	var c cpuPerAnswer
 	if res.Answered > 0 {
-		perQuery = (cpu1 - cpu0) / time.Duration(res.Answered)
+		c.proc = (proc1 - proc0) / time.Duration(res.Answered)
+		c.path = c.proc + (path1-path0)/time.Duration(res.Answered)
 	}
-	b.progress("%-9s %7d q/s offered (%.0f sent/s): answered %.0f/s, p50 %v p99 %v, cpu %v (%v/query)",
-		path, rate, res.SentRate(), res.AnsweredRate(), res.Percentile(0.5), res.Percentile(0.99), cpu1-cpu0, perQuery)
+	b.progress("%-9s %7d q/s offered (%.0f sent/s): answered %.0f/s, p50 %v p99 %v, cpu %v (%v/query; %v with its backends)",
+		path, rate, res.SentRate(), res.AnsweredRate(), res.Percentile(0.5), res.Percentile(0.99), proc1-proc0, c.proc, c.path)
 	time.Sleep(b.plan.pause)
-	return res, perQuery, nil
+	return res, c, nil
 }
 
 func (b *bench) udpFigures() error {
 	p := b.plan
 	for _, f := range []struct {
-		rate int
-		d    time.Duration
-		into map[string]Result
-		cpu  map[string]time.Duration
+		rate    int
+		d       time.Duration
+		into    map[string]Result
+		cpu     map[string]time.Duration // the balancer process's
+		pathCPU map[string]time.Duration // the path's
 	}{
-		{p.overload1, p.overloadTime, b.rep.Answered200, nil},
-		{p.overload2, p.overloadTime, b.rep.Answered250, nil},
-		{p.low, p.lowTime, b.rep.At20k, b.rep.CPU20k},
-		{p.mid, p.midTime, b.rep.At50k, b.rep.CPU50k},
+		{p.overload1, p.overloadTime, b.rep.Answered200, nil, b.rep.PathCPU200},
+		{p.overload2, p.overloadTime, b.rep.Answered250, nil, nil},
+		{p.low, p.lowTime, b.rep.At20k, b.rep.CPU20k, nil},
+		{p.mid, p.midTime, b.rep.At50k, b.rep.CPU50k, nil},
 	} {
 		// Rounds: every path gets a slice of the duration in turn, so
 		// that a burst of other work on the machine hits all paths alike.
-		cpuRounds := map[string][]time.Duration{}
+		cpuRounds := map[string][]cpuPerAnswer{}
 		for range p.rounds {
 			for _, path := range b.udpPaths() {
 				res, cpu, err := b.load(path, f.rate, f.d/time.Duration(p.rounds), b.sources)
@@ -327,14 +343,27 @@ func (b *bench) udpFigures() error {
 				cpuRounds[path] = append(cpuRounds[path], cpu)
 			}
 		}
-		if f.cpu != nil {
-			for path, v := range cpuRounds {
-				slices.Sort(v)
-				f.cpu[path] = v[len(v)/2] // the median round, as for the rates
+		// The median round, as for the rates.
+		for path, v := range cpuRounds {
+			if f.cpu != nil {
+				f.cpu[path] = medianDuration(v, func(c cpuPerAnswer) time.Duration { return c.proc })
+			}
+			if f.pathCPU != nil {
+				f.pathCPU[path] = medianDuration(v, func(c cpuPerAnswer) time.Duration { return c.path })
 			}
 		}
 	}
 	return nil
+}
+
+// medianDuration is the median of f over v (the upper one of an even count).
+func medianDuration[T any](v []T, f func(T) time.Duration) time.Duration {
+	d := make([]time.Duration, len(v))
+	for i, x := range v {
+		d[i] = f(x)
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }
 
 func (b *bench) tcpFigures() error {

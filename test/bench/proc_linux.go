@@ -44,6 +44,21 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / userHZ, nil
 }
 
+// cpuTimes returns the CPU time the processes pids have used so far, all
+// together; a pid of 0 (no process) or one that has gone counts nothing.
+func cpuTimes(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		if pid == 0 {
+			continue
+		}
+		if t, err := cpuTime(pid); err == nil {
+			sum += t
+		}
+	}
+	return sum
+}
+
 // rssBytes returns the resident set size of process pid.
 func rssBytes(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

@@ -89,6 +89,15 @@ func (b *bench) print(start time.Time, load0 string) {
 	}
 	cpuRow(fmt.Sprintf("CPU per query at %s q/s (us)", kq(float64(p.low))), r.CPU20k)
 	cpuRow(fmt.Sprintf("CPU per query at %s q/s (us)", kq(float64(p.mid))), r.CPU50k)
+	pathCPU := []string{fmt.Sprintf("CPU per answer at %s, with backends (us)", kq(float64(p.overload1)))}
+	for _, path := range b.udpPaths() {
+		if v, ok := r.PathCPU200[path]; ok && v > 0 {
+			pathCPU = append(pathCPU, fmt.Sprintf("%.2f", float64(v)/float64(time.Microsecond)))
+		} else {
+			pathCPU = append(pathCPU, "-")
+		}
+	}
+	row(pathCPU...)
 	rss := []string{fmt.Sprintf("RSS per remote, %s new remotes (bytes)", kq(float64(p.remotes)))}
 	for _, path := range b.udpPaths() {
 		if v, ok := r.RSSPerRemote[path]; ok {
@@ -175,6 +184,9 @@ func (b *bench) print(start time.Time, load0 string) {
 	target("RSS per remote, bbal (bytes)", x, x <= 200, "<= 200")
 	fmt.Fprintf(tw, "0 allocations per datagram\t-\tproved by the AllocsPerRun tests (make test)\t\n")
 	tw.Flush()
+	if note := overloadNote(r, p); note != "" && !b.cfg.Smoke {
+		fmt.Fprintf(out, "%s\n", note)
+	}
 	if b.cfg.Compare == "" {
 		return
 	}
@@ -208,4 +220,27 @@ func us(d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%d", d.Microseconds())
+}
+
+// overloadNote says, when the generator could not offer the overload rate
+// on the reflector path, what the two overload ratios above it measure on
+// this machine: not capacity against a ceiling, but how much CPU each
+// whole path spends per answer while it competes with the generator for the
+// same CPUs. Empty when the generator kept up (then the reflector is a
+// ceiling).
+func overloadNote(r *Report, p plan) string {
+	refl := r.Answered200[pathReflector]
+	if refl.Sent == 0 || refl.SentRate() >= 0.95*float64(p.overload1) {
+		return ""
+	}
+	note := fmt.Sprintf("note on the two answered-at-%s ratios: the generator offered only %s q/s on the reflector\n"+
+		"path, so this machine cannot show the ceiling. The generator and the path share the CPUs, and\n"+
+		"what a path answers follows what it spends per answer",
+		kq(float64(p.overload1)), kq(refl.SentRate()))
+	b, c := r.PathCPU200[pathBBAL], r.PathCPU200[pathReflector]
+	if b > 0 && c > 0 {
+		note += fmt.Sprintf(": bbal with its backends spends %.2fx the reflector's\n"+
+			"(\"CPU per answer at %s, with backends\" above)", float64(b)/float64(c), kq(float64(p.overload1)))
+	}
+	return note
 }
