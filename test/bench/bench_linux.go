@@ -40,16 +40,18 @@ test. A run fails only when a path cannot be started or measured.
 
 // Config says what to bench and how.
 type Config struct {
-	BBAL     string    // the balancer binary under test
-	Compare  string    // optional: a second balancer binary, measured as one more path
-	Dnsdist  string    // dnsdist binary
-	Dnsperf  string    // dnsperf binary
-	Node     string    // node binary
-	RepoRoot string    // for test/bench/mname-echo.js and test/node_modules
-	Smoke    bool      // a second or so per path, small rates: does every path answer?
-	Workers  int       // generator threads for UDP loads (0: 1; see Load.Workers)
-	Out      io.Writer // the table
-	Progress io.Writer // a line per measurement
+	BBAL     string        // the balancer binary under test
+	Compare  string        // optional: a second balancer binary, measured as one more path
+	Dnsdist  string        // dnsdist binary
+	Dnsperf  string        // dnsperf binary
+	Node     string        // node binary
+	RepoRoot string        // for test/bench/mname-echo.js and test/node_modules
+	Smoke    bool          // a second or so per path, small rates: does every path answer?
+	Workers  int           // generator threads for UDP loads (0: 1; see Load.Workers)
+	Pin      bool          // generator and paths on CPUs of their own (cpus_linux.go)
+	Poll     time.Duration // receivers poll at this interval for the overload and CPU figures (see Load.Poll); 0: they block
+	Out      io.Writer     // the table
+	Progress io.Writer     // a line per measurement
 }
 
 // Path names.
@@ -150,6 +152,8 @@ type bench struct {
 	tcp      map[string]int                     // TCP port per path
 	echo     []int                              // the UDP echo backends' ports
 	sources  [][4]byte
+
+	placement string // where the generator and the paths run, for the header
 }
 
 // Run runs the bench and prints its table.
@@ -169,7 +173,11 @@ func Run(cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer e.close()
-	b := &bench{cfg: cfg, plan: fullPlan, env: e, rep: newReport(),
+	placement, err := place(cfg, e)
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{cfg: cfg, placement: placement, plan: fullPlan, env: e, rep: newReport(),
 		targets: map[string][]unix.RawSockaddrInet4{}, pids: map[string]int{}, tcp: map[string]int{},
 		backends: map[string][]int{},
 		sources:  sourceAddrs(1, 1000)}
@@ -296,11 +304,11 @@ type cpuPerAnswer struct {
 }
 
 // load runs one open-loop load on path, measuring the CPU of its processes.
-func (b *bench) load(path string, rate int, d time.Duration, sources [][4]byte) (Result, cpuPerAnswer, error) {
+func (b *bench) load(path string, rate int, d time.Duration, sources [][4]byte, poll time.Duration) (Result, cpuPerAnswer, error) {
 	pid := b.pids[path]
 	proc0, path0 := cpuTimes([]int{pid}), cpuTimes(b.backends[path])
 	res, err := Load{Rate: rate, Duration: d, Grace: b.plan.grace, Sources: sources, Targets: b.targets[path],
-		Workers: b.cfg.Workers}.Run()
+		Workers: b.cfg.Workers, Poll: poll}.Run()
 	proc1, path1 := cpuTimes([]int{pid}), cpuTimes(b.backends[path])
 	if err != nil {
 		return res, cpuPerAnswer{}, fmt.Errorf("%s at %d q/s: %w", path, rate, err)
@@ -310,32 +318,46 @@ func (b *bench) load(path string, rate int, d time.Duration, sources [][4]byte) 
 		c.proc = (proc1 - proc0) / time.Duration(res.Answered)
 		c.path = c.proc + (path1-path0)/time.Duration(res.Answered)
 	}
-	b.progress("%-9s %7d q/s offered (%.0f sent/s): answered %.0f/s, p50 %v p99 %v, cpu %v (%v/query; %v with its backends)",
-		path, rate, res.SentRate(), res.AnsweredRate(), res.Percentile(0.5), res.Percentile(0.99), proc1-proc0, c.proc, c.path)
+	mode := "blocking"
+	if poll > 0 {
+		mode = "polling"
+	}
+	b.progress("%-9s %7d q/s offered, %s (%.0f sent/s): answered %.0f/s, p50 %v p99 %v, cpu %v (%v/query; %v with its backends)",
+		path, rate, mode, res.SentRate(), res.AnsweredRate(), res.Percentile(0.5), res.Percentile(0.99), proc1-proc0, c.proc, c.path)
 	time.Sleep(b.plan.pause)
 	return res, c, nil
 }
 
+// udpFigures measures every UDP figure. Loads whose answers are counted or
+// whose CPU is measured have the generator's receivers poll (Config.Poll):
+// a receiver asleep on its socket is woken by each send that finds it
+// asleep, and on loopback that wake-up is charged to the path's sending
+// process, a cost clients on other machines never put on a balancer.
+// Latency loads have them block, so that each answer is timed as it
+// arrives; at 20k and 50k q/s the bench runs both.
 func (b *bench) udpFigures() error {
 	p := b.plan
 	for _, f := range []struct {
 		rate    int
 		d       time.Duration
-		into    map[string]Result
-		cpu     map[string]time.Duration // the balancer process's
+		poll    time.Duration
+		into    map[string]Result        // answers and latencies
+		cpu     map[string]time.Duration // the balancer process's CPU per answer
 		pathCPU map[string]time.Duration // the path's
 	}{
-		{p.overload1, p.overloadTime, b.rep.Answered200, nil, b.rep.PathCPU200},
-		{p.overload2, p.overloadTime, b.rep.Answered250, nil, nil},
-		{p.low, p.lowTime, b.rep.At20k, b.rep.CPU20k, nil},
-		{p.mid, p.midTime, b.rep.At50k, b.rep.CPU50k, nil},
+		{p.overload1, p.overloadTime, b.cfg.Poll, b.rep.Answered200, nil, b.rep.PathCPU200},
+		{p.overload2, p.overloadTime, b.cfg.Poll, b.rep.Answered250, nil, nil},
+		{p.low, p.lowTime, 0, b.rep.At20k, nil, nil},
+		{p.low, p.lowTime, b.cfg.Poll, map[string]Result{}, b.rep.CPU20k, nil},
+		{p.mid, p.midTime, 0, b.rep.At50k, nil, nil},
+		{p.mid, p.midTime, b.cfg.Poll, map[string]Result{}, b.rep.CPU50k, nil},
 	} {
 		// Rounds: every path gets a slice of the duration in turn, so
 		// that a burst of other work on the machine hits all paths alike.
 		cpuRounds := map[string][]cpuPerAnswer{}
 		for range p.rounds {
 			for _, path := range b.udpPaths() {
-				res, cpu, err := b.load(path, f.rate, f.d/time.Duration(p.rounds), b.sources)
+				res, cpu, err := b.load(path, f.rate, f.d/time.Duration(p.rounds), b.sources, f.poll)
 				if err != nil {
 					return err
 				}
@@ -445,7 +467,7 @@ func (b *bench) nodeFigures() error {
 	b.pids["mname bbal"] = bb.Pid()
 	for range b.plan.rounds {
 		for _, path := range []string{"mname direct", "mname bbal"} {
-			res, _, err := b.load(path, b.plan.nodeLow, b.plan.nodeTime/time.Duration(b.plan.rounds), b.sources)
+			res, _, err := b.load(path, b.plan.nodeLow, b.plan.nodeTime/time.Duration(b.plan.rounds), b.sources, 0)
 			if err != nil {
 				return err
 			}
@@ -454,7 +476,7 @@ func (b *bench) nodeFigures() error {
 	}
 	for range b.plan.rounds {
 		for _, path := range []string{"mname direct", "mname bbal"} {
-			res, _, err := b.load(path, b.plan.nodeRate, b.plan.nodeTime/time.Duration(b.plan.rounds), b.sources)
+			res, _, err := b.load(path, b.plan.nodeRate, b.plan.nodeTime/time.Duration(b.plan.rounds), b.sources, b.cfg.Poll)
 			if err != nil {
 				return err
 			}
@@ -482,7 +504,7 @@ func (b *bench) rssFigures() error {
 		var res Result
 		for range 2 {
 			res, err = Load{Rate: p.remoteRate, Duration: d, Grace: time.Second, Sources: srcs, Targets: b.targets[path],
-				Workers: b.cfg.Workers}.Run()
+				Workers: b.cfg.Workers, Poll: b.cfg.Poll}.Run()
 			if err != nil {
 				return err
 			}

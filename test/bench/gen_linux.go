@@ -46,6 +46,13 @@ type Load struct {
 	Sources  [][4]byte     // client addresses, all in 127.0.0.0/8
 	Targets  []unix.RawSockaddrInet4
 	Workers  int // sending threads, each with its own socket and receiver; 0 means 1
+	// Poll, if set, makes the receivers poll their sockets at this
+	// interval instead of sleeping on them. A receiver asleep on its socket
+	// is woken by the first answer of each batch, and on loopback that
+	// wake-up is paid by the process that sends the answer: a cost remote
+	// clients never put on a server. Polling delays each answer's timing
+	// by up to Poll, so latency loads leave it unset.
+	Poll time.Duration
 }
 
 // Result is what a Load measured.
@@ -230,9 +237,22 @@ func (l Load) receive(fd int, start time.Time, sendAt []atomic.Int64, seen []boo
 	defer runtime.UnlockOSThread()
 	b := newBatch(batchSize, 2048, false)
 	lat := make([]uint32, 0, len(sendAt))
+	var pause unix.Timespec
+	if l.Poll > 0 {
+		pause = unix.NsecToTimespec(int64(l.Poll))
+	}
 	for !stop.Load() {
-		n, err := b.recv(fd)
+		var n int
+		var err error
+		if l.Poll > 0 {
+			n, err = b.poll(fd)
+		} else {
+			n, err = b.recv(fd)
+		}
 		if err == unix.EAGAIN || err == unix.EWOULDBLOCK {
+			if l.Poll > 0 {
+				_ = unix.Nanosleep(&pause, nil)
+			}
 			continue
 		}
 		if err != nil {

@@ -90,14 +90,20 @@ func (b *batch) data(i int) []byte { return b.bufs[i][:b.hdrs[i].n] }
 
 // recv receives up to len(slots) datagrams (at least one, then whatever is
 // queued: MSG_WAITFORONE) on the blocking socket fd.
-func (b *batch) recv(fd int) (int, error) {
+func (b *batch) recv(fd int) (int, error) { return b.recvFlags(fd, unix.MSG_WAITFORONE) }
+
+// poll receives whatever is queued on fd, up to len(slots) datagrams,
+// without waiting (EAGAIN when there is nothing).
+func (b *batch) poll(fd int) (int, error) { return b.recvFlags(fd, unix.MSG_DONTWAIT) }
+
+func (b *batch) recvFlags(fd, flags int) (int, error) {
 	for i := range b.hdrs {
 		b.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet4
 		b.iovs[i].SetLen(b.size)
 	}
 	for {
 		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd),
-			uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), unix.MSG_WAITFORONE, 0, 0)
+			uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), uintptr(flags), 0, 0)
 		if errno == unix.EINTR {
 			continue
 		}

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 /*
@@ -94,6 +96,7 @@ type env struct {
 	dir      string
 	self     string
 	children []*child
+	pathCPUs *unix.CPUSet // where children run (cpus_linux.go); nil: anywhere
 }
 
 func newEnv() (*env, error) {
@@ -140,7 +143,7 @@ func (e *env) start(name string, cmd *exec.Cmd, logTo string) (*child, error) {
 	} else if out, err = cmd.StdoutPipe(); err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startOn(cmd, e.pathCPUs); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	e.children = append(e.children, c)

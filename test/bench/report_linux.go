@@ -36,7 +36,11 @@ func (b *bench) print(start time.Time, load0 string) {
 	fmt.Fprintf(out, "paths:    reflector = 1 recvmmsg/sendmmsg echo process (the ceiling); direct = the 3 UDP echo\n")
 	fmt.Fprintf(out, "          backends reached directly; bbal = bbal + 3 backend-protocol echo backends on AF_UNIX;\n")
 	fmt.Fprintf(out, "          dnsdist = dnsdist + the same 3 UDP echo backends as direct. All echoes do the same work.\n")
+	fmt.Fprintf(out, "cpus:     %s\n", b.placement)
 	fmt.Fprintf(out, "load:     open loop, %d source addresses in 127.0.0.0/8 through one socket (IP_PKTINFO);\n", len(b.sources))
+	if b.cfg.Poll > 0 {
+		fmt.Fprintf(out, "          answers are received polling every %v for the answered and CPU figures, blocking for latency\n", b.cfg.Poll)
+	}
 	fmt.Fprintf(out, "          UDP and node-mname figures: %d rounds rotating through the paths, the median round shown\n\n", p.rounds)
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

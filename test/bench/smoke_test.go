@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/joyent/mname-balancer/test/e2e"
 )
@@ -55,7 +56,7 @@ func TestSmokeEveryPathAnswers(t *testing.T) {
 	}
 	var table, progress bytes.Buffer
 	rep, err := Run(Config{BBAL: bbal, Dnsdist: dnsdist, Dnsperf: dnsperf, Node: node,
-		RepoRoot: root, Smoke: true, Workers: 2, Out: &table, Progress: &progress})
+		RepoRoot: root, Smoke: true, Workers: 2, Pin: true, Poll: 200 * time.Microsecond, Out: &table, Progress: &progress})
 	t.Logf("progress:\n%s\ntable:\n%s", progress.String(), table.String())
 	if err != nil {
 		t.Fatalf("bench smoke: %v", err)

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/joyent/mname-balancer/test/bench"
 )
@@ -32,6 +33,8 @@ func main() {
 	soak := flag.Bool("soak", false, "run the hostile-conditions soak instead")
 	compare := flag.String("compare", os.Getenv("BBAL_COMPARE"), "a second balancer binary to measure in the same run (env BBAL_COMPARE)")
 	workers := flag.Int("workers", 1, "UDP generator threads (more reach higher rates, but take CPU from the paths)")
+	pin := flag.Bool("pin", true, "run the generator on one CPU and the paths on the others (with 2 CPUs or more)")
+	poll := flag.Duration("poll", 200*time.Microsecond, "for the overload and CPU figures, the generator's receivers poll at this interval instead of sleeping on their sockets (0: they sleep)")
 	flag.Parse()
 	root, err := os.Getwd()
 	if err != nil {
@@ -52,7 +55,7 @@ func main() {
 	}
 	cfg := bench.Config{
 		BBAL: abs, Compare: cmp, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node",
-		RepoRoot: root, Smoke: *smoke, Workers: *workers, Out: os.Stdout, Progress: os.Stderr,
+		RepoRoot: root, Smoke: *smoke, Workers: *workers, Pin: *pin, Poll: *poll, Out: os.Stdout, Progress: os.Stderr,
 	}
 	if *soak {
 		err = bench.Soak(cfg)
