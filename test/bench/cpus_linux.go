@@ -14,14 +14,18 @@ import (
 )
 
 /*
-CPU placement. The generator stands in for clients on other machines: it
-must not take CPU from the path it measures, nor the path from it (on a
-shared machine a path that makes the generator's sends dearer, or a
-generator that sends harder, would otherwise decide the answered figures).
-With two CPUs or more, the bench process (the UDP generator, the TCP loads
-and dnsperf, which it starts itself) runs on the first CPU it may use, and
-every process of the paths (reflector, echo backends, balancers, dnsdist,
-node-mname) on the others.
+CPU placement, when asked for (Config.Pin, bench -pin). The generator
+stands in for clients on other machines: pinned, it takes no CPU from the
+path it measures, nor the path from it (sharing the CPUs, a generator that
+sends harder takes CPU from the path, which decides the answered figures
+under overload). With two CPUs or more, the bench process (the UDP
+generator, the TCP loads and dnsperf, which it starts itself) then runs on
+the first CPU it may use, and every process of the paths (reflector, echo
+backends, balancers, dnsdist, node-mname) on the others. On a 2-CPU machine
+that leaves a path one CPU for all its processes, which favours a path
+whose threads hand work to each other on one CPU (dnsdist) over one of
+four processes (bbal and three backends), and crowds node-mname: so it is
+not the default, and the header says which was used.
 
 A child gets its CPUs from the thread that starts it (clone copies the
 caller's affinity): startOn starts it from a goroutine locked to its

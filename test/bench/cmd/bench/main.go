@@ -33,7 +33,7 @@ func main() {
 	soak := flag.Bool("soak", false, "run the hostile-conditions soak instead")
 	compare := flag.String("compare", os.Getenv("BBAL_COMPARE"), "a second balancer binary to measure in the same run (env BBAL_COMPARE)")
 	workers := flag.Int("workers", 1, "UDP generator threads (more reach higher rates, but take CPU from the paths)")
-	pin := flag.Bool("pin", true, "run the generator on one CPU and the paths on the others (with 2 CPUs or more)")
+	pin := flag.Bool("pin", false, "run the generator (and TCP load, dnsperf) on one CPU and every path process on the others (with 2 CPUs or more)")
 	poll := flag.Duration("poll", 200*time.Microsecond, "for the overload and CPU figures, the generator's receivers poll at this interval instead of sleeping on their sockets (0: they sleep)")
 	flag.Parse()
 	root, err := os.Getwd()
