@@ -28,7 +28,8 @@
 #	                bbal, dnsdist, a recvmmsg reflector and the echo
 #	                backends direct, one table of figures and ratios;
 #	                BBAL=path benches another balancer binary,
-#	                BBAL_COMPARE=path adds one as a column of the same run
+#	                BBAL_COMPARE=path adds one as a column of the same run;
+#	                BENCH_FLAGS passes options (bin/bench -h: -pin, -poll)
 #	make bench-smoke the same paths for a second each (make test runs it)
 #	make soak       the hostile-conditions soak (a few minutes, not in CI)
 #	                (these three install the npm peers only if missing:
@@ -143,7 +144,7 @@ test/node_modules/.package-lock.json: test/package.json test/package-lock.json
 
 bench: all | test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
-	$(BIN)/bench -bbal $(BBAL) $(if $(BBAL_COMPARE),-compare $(BBAL_COMPARE))
+	$(BIN)/bench -bbal $(BBAL) $(if $(BBAL_COMPARE),-compare $(BBAL_COMPARE)) $(BENCH_FLAGS)
 
 bench-smoke: all | test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
