@@ -227,7 +227,7 @@ func us(d time.Duration) string {
 }
 
 // overloadNote says, when the generator could not offer the overload rate
-// on the reflector path, what the two overload ratios above it measure on
+// on the reflector path, what the three overload ratios measure on
 // this machine: not capacity against a ceiling, but how much CPU each
 // whole path spends per answer while it competes with the generator for the
 // same CPUs. Empty when the generator kept up (then the reflector is a
@@ -237,10 +237,11 @@ func overloadNote(r *Report, p plan) string {
 	if refl.Sent == 0 || refl.SentRate() >= 0.95*float64(p.overload1) {
 		return ""
 	}
-	note := fmt.Sprintf("note on the two answered-at-%s ratios: the generator offered only %s q/s on the reflector\n"+
-		"path, so this machine cannot show the ceiling. The generator and the path share the CPUs, and\n"+
-		"what a path answers follows what it spends per answer",
-		kq(float64(p.overload1)), kq(refl.SentRate()))
+	note := fmt.Sprintf("note on the three answered ratios: the generator offered only %s of %s q/s on the reflector\n"+
+		"path, so this machine cannot show the ceiling. The generator and the path share the CPUs (at %s\n"+
+		"the generator sends harder and takes more of them), and what a path answers follows what it\n"+
+		"spends per answer",
+		kq(refl.SentRate()), kq(float64(p.overload1)), kq(float64(p.overload2)))
 	b, c := r.PathCPU200[pathBBAL], r.PathCPU200[pathReflector]
 	if b > 0 && c > 0 {
 		note += fmt.Sprintf(": bbal with its backends spends %.2fx the reflector's\n"+

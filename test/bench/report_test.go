@@ -28,7 +28,7 @@ func TestOverloadNoteOnlyWhenTheGeneratorFellShort(t *testing.T) {
 		t.Errorf("generator within 5%%, yet a note: %q", note)
 	}
 	note := overloadNote(offered(120_000), p)
-	for _, want := range []string{"offered only 120.0k q/s", "spends 1.50x the reflector's"} {
+	for _, want := range []string{"offered only 120.0k of 200.0k q/s", "spends 1.50x the reflector's"} {
 		if !strings.Contains(note, want) {
 			t.Errorf("note %q lacks %q", note, want)
 		}
