@@ -370,12 +370,7 @@ func TestFlapDamping(t *testing.T) {
 func TestHeartbeat(t *testing.T) {
 	tm := backend.DefaultTimings()
 	h := newClockHarness(t, tm)
-	f := backendtest.Listen(t, h.dir, "5330")
-	h.start()
-	b := h.backend("5330")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
+	f, b, s := h.startOK("5330")
 
 	for round := 0; round < 2; round++ {
 		if got := h.due(b); got != tm.HeartbeatInterval {
@@ -458,12 +453,7 @@ func TestConnectTimeout(t *testing.T) {
 func TestProbe(t *testing.T) {
 	tm := backend.DefaultTimings()
 	h := newClockHarness(t, tm)
-	f := backendtest.Listen(t, h.dir, "5397")
-	h.start()
-	b := h.backend("5397")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
+	_, b, s := h.startOK("5397")
 
 	query := func() {
 		t.Helper()
@@ -545,12 +535,7 @@ func TestRemovedSocket(t *testing.T) {
 	tm := testTimings()
 	tm.ReconnectFirst = time.Hour
 	h := newHarness(t, tm)
-	f := backendtest.Listen(t, h.dir, "5350")
-	h.start()
-	b := h.backend("5350")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
+	f, b, s := h.startOK("5350")
 
 	f.Close() // unlinks the socket
 	s.Conn.Close()
@@ -664,12 +649,7 @@ func TestForwardUDPAndCounters(t *testing.T) {
 	tm := testTimings()
 	tm.ReconnectFirst = 100 * time.Millisecond
 	h := newHarness(t, tm)
-	f := backendtest.Listen(t, h.dir, "5360")
-	h.start()
-	b := h.backend("5360")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
+	f, b, s := h.startOK("5360")
 
 	type dgram struct {
 		addr uint32
@@ -736,12 +716,7 @@ func TestForwardUDPAndCounters(t *testing.T) {
 
 func TestAnswersReachTheSink(t *testing.T) {
 	h := newHarness(t, testTimings())
-	f := backendtest.Listen(t, h.dir, "5370")
-	h.start()
-	b := h.backend("5370")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
+	_, b, s := h.startOK("5370")
 
 	big := bytes.Repeat([]byte{0xAB}, backend.MaxUDPLength) // the largest allowed
 	want := []answer{
@@ -793,12 +768,7 @@ func TestAnswersReachTheSink(t *testing.T) {
 // then arrives intact and in order once the backend reads again.
 func TestStuck(t *testing.T) {
 	h := newHarness(t, testTimings())
-	f := backendtest.Listen(t, h.dir, "5380")
-	h.start()
-	b := h.backend("5380")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
+	_, b, s := h.startOK("5380")
 
 	msg := make([]byte, backend.MaxUDPLength)
 	frameLen := len(backend.AppendInboundUDP(nil, 0, 0, msg))
@@ -876,12 +846,7 @@ func TestHeartbeatWhileStuck(t *testing.T) {
 	// On the hand-driven clock: the heartbeat's deadline must not pass
 	// while the fake backend reads the queue (slow under -race and load).
 	h := newClockHarness(t, testTimings())
-	f := backendtest.Listen(t, h.dir, "5390")
-	h.start()
-	b := h.backend("5390")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
+	_, b, s := h.startOK("5390")
 
 	full := make([]byte, backend.MaxUDPLength)
 	sent := 0
@@ -1049,12 +1014,7 @@ func TestSessionClosedMidFrame(t *testing.T) {
 func TestProbeWhileStuck(t *testing.T) {
 	tm := backend.DefaultTimings()
 	h := newClockHarness(t, tm)
-	f := backendtest.Listen(t, h.dir, "5391")
-	h.start()
-	b := h.backend("5391")
-	s := f.Accept()
-	s.Hello()
-	waitFor(t, h.loop, "backend OK", b.OK)
+	_, b, _ := h.startOK("5391")
 
 	// Fill the kernel's buffer and the session's queue; the clock stands.
 	msg := make([]byte, backend.MaxUDPLength)

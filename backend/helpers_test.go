@@ -113,6 +113,19 @@ func newHarnessOn(t *testing.T, run *looptest.Runner, tm backend.Timings) *harne
 
 func (h *harness) start() { onLoop(h.t, h.loop, h.set.Start) }
 
+// startOK starts the Set with a fake backend listening as name, accepts
+// its control session, says hello and waits until the backend is OK.
+func (h *harness) startOK(name string) (*backendtest.Fake, *backend.Backend, *backendtest.Session) {
+	h.t.Helper()
+	f := backendtest.Listen(h.t, h.dir, name)
+	h.start()
+	b := h.backend(name)
+	s := f.Accept()
+	s.Hello()
+	waitFor(h.t, h.loop, "backend OK", b.OK)
+	return f, b, s
+}
+
 func (h *harness) rescan() { onLoop(h.t, h.loop, h.set.Rescan) }
 
 // backend returns the backend for the socket named name (nil if unknown).
