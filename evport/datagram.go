@@ -155,17 +155,24 @@ func (s *DatagramSocket) FlushSends() (sent, failed int, first SendFailure) {
 	return sent, failed, first
 }
 
+// dropSend accounts for queued datagram i failing with err, in a flush
+// that has failed failed datagrams so far: the flush's first failure is
+// kept in *first, and EAGAIN (the socket's buffer is full) drops the rest
+// of the batch with it, any other error this datagram only. It returns how
+// many datagrams are dropped.
+func (s *DatagramSocket) dropSend(i int, err error, failed int, first *SendFailure) int {
+	if failed == 0 {
+		*first = SendFailure{Err: err, Addr: s.taddr[i], Port: s.tport[i]}
+	}
+	if err == unix.EAGAIN {
+		return s.tn - i
+	}
+	return 1
+}
+
 // inet4 reads an IPv4 socket address as numbers.
 func inet4(in4 *unix.RawSockaddrInet4) (addr uint32, port uint16) {
 	addr = uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
 	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
 	return addr, uint16(p[0])<<8 | uint16(p[1])
-}
-
-// setInet4 writes addr:port into an IPv4 socket address.
-func setInet4(in4 *unix.RawSockaddrInet4, addr uint32, port uint16) {
-	in4.Family = unix.AF_INET
-	in4.Addr = [4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}
-	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
-	p[0], p[1] = byte(port>>8), byte(port)
 }

@@ -44,24 +44,18 @@ func (s *DatagramSocket) recvBatch() (int, error) {
 }
 
 func (s *DatagramSocket) flushSends() (sent, failed int, first SendFailure) {
-	for i := 0; i < s.tn; i++ {
+	for i := 0; i < s.tn; {
 		err := s.SendTo(s.tbuf[i][:s.tlen[i]], s.taddr[i], s.tport[i])
-		if err == unix.EINTR {
-			i--
-			continue
-		}
-		if err == nil {
+		switch err {
+		case unix.EINTR:
+		case nil:
 			sent++
-			continue
+			i++
+		default:
+			dropped := s.dropSend(i, err, failed, &first)
+			failed += dropped
+			i += dropped
 		}
-		if failed == 0 {
-			first = SendFailure{Err: err, Addr: s.taddr[i], Port: s.tport[i]}
-		}
-		if err == unix.EAGAIN {
-			failed += s.tn - i
-			break
-		}
-		failed++
 	}
 	return sent, failed, first
 }

@@ -97,15 +97,17 @@ func (s *DatagramSocket) flushSends() (sent, failed int, first SendFailure) {
 		case errno == 0:
 			errno = unix.EIO // sent none, said nothing: never expected
 		}
-		if failed == 0 {
-			first = SendFailure{Err: errno, Addr: s.taddr[next], Port: s.tport[next]}
-		}
-		if errno == unix.EAGAIN {
-			failed += s.tn - next
-			break
-		}
-		failed++
-		next++
+		dropped := s.dropSend(next, errno, failed, &first)
+		failed += dropped
+		next += dropped
 	}
 	return sent, failed, first
+}
+
+// setInet4 writes addr:port into an IPv4 socket address.
+func setInet4(in4 *unix.RawSockaddrInet4, addr uint32, port uint16) {
+	in4.Family = unix.AF_INET
+	in4.Addr = [4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}
+	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
 }
