@@ -10,7 +10,8 @@ import "testing"
 
 func TestQuerySequenceRoundTrip(t *testing.T) {
 	for _, seq := range []uint32{0, 1, 0xabcdef, 0xffffffff} {
-		msg := appendQuery(nil, seq)
+		buf := make([]byte, queryLen)
+		msg := buf[:writeQuery(buf, seq)]
 		if len(msg) != queryLen {
 			t.Fatalf("query is %d bytes, want %d", len(msg), queryLen)
 		}
