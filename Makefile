@@ -12,7 +12,7 @@
 #	make release    the illumos (SmartOS) build: a proto tree in
 #	                $(BUILD)/proto and $(BUILD)/mname-balancer.tar.gz
 #	make check      gofmt, go vet (host, illumos, and cmd/bbal with the
-#	                e2e tests' bbaltest tag), staticcheck if
+#	                e2e tests' bbaltest tag), staticcheck (host, illumos) if
 #	                installed, shellcheck of the SMF methods and of
 #	                test/illumos/run-tests.sh, xmllint of the
 #	                SMF manifests against the DTD in $(SMF_DTD) (a missing
@@ -120,7 +120,8 @@ check:
 	$(GO) vet -tags bbaltest ./cmd/bbal
 	$(ILLUMOS_ENV) $(GO) vet ./...
 	@if [ -n "$(STATICCHECK)" ]; then echo "$(STATICCHECK) ./..."; \
-	    $(STATICCHECK) ./...; else echo "staticcheck not installed: skipped"; fi
+	    $(STATICCHECK) ./... && echo "$(ILLUMOS_ENV) $(STATICCHECK) ./..." && \
+	    $(ILLUMOS_ENV) $(STATICCHECK) ./...; else echo "staticcheck not installed: skipped"; fi
 	@for tool in $(SHELLCHECK) $(XMLLINT); do command -v $$tool >/dev/null || { \
 	    if [ -n "$$CI" ]; then echo "$$tool is missing (apt-get install shellcheck libxml2-utils)"; exit 1; fi; \
 	    echo "$$tool not installed: SMF lint skipped (.ci/run installs it)"; exit 0; }; done; \
