@@ -4,8 +4,9 @@
 // open-loop load generator from many 127.0.0.0/8 source addresses, and
 // prints one table of figures and ratios measured in the same run.
 //
-// Everything here is Linux-only (recvmmsg, sendmmsg, IP_PKTINFO, /proc); the
-// package is empty elsewhere. The pieces:
+// Everything here but dnsmsg.go (plain bytes) is Linux-only (recvmmsg,
+// sendmmsg, IP_PKTINFO, /proc); elsewhere the package holds only that. The
+// pieces:
 //
 //	mmsg_linux.go       preallocated recvmmsg/sendmmsg batches (raw syscalls)
 //	dnsmsg.go           the query the generator sends and the echo's answer
@@ -17,7 +18,9 @@
 //	paths_linux.go      starting and stopping each path under test
 //	tcpload_linux.go    TCP queries per second and connections per second
 //	dnsperf_linux.go    dnsperf as the second load generator
-//	bench_linux.go      the figures, the table and the ratios
+//	cpus_linux.go       where the generator and the paths run (-pin)
+//	bench_linux.go      the paths and how each figure is measured
+//	report_linux.go     the table, the ratios against the targets, the notes
 //	soak_linux.go       the hostile-conditions soak
 //
 // Timings on a shared machine are noisy; the ratios compare paths measured

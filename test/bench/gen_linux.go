@@ -34,7 +34,9 @@ a 2-core machine more workers take CPU from the paths measured, so the
 bench uses one unless told otherwise).
 A receiving thread takes the sequence number out of each answer's question
 and records the latency from the send time of that query (one clock reading
-per received batch). Answers arriving later than the grace period after the
+per received batch). It sleeps on its socket until answers come, or, with
+Poll set, takes what is waiting every Poll without sleeping on the socket
+(see Load.Poll). Answers arriving later than the grace period after the
 last send are not counted.
 */
 
