@@ -150,12 +150,15 @@ func (p *tcpProxy) clientBytes(data []byte) {
 	wasPartial := p.scan.have > 0
 	completed := p.scan.feed(fresh)
 	p.messages += uint64(completed)
-	p.boundary = p.scanned - uint64(p.scan.have)
 	if p.scan.have > 0 && (completed > 0 || !wasPartial) {
 		p.msgStart = p.tcp.loop.Now()
 		p.armDeadline()
 	}
 }
+
+// boundary is the client stream offset after the last complete message
+// scanned.
+func (p *tcpProxy) boundary() uint64 { return p.scanned - uint64(p.scan.have) }
 
 // msgScanner follows DNS-over-TCP message boundaries (RFC 1035 4.2.2: a
 // two-byte big-endian length, then the message) in a byte stream.

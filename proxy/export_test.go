@@ -33,3 +33,8 @@ func (t *TCP) Progress() (scanned uint64, clientEOFs int) {
 	}
 	return scanned, clientEOFs
 }
+
+// Forward takes one client datagram to its backend, as a received one is.
+func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
+	u.forward(msg, len(msg), addr, port)
+}

@@ -198,9 +198,6 @@ func (t *TCP) Port() uint16 { return t.port }
 // Live is the number of open proxied connections.
 func (t *TCP) Live() int { return len(t.live) }
 
-// Config is the configuration the listener runs with.
-func (t *TCP) Config() TCPConfig { return t.cfg }
-
 // Stats returns the counters (loop goroutine only).
 func (t *TCP) Stats() TCPStats {
 	s := t.stats
@@ -393,7 +390,6 @@ type tcpProxy struct {
 	scan       msgScanner // message boundaries in the client's stream
 	scanned    uint64     // client stream bytes scanned
 	messages   uint64     // complete client messages seen
-	boundary   uint64     // client stream offset after the last complete message
 	dropped    int        // bytes of a partial last message dropped at the client's EOF
 
 	toBackend, toClient uint64 // bytes forwarded each way
@@ -421,7 +417,7 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 			p.log.Trace().Msg("TCP data arrived from remote, but backend not yet connected")
 			return 0 // held until INBOUND_TCP_OK
 		}
-		whole := int(p.boundary - p.toBackend) // complete messages in data
+		whole := int(p.boundary() - p.toBackend) // complete messages in data
 		n := p.server.Write(data[:whole])
 		p.log.Trace().Int("count", n).Msg("forwarded bytes from front to back")
 		p.moved(n)

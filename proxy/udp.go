@@ -137,12 +137,7 @@ func (u *UDP) ready(evport.Events) {
 	}
 }
 
-// Forward takes one client datagram to its backend.
-func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
-	u.forward(msg, len(msg), addr, port)
-}
-
-// forward is Forward for a datagram of size bytes of which msg holds the
+// forward takes one client datagram of size bytes, of which msg holds the
 // first ones (all of them unless it is oversized).
 func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 	u.stats.Received++

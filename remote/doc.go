@@ -12,7 +12,7 @@
 // backend's remotes, lowest addresses first, which choose again on their
 // next packet.
 //
-// Invariants: the table holds at most MaxRemotes remotes; a full table
+// Invariants: the table holds at most its cap (SetMaxRemotes) remotes; a full table
 // evicts the least recently seen remote, but never one seen within
 // Timings.EvictAfter (new clients are refused instead), so a client with a
 // query outstanding stays Known and its answer passes the UDP proxy's

@@ -9,10 +9,11 @@
  * end of a flood of a million addresses (about half a second of map
  * deletions) does not stall the packet path.
  *
- * Every Timings.Rebalance the table evens out the load: over the ok
- * backends it takes the highest and lowest primary counts; if their spread
- * exceeds the number of ok backends, it clears the primary of (spread minus
- * that number) remotes of the busiest backend, the lowest client addresses
+ * Every Timings.Rebalance the table evens out the load: over the stable
+ * backends (ok for Timings.StableAfter) it takes the highest and lowest
+ * primary counts; if their spread exceeds the number of stable backends, it
+ * clears the primary of (spread minus that number) remotes of the busiest
+ * backend, the lowest client addresses
  * first as remotes.c's AVL walk does, which choose again on their next
  * packet. Each moved remote logs "rebalancing to reduce spread" with its
  * remote_ip (rate-limited).
@@ -59,7 +60,7 @@ func (t *Table) Expire() {
 	}
 }
 
-// Rebalance evens out the primaries among ok backends (file comment).
+// Rebalance evens out the primaries among stable backends (file comment).
 // Only stable backends count (backend.Stable): a flapping one would always
 // have the fewest and draw more clients onto itself.
 func (t *Table) Rebalance() {

@@ -151,9 +151,6 @@ func (t *Table) SetMaxRemotes(n int) {
 	t.max = min(max(n, 1), maxMaxRemotes)
 }
 
-// MaxRemotes is the cap on remotes.
-func (t *Table) MaxRemotes() int { return t.max }
-
 // Start runs the expiry sweep, the rebalance and the summaries of
 // suppressed records periodically.
 func (t *Table) Start() {
