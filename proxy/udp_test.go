@@ -379,3 +379,47 @@ func TestUDPBurstLongerThanABatch(t *testing.T) {
 		}
 	}
 }
+
+// TestUDPAnswersLongerThanABatch: a callback that queues more answers than
+// one batch holds sends the full batch at once and goes on queueing, so
+// every answer arrives, in order, and each is counted.
+func TestUDPAnswersLongerThanABatch(t *testing.T) {
+	h, _ := newUDPHarness(t, "")
+	addr, port := h.clientAddr()
+	h.makeKnown(addr)
+	const n = evport.DatagramBatch + 1
+	var answered uint64
+	onLoop(t, h.loop, func() {
+		before := h.udp.Stats().Answered
+		msg := make([]byte, 4)
+		for i := 0; i < n; i++ {
+			binary.BigEndian.PutUint32(msg, uint32(i))
+			h.udp.SendAnswer(addr, port, msg)
+		}
+		h.loop.AfterCallback(func() { answered = h.udp.Stats().Answered - before })
+	})
+	for i := 0; i < n; i++ {
+		msg, _ := h.receive()
+		if got := binary.BigEndian.Uint32(msg); got != uint32(i) {
+			t.Fatalf("answer %d arrived numbered %d", i, got)
+		}
+	}
+	if answered != n {
+		t.Errorf("%d answers counted, want %d", answered, n)
+	}
+}
+
+// TestUDPCloseSendsQueuedAnswers: answers queued earlier in the callback
+// that closes the proxy still go out.
+func TestUDPCloseSendsQueuedAnswers(t *testing.T) {
+	h, _ := newUDPHarness(t, "")
+	addr, port := h.clientAddr()
+	h.makeKnown(addr)
+	onLoop(t, h.loop, func() {
+		h.udp.SendAnswer(addr, port, []byte("queued"))
+		h.udp.Close()
+	})
+	if msg, _ := h.receive(); string(msg) != "queued" {
+		t.Errorf("received %q, want the queued answer", msg)
+	}
+}
