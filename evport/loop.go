@@ -313,15 +313,23 @@ func (l *Loop) dispatch(ev Event) {
 		f.handler(fired)
 		return
 	}
+	before := f.armed
 	f.handler(fired)
-	if portOneShot && f.watch && !f.closed {
-		// The event consumed the association: renew it, unless the handler
-		// disarmed, re-armed or closed the fd itself.
+	if f.renewAfterEvent(portOneShot, before) {
 		if err := f.loop.port.Watch(f.fd, f.gen, f.armed); err != nil {
 			f.armed, f.watch = 0, false
 			l.Fail(fmt.Errorf("watch fd %d: %w", f.fd, err))
 		}
 	}
+}
+
+// renewAfterEvent reports whether dispatch must associate the watched fd
+// f again after its handler ran, on a binding whose associations end with
+// their event (oneShot): yes while f is watched and open, unless the
+// handler changed what f waits for, as that Watch associated it already
+// (one system call, not two). armedBefore is f.armed before the handler.
+func (f *FD) renewAfterEvent(oneShot bool, armedBefore Events) bool {
+	return oneShot && f.watch && !f.closed && f.armed == armedBefore
 }
 
 // nextTimeout is how long the loop may sleep: until the earliest timer, not

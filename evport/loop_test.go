@@ -473,3 +473,32 @@ func TestAfterCallbackRunsWhenTheHandlerReturns(t *testing.T) {
 		t.Fatalf("after-function of a timer: ran %v, %d left", ranAfter, len(l.after))
 	}
 }
+
+// On event ports a watched fd is associated again after each event, once:
+// not when its handler already did so by changing its interest, nor when
+// it disarmed, re-armed one-shot or closed it; never where the binding
+// keeps the fd armed itself.
+func TestRenewAfterEvent(t *testing.T) {
+	watched := func(ev Events) *FD { return &FD{armed: ev, watch: true} }
+	changed := watched(Readable)
+	closed := watched(Readable)
+	closed.closed = true
+	oneShot := &FD{armed: Readable}
+	for _, tc := range []struct {
+		name    string
+		f       *FD
+		before  Events
+		oneShot bool
+		want    bool
+	}{
+		{"unchanged interest", watched(Readable), Readable, true, true},
+		{"handler watched for something else", changed, Readable | Writable, true, false},
+		{"handler re-armed one-shot", oneShot, Readable, true, false},
+		{"handler closed it", closed, Readable, true, false},
+		{"level-triggered binding", watched(Readable), Readable, false, false},
+	} {
+		if got := tc.f.renewAfterEvent(tc.oneShot, tc.before); got != tc.want {
+			t.Errorf("%s: renew %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
