@@ -69,7 +69,7 @@ func newHarness(t *testing.T, rt remote.Timings, names ...string) *harness {
 // (nil: debug records into h.logs).
 func newHarnessLog(t *testing.T, rt remote.Timings, log *zerolog.Logger, names ...string) *harness {
 	t.Helper()
-	return newHarnessWith(t, rt, log, false, names...)
+	return newHarnessWith(t, rt, log, false, backendTimings(), names...)
 }
 
 // newHarnessClock is newHarness on a loop whose clock moves only when the
@@ -77,10 +77,12 @@ func newHarnessLog(t *testing.T, rt remote.Timings, log *zerolog.Logger, names .
 // faults by itself).
 func newHarnessClock(t *testing.T, rt remote.Timings, names ...string) *harness {
 	t.Helper()
-	return newHarnessWith(t, rt, nil, true, names...)
+	return newHarnessWith(t, rt, nil, true, backendTimings(), names...)
 }
 
-func newHarnessWith(t *testing.T, rt remote.Timings, log *zerolog.Logger, clock bool, names ...string) *harness {
+// newHarnessWith is the harness with the given backend timings (bt; those
+// of backendTimings unless a test needs others).
+func newHarnessWith(t *testing.T, rt remote.Timings, log *zerolog.Logger, clock bool, bt backend.Timings, names ...string) *harness {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "rt")
 	if err != nil {
@@ -106,7 +108,6 @@ func newHarnessWith(t *testing.T, rt remote.Timings, log *zerolog.Logger, clock 
 		l := bunyan.New(h.logs, zerolog.DebugLevel)
 		log = &l
 	}
-	bt := backendTimings()
 	if clock {
 		// No heartbeats or probes on the hand clock: one Advance can jump
 		// past a heartbeat and its deadline before the demo backend's

@@ -409,3 +409,59 @@ func TestRebalanceRunsPeriodically(t *testing.T) {
 	}
 	h.checkCounts()
 }
+
+// Rebalance spreads over stable backends only (maintain.go): a backend ok
+// for less than StableAfter is left out though it has the fewest primaries,
+// so a flapping one does not draw clients; once it has been ok for
+// StableAfter it counts. The other tests' backends are stable at once.
+func TestRebalanceCountsStableBackendsOnly(t *testing.T) {
+	bt := backendTimings()
+	bt.StableAfter = time.Second
+	h := newHarnessWith(t, noPeriodic, nil, true, bt, "5301", "5302")
+	b1, b2 := h.be(5301), h.be(5302)
+	msg := "rebalancing to reduce spread"
+	h.run.Advance(bt.StableAfter) // both stable
+	// 5302 faults (stable, so it reconnects after ReconnectFirst) and
+	// 5301 gets 10 new remotes meanwhile.
+	onLoop(t, h.loop, func() {
+		b2.Fault(b2.Session(), "test")
+		for i := 1; i <= 10; i++ {
+			if b := h.table.Backend(h.table.Lookup(ip10(i))); b != b1 {
+				t.Errorf("remote %d went to %d, want 5301 while 5302 is down", i, idOf(b))
+			}
+		}
+	})
+	h.run.Advance(bt.ReconnectFirst)
+	waitFor(t, h.loop, "5302 back", b2.OK)
+
+	// 5302 is ok but not stable: only 5301 counts, spread 0.
+	h.run.Advance(bt.StableAfter - time.Nanosecond)
+	onLoop(t, h.loop, func() {
+		if !b2.OK() || b2.Stable() || !b1.Stable() {
+			t.Fatalf("5302 ok %v stable %v, 5301 stable %v; want 5302 ok and not stable, 5301 stable", b2.OK(), b2.Stable(), b1.Stable())
+		}
+		h.table.Rebalance()
+		if b1.Remotes() != 10 || b2.Remotes() != 0 {
+			t.Errorf("counts 5301:%d 5302:%d, want 10 and 0 (5302 not yet stable)", b1.Remotes(), b2.Remotes())
+		}
+	})
+	if n := len(h.logs.Find(t, msg)); n != 0 {
+		t.Errorf("%d rebalance records while 5302 was not stable, want none", n)
+	}
+
+	// StableAfter after its hello 5302 counts: spread 10 over 2, 8 move.
+	h.run.Advance(time.Nanosecond)
+	onLoop(t, h.loop, func() {
+		if !b2.Stable() {
+			t.Fatal("5302 not stable StableAfter after its hello")
+		}
+		h.table.Rebalance()
+		if b1.Remotes() != 2 || b2.Remotes() != 0 {
+			t.Errorf("counts 5301:%d 5302:%d, want 2 and 0", b1.Remotes(), b2.Remotes())
+		}
+	})
+	if n := len(h.logs.Find(t, msg)); n != 8 {
+		t.Errorf("%d rebalance records once 5302 was stable, want 8", n)
+	}
+	h.checkCounts()
+}
