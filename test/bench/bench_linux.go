@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -368,24 +367,14 @@ func (b *bench) udpFigures() error {
 		// The median round, as for the rates.
 		for path, v := range cpuRounds {
 			if f.cpu != nil {
-				f.cpu[path] = medianDuration(v, func(c cpuPerAnswer) time.Duration { return c.proc })
+				f.cpu[path] = medianOf(v, func(c cpuPerAnswer) time.Duration { return c.proc })
 			}
 			if f.pathCPU != nil {
-				f.pathCPU[path] = medianDuration(v, func(c cpuPerAnswer) time.Duration { return c.path })
+				f.pathCPU[path] = medianOf(v, func(c cpuPerAnswer) time.Duration { return c.path })
 			}
 		}
 	}
 	return nil
-}
-
-// medianDuration is the median of f over v (the upper one of an even count).
-func medianDuration[T any](v []T, f func(T) time.Duration) time.Duration {
-	d := make([]time.Duration, len(v))
-	for i, x := range v {
-		d[i] = f(x)
-	}
-	slices.Sort(d)
-	return d[len(d)/2]
 }
 
 func (b *bench) tcpFigures() error {

@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 	"slices"
@@ -92,7 +93,7 @@ func (r Result) SentRate() float64 {
 // round hit by a burst of other work on the machine does not decide it.
 func (r Result) Percentile(p float64) time.Duration {
 	if len(r.rounds) > 1 {
-		return time.Duration(medianOf(r.rounds, func(x Result) float64 { return float64(x.Percentile(p)) }))
+		return medianOf(r.rounds, func(x Result) time.Duration { return x.Percentile(p) })
 	}
 	if len(r.lat) == 0 {
 		return 0
@@ -119,14 +120,14 @@ func (r Result) merge(o Result) Result {
 	return r
 }
 
-// medianOf is the median of f over rs (the upper one of an even count).
-func medianOf(rs []Result, f func(Result) float64) float64 {
-	v := make([]float64, len(rs))
-	for i, x := range rs {
-		v[i] = f(x)
+// medianOf is the median of f over v (the upper one of an even count).
+func medianOf[T any, V cmp.Ordered](v []T, f func(T) V) V {
+	vals := make([]V, len(v))
+	for i, x := range v {
+		vals[i] = f(x)
 	}
-	slices.Sort(v)
-	return v[len(v)/2]
+	slices.Sort(vals)
+	return vals[len(vals)/2]
 }
 
 // Run sends the load and collects the answers.

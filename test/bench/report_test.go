@@ -37,3 +37,15 @@ func TestOverloadNoteOnlyWhenTheGeneratorFellShort(t *testing.T) {
 		t.Errorf("no reflector figure, yet a note: %q", note)
 	}
 }
+
+// The median of rounds is the middle one, the upper middle of an even count,
+// whatever order the rounds came in.
+func TestMedianOf(t *testing.T) {
+	id := func(d time.Duration) time.Duration { return d }
+	if got := medianOf([]time.Duration{30, 10, 20}, id); got != 20 {
+		t.Errorf("median of 30 10 20: %v", got)
+	}
+	if got := medianOf([]time.Duration{40, 10, 30, 20}, id); got != 30 {
+		t.Errorf("median of 40 10 30 20: %v, want the upper middle 30", got)
+	}
+}
