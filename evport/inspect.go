@@ -21,7 +21,6 @@ type TimerInfo struct {
 	ScheduledAt time.Time     // when Reset (or the periodic reschedule) last ran
 	When        time.Time     // when it is due
 	Seq         uint64        // scheduling order; breaks ties between equal When
-	Index       int           // position in the loop's heap
 	Period      time.Duration // 0 for a one-shot timer
 	Func        string        // the callback's name, e.g. "backend.(*Backend).heartbeatDue"
 }
@@ -35,7 +34,6 @@ func (l *Loop) AppendTimers(dst []TimerInfo) []TimerInfo {
 			ScheduledAt: t.set,
 			When:        t.when,
 			Seq:         t.seq,
-			Index:       t.index,
 			Period:      t.period,
 			Func:        funcName(t.fn),
 		})
