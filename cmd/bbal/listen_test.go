@@ -16,44 +16,33 @@ import (
 	"encoding/json"
 	"net"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/joyent/mname-balancer/bunyan/bunyantest"
 )
 
-// records decodes the child's stdout, one JSON record a line.
-func records(t *testing.T, stdout string) []map[string]any {
-	t.Helper()
-	var recs []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("stdout line is not JSON: %q", line)
-		}
-		recs = append(recs, rec)
-	}
-	return recs
+// records holds the child's stdout, one JSON record a line.
+func records(stdout string) *bunyantest.Buffer {
+	b := new(bunyantest.Buffer)
+	b.Write([]byte(stdout))
+	return b
 }
 
 // checkListenFailure finds the one record with msg and checks its level
 // and fields.
-func checkListenFailure(t *testing.T, recs []map[string]any, msg string, port int) {
+func checkListenFailure(t *testing.T, log *bunyantest.Buffer, msg string, port int) {
 	t.Helper()
-	var found []map[string]any
-	for _, r := range recs {
-		if r["msg"] == msg {
-			found = append(found, r)
-		}
-	}
+	found := log.Find(t, msg)
 	if len(found) != 1 {
-		t.Fatalf("%d records %q, want 1; log: %v", len(found), msg, recs)
+		t.Fatalf("%d records %q, want 1; log: %v", len(found), msg, log.Records(t))
 	}
 	r := found[0]
 	want := map[string]any{
-		"level":    float64(60),
+		"level":    json.Number("60"),
 		"address":  "127.0.0.1",
 		"port":     strconv.Itoa(port),
-		"errno":    float64(syscall.EADDRINUSE),
+		"errno":    json.Number(strconv.Itoa(int(syscall.EADDRINUSE))),
 		"strerror": syscall.EADDRINUSE.Error(),
 	}
 	for k, v := range want {
@@ -63,28 +52,19 @@ func checkListenFailure(t *testing.T, recs []map[string]any, msg string, port in
 	}
 }
 
-func hasMsg(recs []map[string]any, msg string) bool {
-	for _, r := range recs {
-		if r["msg"] == msg {
-			return true
-		}
-	}
-	return false
-}
-
 func TestUDPBindFailureRecord(t *testing.T) {
 	port := holdPort(t)
 	status, stdout, _ := runBbal(t, nil, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-s", t.TempDir(), "-l", "debug")
 	if status != 1 {
 		t.Errorf("exit status %d, want 1", status)
 	}
-	recs := records(t, stdout)
-	checkListenFailure(t, recs, msgUDPBind, port)
-	if !hasMsg(recs, "opening UDP listen socket") {
-		t.Errorf("no debug record \"opening UDP listen socket\"; log: %v", recs)
+	log := records(stdout)
+	checkListenFailure(t, log, msgUDPBind, port)
+	if len(log.Find(t, "opening UDP listen socket")) == 0 {
+		t.Errorf("no debug record \"opening UDP listen socket\"; log: %v", log.Records(t))
 	}
-	if hasMsg(recs, msgTCPListen) || hasMsg(recs, "listening for UDP packets") {
-		t.Errorf("went on after the UDP bind failed; log: %v", recs)
+	if len(log.Find(t, msgTCPListen)) > 0 || len(log.Find(t, "listening for UDP packets")) > 0 {
+		t.Errorf("went on after the UDP bind failed; log: %v", log.Records(t))
 	}
 }
 
@@ -111,9 +91,9 @@ func TestTCPListenFailureRecord(t *testing.T) {
 	if status != 1 {
 		t.Errorf("exit status %d, want 1", status)
 	}
-	recs := records(t, stdout)
-	if !hasMsg(recs, "listening for UDP packets") {
-		t.Errorf("UDP was not bound first; log: %v", recs)
+	log := records(stdout)
+	if len(log.Find(t, "listening for UDP packets")) == 0 {
+		t.Errorf("UDP was not bound first; log: %v", log.Records(t))
 	}
-	checkListenFailure(t, recs, msgTCPListen, port)
+	checkListenFailure(t, log, msgTCPListen, port)
 }
