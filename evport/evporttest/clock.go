@@ -8,7 +8,7 @@ expiry and heartbeat tests become exact instead of racing real time on a
 loaded machine. Advance wakes every loop on the clock and has it run the
 timers then due, as posted work; anything the test posts afterwards
 (looptest.OnLoop, looptest.WaitFor) runs after those timers. See
-/work/notes/clock.md and looptest.StartWithClock.
+looptest.StartWithClock.
 
 This package imports nothing from evport (the clock satisfies
 evport.Clock structurally), so evport's own tests can use it too.
