@@ -445,11 +445,12 @@ func TestConnectTimeout(t *testing.T) {
 	waitFor(t, h.loop, "backend OK after reconnecting", b.OK)
 }
 
-// TestProbe, on a hand-driven clock: queries unanswered for ProbeAfter get
-// the backend a heartbeat at once, due within ProbeTimeout; answered, the
-// backend stays ok; a heartbeat already outstanding has its deadline cut
-// to ProbeTimeout; unanswered, the backend is faulted with "no heartbeat
-// from backend" at error. Answered queries never probe.
+// TestProbe, on a hand-driven clock: the first query when queries have
+// gone unanswered for ProbeAfter gets the backend a heartbeat, due within
+// ProbeTimeout; answered, the backend stays ok; a heartbeat already
+// outstanding has its deadline cut to ProbeTimeout, and later queries leave
+// a deadline that short alone; unanswered, the backend is faulted with "no
+// heartbeat from backend" at error. Answered queries never probe.
 func TestProbe(t *testing.T) {
 	tm := backend.DefaultTimings()
 	h := newClockHarness(t, tm)
@@ -512,7 +513,17 @@ func TestProbe(t *testing.T) {
 	if st, due := h.state(b), h.due(b); st != backend.StateHeartbeat || due != tm.ProbeTimeout {
 		t.Errorf("hurried heartbeat: state %v due %v, want heartbeat due in %v", st, due, tm.ProbeTimeout)
 	}
-	h.advance(tm.ProbeTimeout - time.Nanosecond)
+	// Further unanswered queries leave a deadline already that short alone:
+	// not pushed back to ProbeTimeout from each query, not counted again.
+	h.advance(tm.ProbeTimeout / 2)
+	query()
+	if st, due := h.state(b), h.due(b); st != backend.StateHeartbeat || due != tm.ProbeTimeout/2 {
+		t.Errorf("query after the hurry: state %v due %v, want heartbeat still due in %v", st, due, tm.ProbeTimeout/2)
+	}
+	if st := h.stats(b); st.Probes != 2 {
+		t.Errorf("%d probes after a query with the deadline already short, want 2", st.Probes)
+	}
+	h.advance(tm.ProbeTimeout/2 - time.Nanosecond)
 	if st := h.state(b); st != backend.StateHeartbeat {
 		t.Errorf("state %v before the probe deadline, want heartbeat", st)
 	}
