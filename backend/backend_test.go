@@ -450,11 +450,12 @@ func TestConnectTimeout(t *testing.T) {
 // ProbeTimeout; answered, the backend stays ok; a heartbeat already
 // outstanding has its deadline cut to ProbeTimeout, and later queries leave
 // a deadline that short alone; unanswered, the backend is faulted with "no
-// heartbeat from backend" at error. Answered queries never probe.
+// heartbeat from backend" at error. Answered queries never probe, and a new
+// session does not inherit the old one's unanswered queries.
 func TestProbe(t *testing.T) {
 	tm := backend.DefaultTimings()
 	h := newClockHarness(t, tm)
-	_, b, s := h.startOK("5397")
+	f, b, s := h.startOK("5397")
 
 	query := func() {
 		t.Helper()
@@ -535,6 +536,28 @@ func TestProbe(t *testing.T) {
 	if st := h.stats(b); st.Probes != 2 {
 		t.Errorf("%d probes, want 2", st.Probes)
 	}
+	h.check()
+
+	// The next session starts with a clean slate: the queries the faulted
+	// one left unanswered do not probe it at its first query. Its own
+	// clock starts at that query.
+	s = reconnectsAfter(t, h, f, b, "after the probe fault", tm.ReconnectFirst)
+	s.Hello()
+	waitFor(t, h.loop, "backend OK again", b.OK)
+	query()
+	h.advance(tm.ProbeAfter - time.Nanosecond)
+	query()
+	if st, p := h.state(b), h.stats(b).Probes; st != backend.StateOK || p != 2 {
+		t.Errorf("new session, queries unanswered for less than ProbeAfter: state %v, %d probes; want ok and still 2", st, p)
+	}
+	h.advance(time.Nanosecond)
+	query()
+	s.Expect(backend.FrameClientHeartbeat)
+	if st, p := h.state(b), h.stats(b).Probes; st != backend.StateHeartbeat || p != 3 {
+		t.Errorf("new session, queries unanswered for ProbeAfter: state %v, %d probes; want heartbeat and 3", st, p)
+	}
+	s.Write(backend.AppendServerHeartbeat(nil))
+	waitFor(t, h.loop, "probe answered", func() bool { return b.State() == backend.StateOK })
 	h.check()
 }
 
