@@ -188,7 +188,7 @@ func (s *ControlServer) serve() {
 		case s.sem <- struct{}{}:
 		default:
 			c.SetDeadline(time.Now().Add(time.Second))
-			writeResponse(c, response{Error: fmt.Sprintf("busy: %d clients already being served", maxControlClients)})
+			writeResponse(c, Response{Error: fmt.Sprintf("busy: %d clients already being served", maxControlClients)})
 			c.Close()
 			continue
 		}
@@ -201,9 +201,7 @@ func (s *ControlServer) serve() {
 	}
 }
 
-type response = Response
-
-func writeResponse(w io.Writer, r response) error {
+func writeResponse(w io.Writer, r Response) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -226,12 +224,12 @@ func (s *ControlServer) handle(c *net.UnixConn) {
 			e.Msg("control socket client refused")
 		}
 		s.refusedMu.Unlock()
-		writeResponse(c, response{Error: "permission denied: only root and the balancer's user are served"})
+		writeResponse(c, Response{Error: "permission denied: only root and the balancer's user are served"})
 		return
 	}
 	line, err := readLine(c, maxRequestLine)
 	if err != nil {
-		writeResponse(c, response{Error: err.Error()})
+		writeResponse(c, Response{Error: err.Error()})
 		return
 	}
 	// A full snapshot lists every remote (there may be millions): one is
@@ -243,7 +241,7 @@ func (s *ControlServer) handle(c *net.UnixConn) {
 		case s.full <- struct{}{}:
 			defer func() { <-s.full }()
 		case <-wait.C:
-			writeResponse(c, response{Error: "busy: another full snapshot is being sent"})
+			writeResponse(c, Response{Error: "busy: another full snapshot is being sent"})
 			return
 		}
 	}
@@ -277,50 +275,50 @@ func readLine(r io.Reader, max int) (string, error) {
 
 const requestHelp = "requests: snapshot | summary | loglevel | loglevel LEVEL [SECONDS] | loglevel reset"
 
-func (s *ControlServer) answer(line string, uid int) response {
+func (s *ControlServer) answer(line string, uid int) Response {
 	f := strings.Fields(line)
 	if len(f) == 0 {
-		return response{Error: "empty request; " + requestHelp}
+		return Response{Error: "empty request; " + requestHelp}
 	}
 	who := "control socket (uid " + strconv.Itoa(uid) + ")"
 	switch {
 	case f[0] == "snapshot" && len(f) == 1, f[0] == "summary" && len(f) == 1:
 		snap, err := s.in.Take(f[0] == "snapshot", snapshotTimeout)
 		if err != nil {
-			return response{Error: err.Error()}
+			return Response{Error: err.Error()}
 		}
-		return response{Snapshot: snap}
+		return Response{Snapshot: snap}
 	case f[0] == "loglevel" && s.in.Level() == nil:
-		return response{Error: "this balancer has no run-time log level"}
+		return Response{Error: "this balancer has no run-time log level"}
 	case f[0] == "loglevel" && len(f) == 1:
 		st := s.in.Level().Current()
-		return response{LogLevel: &st}
+		return Response{LogLevel: &st}
 	case f[0] == "loglevel" && len(f) == 2 && f[1] == "reset":
 		if err := s.in.Level().Reset(who); err != nil {
-			return response{Error: err.Error()}
+			return Response{Error: err.Error()}
 		}
 		st := s.in.Level().Current()
-		return response{LogLevel: &st}
+		return Response{LogLevel: &st}
 	case f[0] == "loglevel" && len(f) <= 3:
 		lvl, err := bunyan.ParseLevel(f[1])
 		if err != nil {
-			return response{Error: err.Error()}
+			return Response{Error: err.Error()}
 		}
 		var d time.Duration
 		if len(f) == 3 {
 			n, err := strconv.ParseUint(f[2], 10, 32)
 			if err != nil || n == 0 {
-				return response{Error: fmt.Sprintf("%q is not a number of seconds (1 or more)", f[2])}
+				return Response{Error: fmt.Sprintf("%q is not a number of seconds (1 or more)", f[2])}
 			}
 			d = time.Duration(n) * time.Second
 		}
 		if err := s.in.Level().Set(lvl, d, who); err != nil {
-			return response{Error: err.Error()}
+			return Response{Error: err.Error()}
 		}
 		st := s.in.Level().Current()
-		return response{LogLevel: &st}
+		return Response{LogLevel: &st}
 	}
-	return response{Error: fmt.Sprintf("unknown request %q; %s", truncate(line, 64), requestHelp)}
+	return Response{Error: fmt.Sprintf("unknown request %q; %s", truncate(line, 64), requestHelp)}
 }
 
 func truncate(s string, n int) string {

@@ -153,7 +153,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // MetricsHandler serves the text format for in's balancer.
-func MetricsHandler(in *Inspector, log zerolog.Logger) http.Handler {
+func MetricsHandler(in *Inspector) http.Handler {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(collector{in})
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -189,7 +189,7 @@ func ListenMetrics(addr string, in *Inspector, log zerolog.Logger) (*MetricsServ
 	m := &MetricsServer{
 		ln: ln,
 		srv: &http.Server{
-			Handler:           MetricsHandler(in, log),
+			Handler:           MetricsHandler(in),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       metricsTimeout,
 			WriteTimeout:      metricsTimeout + 5*time.Second,

@@ -82,7 +82,7 @@ type options struct {
 	operands []string
 }
 
-func parseArgs(args []string, stderr io.Writer) (options, error) {
+func parseArgs(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("balstat", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -122,7 +122,7 @@ func parseArgs(args []string, stderr io.Writer) (options, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseArgs(args, stderr)
+	o, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "balstat: %v\n%s\n", err, usage)
 		return 2
