@@ -128,7 +128,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	s, err := c.in.Take(false, snapshotTimeout)
+	s, err := c.in.take(takeCounts, snapshotTimeout)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(metrics[0].desc, err)
 		return

@@ -1,8 +1,12 @@
 /*
- * Taking a snapshot: one function posted to the loop copies everything (the
+ * Taking a snapshot: one function posted to the loop reads everything (the
  * accessors in backend, remote, proxy and evport return plain values), and
- * the caller's goroutine then converts, sorts and names. The loop spends
- * only the copying; the caller waits at most its timeout.
+ * the caller's goroutine then converts, and sorts the remotes and proxies.
+ * On the loop are the copying and the timers' description:
+ * evport.AppendTimers names each callback and sorts the timers, and the
+ * NameTimers of backend, remote and proxy build each timer's label. The
+ * caller waits at most its timeout. A scrape of the metrics needs only
+ * counts: it takes neither the proxies nor the timers' labels.
  */
 
 package mdb
@@ -51,6 +55,15 @@ func NewInspector(src Sources) *Inspector {
 // Level is the inspector's log level control (nil if none).
 func (in *Inspector) Level() *LogLevel { return in.src.Level }
 
+// detail is how much of a snapshot is taken.
+type detail int
+
+const (
+	takeCounts  detail = iota // the totals and the backends: Timeouts and Proxies empty
+	takeLists                 // and the timeouts and proxies listed
+	takeRemotes               // and the remotes listed
+)
+
 // raw is what the loop copies.
 type raw struct {
 	now      time.Time
@@ -61,14 +74,24 @@ type raw struct {
 	udp      proxy.UDPStats
 	tcp      proxy.TCPStats
 	nRemotes int
+	nTimers  int
 	labels   map[*evport.Timer]string
 }
 
 // Take returns a snapshot; remotes are listed only if withRemotes (there
 // may be millions: the totals count them either way).
 func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*Snapshot, error) {
+	d := takeLists
+	if withRemotes {
+		d = takeRemotes
+	}
+	return in.take(d, timeout)
+}
+
+// take returns a snapshot of detail d.
+func (in *Inspector) take(d detail, timeout time.Duration) (*Snapshot, error) {
 	done := make(chan *raw, 1)
-	in.src.Loop.Post(func() { done <- in.copyOnLoop(withRemotes) })
+	in.src.Loop.Post(func() { done <- in.copyOnLoop(d) })
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -79,24 +102,33 @@ func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*Snapshot, e
 	}
 }
 
-// copyOnLoop runs on the loop: copies only.
-func (in *Inspector) copyOnLoop(withRemotes bool) *raw {
+// copyOnLoop runs on the loop: copies, and describes the timers unless
+// only counts are asked for.
+func (in *Inspector) copyOnLoop(d detail) *raw {
 	s := &in.src
-	r := &raw{now: s.Loop.Now(), labels: make(map[*evport.Timer]string)}
+	r := &raw{now: s.Loop.Now()}
 	r.backends = s.Set.AppendInfo(nil)
 	r.nRemotes = s.Table.Len()
-	if withRemotes {
+	if d == takeRemotes {
 		r.remotes = s.Table.AppendInfo(make([]remote.Info, 0, r.nRemotes))
 	}
-	r.timers = s.Loop.AppendTimers(nil)
-	name := func(t *evport.Timer, arg string) { r.labels[t] = arg }
-	s.Set.NameTimers(name)
-	s.Table.NameTimers(name)
 	if s.UDP != nil {
 		r.udp = s.UDP.Stats()
 	}
 	if s.TCP != nil {
 		r.tcp = s.TCP.Stats()
+	}
+	if d == takeCounts {
+		r.nTimers = len(s.Loop.AppendTimers(nil)) // evport has no cheaper count
+		return r
+	}
+	r.timers = s.Loop.AppendTimers(nil)
+	r.nTimers = len(r.timers)
+	r.labels = make(map[*evport.Timer]string)
+	name := func(t *evport.Timer, arg string) { r.labels[t] = arg }
+	s.Set.NameTimers(name)
+	s.Table.NameTimers(name)
+	if s.TCP != nil {
 		r.proxies = s.TCP.AppendProxies(nil)
 		s.TCP.NameTimers(name)
 	}
@@ -121,8 +153,8 @@ func (in *Inspector) build(r *raw) *Snapshot {
 	t.UDPReceived, t.UDPForwarded, t.UDPAnswered = r.udp.Received, r.udp.Forwarded, r.udp.Answered
 	t.UDPDropOversize, t.UDPDropNoBackend = r.udp.DropOversize, r.udp.DropNoBackend
 	t.UDPDropStuck, t.UDPDropSendError = r.udp.DropStuck, r.udp.DropSendError
-	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(len(r.proxies))
-	t.Remotes, t.Backends, t.Timeouts = uint64(r.nRemotes), uint64(len(r.backends)), uint64(len(r.timers))
+	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(r.tcp.Open)
+	t.Remotes, t.Backends, t.Timeouts = uint64(r.nRemotes), uint64(len(r.backends)), uint64(r.nTimers)
 
 	snap.Backends = make([]Backend, 0, len(r.backends))
 	for _, b := range r.backends {
