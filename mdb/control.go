@@ -22,7 +22,7 @@
  * goroutine per client, at most maxControlClients at a time; each client
  * has controlTimeout for the whole exchange, so one that says nothing,
  * sends an endless line or reads slowly costs a goroutine for that long and
- * never the loop (which spends only the copying of a snapshot).
+ * never the loop (which spends only the taking of a snapshot: see take.go).
  *
  * The path must not be inside the backend socket directory: the balancer
  * would discover its own control socket as a backend.
