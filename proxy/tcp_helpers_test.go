@@ -1,12 +1,13 @@
 /*
  * Test harness for the TCP path: a real evport loop, a backend Set over a
- * short socket directory under /tmp with one fake backend, a remote Table
- * and the TCP proxy on 127.0.0.1 (a kernel-chosen port). The fake backend's
- * first connection is its control session (handshaken here); every later
- * one is a proxied TCP session, handed to the test by nextSession. The
- * loop runs on a hand-driven clock (looptest.StartWithClock): the proxies'
- * deadlines pass when, and only when, a test advances it, so the deadline
- * tests check the exact instant; I/O still happens in real time.
+ * short socket directory under /tmp with one fake backend (backendtest), a
+ * remote Table and the TCP proxy on 127.0.0.1 (a kernel-chosen port). The
+ * fake backend's first connection is its control session (handshaken
+ * here); every later one is a proxied TCP session, handed to the test by
+ * nextSession. The loop runs on a hand-driven clock
+ * (looptest.StartWithClock): the proxies' deadlines pass when, and only
+ * when, a test advances it, so the deadline tests check the exact instant;
+ * I/O still happens in real time.
  */
 
 package proxy_test
@@ -14,8 +15,6 @@ package proxy_test
 import (
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -32,14 +31,14 @@ import (
 )
 
 type tcpHarness struct {
-	t        *testing.T
-	run      *looptest.Runner // on a hand-driven clock: deadlines pass only on advance
-	loop     *evport.Loop
-	logs     *logBuffer
-	set      *backend.Set
-	table    *remote.Table
-	tcp      *proxy.TCP
-	sessions chan *net.UnixConn
+	t     *testing.T
+	run   *looptest.Runner // on a hand-driven clock: deadlines pass only on advance
+	loop  *evport.Loop
+	logs  *logBuffer
+	set   *backend.Set
+	table *remote.Table
+	tcp   *proxy.TCP
+	fake  *backendtest.Fake // socket 5301: the control session, then one per proxied connection
 }
 
 // testTCPConfig is the default configuration with hour-long deadlines,
@@ -52,33 +51,8 @@ func testTCPConfig() proxy.TCPConfig {
 
 func newTCPHarness(t *testing.T, cfg proxy.TCPConfig) *tcpHarness {
 	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "pt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "5301"), Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	h := &tcpHarness{t: t, logs: &logBuffer{}, sessions: make(chan *net.UnixConn, 64)}
-	control := make(chan *net.UnixConn, 1)
-	go func() {
-		first := true
-		for {
-			c, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			if first {
-				control <- c
-				first = false
-				continue
-			}
-			h.sessions <- c
-		}
-	}()
+	dir := backendtest.SocketDir(t, "pt")
+	h := &tcpHarness{t: t, logs: &logBuffer{}, fake: backendtest.Listen(t, dir, "5301")}
 	run := looptest.StartWithClock(t)
 	h.run, h.loop = run, run.Loop
 	log := bunyan.New(h.logs, zerolog.DebugLevel)
@@ -86,6 +60,7 @@ func newTCPHarness(t *testing.T, cfg proxy.TCPConfig) *tcpHarness {
 	bt.Scan = time.Hour
 	bt.HeartbeatInterval = time.Hour
 	rt := remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}
+	var err error
 	onLoop(t, h.loop, func() {
 		h.set = backend.NewSet(h.loop, log, dir, bt)
 		h.table = remote.NewTable(h.loop, log, h.set, rt)
@@ -106,16 +81,7 @@ func newTCPHarness(t *testing.T, cfg proxy.TCPConfig) *tcpHarness {
 			})
 		}
 	})
-	var c *net.UnixConn
-	select {
-	case c = <-control:
-	case <-time.After(waitLimit):
-		t.Fatal("the balancer did not connect to the fake backend")
-	}
-	t.Cleanup(func() { c.Close() })
-	s := backendtest.NewSession(t, c)
-	s.Expect(backend.FrameClientHello)
-	s.Write(backend.AppendServerHello(nil))
+	h.fake.Accept().Hello() // the control session
 	waitFor(t, h.loop, "backend OK", func() bool {
 		bs := h.set.Backends()
 		return len(bs) == 1 && bs[0].OK()
@@ -138,19 +104,12 @@ func (h *tcpHarness) dial() *net.TCPConn {
 // its INBOUND_TCP frame; with ok it answers INBOUND_TCP_OK.
 func (h *tcpHarness) nextSession(ok bool) *backendtest.Session {
 	h.t.Helper()
-	select {
-	case c := <-h.sessions:
-		h.t.Cleanup(func() { c.Close() })
-		s := backendtest.NewSession(h.t, c)
-		s.Expect(backend.FrameInboundTCP)
-		if ok {
-			s.Write(backend.AppendInboundTCPOK(nil))
-		}
-		return s
-	case <-time.After(waitLimit):
-		h.t.Fatal("no TCP session reached the fake backend")
-		return nil
+	s := h.fake.Accept()
+	s.Expect(backend.FrameInboundTCP)
+	if ok {
+		s.Write(backend.AppendInboundTCPOK(nil))
 	}
+	return s
 }
 
 // advance moves the loop's clock on by d and runs what falls due.
