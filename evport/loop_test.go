@@ -3,7 +3,8 @@
  * once, on the loop goroutine, in each poster's order), Post(l.Stop) ending
  * a Run that is blocked with nothing to do, work posted from the loop
  * running on a later turn, and FD registration (one-shot dispatch, Arm
- * with the same or an empty set, Close exactly once).
+ * with the same or an empty set, Watch staying armed and Arm making a
+ * watched fd one-shot again, Close exactly once).
  */
 
 package evport
@@ -398,6 +399,63 @@ func TestWatchStaysArmedAcrossEvents(t *testing.T) {
 	runFor(t, l, 30*time.Millisecond)
 	if string(got) != "abcd" {
 		t.Fatalf("read %q; after Arm(0) the handler must not run", got)
+	}
+}
+
+// Arm on a watched fd makes it one-shot again, even for the events it is
+// watched for: the handler runs once for two bytes (it reads one per
+// call) and the fd stays quiet until armed again.
+func TestArmAfterWatchIsOneShot(t *testing.T) {
+	l := newTestLoop(t)
+	a, b := socketpair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	var got []byte
+	var f *FD
+	f = l.NewFD(a, func(Events) {
+		var one [1]byte
+		if n, err := unix.Read(a, one[:]); err == nil && n == 1 {
+			got = append(got, one[0])
+		}
+		if f.Armed() != 0 {
+			t.Errorf("one-shot fd still armed inside its handler (armed %v)", f.Armed())
+		}
+	})
+	t.Cleanup(func() { f.Close() })
+	if err := f.Watch(Readable); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(b, []byte("xy")); err != nil {
+		t.Fatal(err)
+	}
+	// n turns, each waiting without blocking (posted work is pending), so
+	// a ready fd that is still armed is dispatched on every one.
+	turns := func(n int) {
+		var step func()
+		step = func() {
+			if n--; n == 0 {
+				l.Stop()
+				return
+			}
+			l.Post(step)
+		}
+		l.Post(step)
+		if err := l.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	turns(5)
+	if string(got) != "x" {
+		t.Fatalf("read %q, want x: Arm after Watch must fire once", got)
+	}
+	if err := f.Arm(Readable); err != nil {
+		t.Fatal(err)
+	}
+	turns(5)
+	if string(got) != "xy" {
+		t.Fatalf("read %q after re-arming, want xy", got)
 	}
 }
 
