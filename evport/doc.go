@@ -5,13 +5,14 @@
 //
 // # The model
 //
-// A Loop runs turns. Each turn reads the clock once (Loop.Now), runs the
-// timers that are due, runs the work other goroutines posted (Loop.Post),
-// runs the functions callbacks asked for with AfterCallback, writes out the
-// Conns that queued bytes, then waits for readiness no longer than until the
-// next timer, and dispatches each ready fd to its handler. Callbacks never
-// block and never run concurrently; nothing the loop owns is locked. Other
-// goroutines reach loop state only by Post, which wakes the Port.
+// A Loop runs turns. Each turn reads the clock (Loop.Now), runs the timers
+// that are due, runs the work other goroutines posted (Loop.Post), runs the
+// functions callbacks asked for with AfterCallback, writes out the Conns
+// that queued bytes, then waits for readiness no longer than until the next
+// timer, reads the clock again, and dispatches each ready fd to its
+// handler. Callbacks never block and never run concurrently; nothing the
+// loop owns is locked. Other goroutines reach loop state only by Post,
+// which wakes the Port.
 //
 // The layers above the loop: FD (an fd and its handler), Conn (a buffered,
 // non-blocking stream: backend sessions and proxied TCP), Listener (accept
@@ -33,8 +34,11 @@
 // # Invariants
 //
 //   - Every callback (handler, timer, posted function, Conn event) runs on
-//     the loop goroutine, one at a time, and Loop.Now does not change
-//     within a turn (except when a hand-driven clock is advanced).
+//     the loop goroutine, one at a time. Loop.Now changes only where the
+//     loop reads the clock: at the start of a turn and after each wait (so
+//     the timers and posted work of a turn see one time, and the handlers
+//     dispatched after the wait another), and, on a hand-driven clock, in
+//     the catch-up that advancing it posts.
 //   - An event reaches a handler only if its fd's current registration is
 //     armed and has the event's generation: the Port's user word carries
 //     fd and generation, so an event for a closed fd whose number was

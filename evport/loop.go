@@ -7,8 +7,9 @@
  *
  * One turn of the loop:
  *
- *	1. read the clock (Now() returns this value until the next turn; the
- *	   clock is the system's unless NewWithClock gave another, clock.go)
+ *	1. read the clock (Now() returns this value until step 5 reads it
+ *	   again; the clock is the system's unless NewWithClock gave another,
+ *	   clock.go)
  *	2. run the timers that are due
  *	3. run the work posted by other goroutines, then the AfterCallback
  *	   functions that steps 2 and 3 asked for
@@ -21,6 +22,11 @@
  * generation number, new for every NewFD. Arm associates the fd one-shot
  * with the Port, the user word carrying fd and generation; when it fires the
  * handler runs once with the events, and it stays quiet until re-armed.
+ * Watch instead keeps the fd armed: the handler runs on every turn in which
+ * it is ready. Epoll does that itself; on event ports, whose associations
+ * end with their event, dispatch re-associates the fd after each handler
+ * call unless the handler changed the interest itself, which associated it
+ * already (FD.renewAfterEvent). Arm on a watched fd makes it one-shot again.
  * FD.armed is the one record of what the fd is associated for (the Port
  * bindings keep none). FD.Close dissociates and closes the fd exactly once.
  * An event is dispatched only if its fd's current registration has the
@@ -111,7 +117,8 @@ func NewWithClock(clock Clock) (*Loop, error) {
 	return l, nil
 }
 
-// Now is the loop's clock, read once per turn.
+// Now is the loop's clock as last read: at the start of the turn, or after
+// the wait whose events are being dispatched.
 func (l *Loop) Now() time.Time { return l.now }
 
 // NewFD registers fd with the loop; handler runs on the loop each time an

@@ -16,8 +16,9 @@
  * expiry (or one period from now if the loop fell behind) before their
  * callback runs; the callback may Stop or Reset them.
  *
- * Expiries are computed from the loop's clock (Loop.Now), which is read once
- * per turn. Timers are not safe for use from other goroutines: Post first.
+ * Expiries are computed from the loop's clock (Loop.Now), which is read at
+ * the start of each turn and again after each wait. Timers are not safe
+ * for use from other goroutines: Post first.
  */
 
 package evport

@@ -3,15 +3,15 @@
  * equal expiries, Reset and Stop (from outside and from inside callbacks,
  * on the running timer and on others), the rule that a timer scheduled
  * during the due-timer run waits for the next turn (so a zero-delay
- * self-resetting timer cannot starve fds), periodic timers, and the loop
- * clock being read once per turn.
+ * self-resetting timer cannot starve fds), periodic timers, and Now staying
+ * the same for one turn's timers and advancing across turns.
  *
  * The tests of what runs when run the loop on a hand-driven clock
  * (evporttest.Clock, moved by advance), so they are exact and take no real
  * time; the heap model test sets the loop's time directly. The tests about
- * turns (a timer scheduled during the run waits for the next turn, Now is
- * read once per turn, a spinning timer cannot starve fds) run on the system
- * clock, which is what they are about.
+ * turns (a timer scheduled during the run waits for the next turn, Now
+ * stays the same for one turn's timers, a spinning timer cannot starve fds)
+ * run on the system clock, which is what they are about.
  */
 
 package evport
