@@ -70,8 +70,7 @@ type Backend struct {
 	timer      *evport.Timer
 
 	heartbeatWait   time.Duration // deadline of the heartbeat being sent
-	delay           time.Duration // wait of the pending (or last) reconnect
-	nextDelay       time.Duration // the wait the next fault schedules (C be_reconnect_delay)
+	delay           time.Duration // wait of the pending (or last) reconnect; 0: none since the last fresh connect
 	helloAt         time.Time     // when the current session became ok
 	unansweredSince time.Time     // first query since the last answer; zero: none
 
@@ -208,6 +207,7 @@ func (b *Backend) enter(e event) {
 	if !ok {
 		panic(fmt.Sprintf("backend %d: event %v in state %v", b.id, e, from))
 	}
+	wasStable := b.Stable()
 	b.state = to
 	if from.hasSession() && !to.hasSession() {
 		c := b.session
@@ -230,11 +230,10 @@ func (b *Backend) enter(e event) {
 	case StateReconnecting:
 		// Flap damping: only a session that stayed ok for a while
 		// starts the back-off again.
-		if from.ok() && b.set.loop.Now().Sub(b.helloAt) >= tm.StableAfter {
-			b.nextDelay = tm.ReconnectFirst
+		if wasStable {
+			b.delay = 0
 		}
-		b.delay = b.nextDelay
-		b.nextDelay = tm.nextDelay(b.nextDelay)
+		b.delay = tm.nextDelay(b.delay)
 		b.timer.Reset(b.delay)
 		b.log.Debug().Uint32("delay_secs", uint32(b.delay/time.Second)).Int64("delay_ms", b.delay.Milliseconds()).
 			Msg("reconnect triggered for backend")
@@ -266,7 +265,6 @@ func (b *Backend) invariant() error {
 // The back-off starts over (backends_refresh's delay 0).
 func (b *Backend) connectFresh() {
 	b.delay = 0
-	b.nextDelay = b.set.timings.nextDelay(0)
 	b.connect()
 }
 
