@@ -20,8 +20,6 @@ type Info struct {
 	Object               uintptr       // the backend's address: a stable handle
 	ID                   uint32        // be_id
 	Path                 string        // be_path
-	State                string        // the state machine's state (doc.go)
-	Stable               bool          // ok for at least Timings.StableAfter
 	OK                   bool          // be_ok
 	Reconnecting         bool          // be_reconnect: a reconnect is scheduled
 	HeartbeatOutstanding bool          // be_heartbeat_outstanding
@@ -39,8 +37,6 @@ func (b *Backend) Info() Info {
 		Object:               uintptr(unsafe.Pointer(b)),
 		ID:                   b.id,
 		Path:                 b.path,
-		State:                b.state.String(),
-		Stable:               b.Stable(),
 		OK:                   b.OK(),
 		Reconnecting:         b.Reconnecting(),
 		HeartbeatOutstanding: b.HeartbeatOutstanding(),
