@@ -29,7 +29,6 @@ package backend
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -174,14 +173,17 @@ func (s *Set) Rescan() {
 			}
 			continue
 		}
-		if reason := s.unusable(path, ent); reason != "" {
+		if len(path) > maxSocketPath {
 			if !s.skipped[path] {
 				s.skipped[path] = true
-				if len(path) > maxSocketPath {
-					s.log.Error().Str("socket_path", path).Msg("backend socket path is too long")
-				} else {
-					s.log.Warn().Str("path", path).Str("reason", reason).Msg("skipping entry in backend socket directory")
-				}
+				s.log.Error().Str("socket_path", path).Msg("backend socket path is too long")
+			}
+			continue
+		}
+		if reason := unusable(path); reason != "" {
+			if !s.skipped[path] {
+				s.skipped[path] = true
+				s.log.Warn().Str("path", path).Str("reason", reason).Msg("skipping entry in backend socket directory")
 			}
 			continue
 		}
@@ -229,11 +231,9 @@ func (s *Set) readDir() ([]os.DirEntry, error) {
 	return entries, nil
 }
 
-// unusable says why a directory entry cannot be a backend ("" if it can).
-func (s *Set) unusable(path string, ent os.DirEntry) string {
-	if len(path) > maxSocketPath {
-		return fmt.Sprintf("path is %d bytes, longer than sun_path allows (%d)", len(path), maxSocketPath)
-	}
+// unusable says why the directory entry at path, short enough for sun_path,
+// cannot be a backend ("" if it can).
+func unusable(path string) string {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return "stat: " + err.Error()
