@@ -317,7 +317,7 @@ func (b *Backend) returned() {
 // backend waiting to reconnect is marked removed at once rather than left to
 // fail its next connect; a live session is left alone.
 func (b *Backend) vanished() {
-	if b.state == StateReconnecting || b.state == StateNew {
+	if b.state == StateReconnecting {
 		b.log.Info().Msg("backend socket removed")
 		b.enter(evGone)
 	}
