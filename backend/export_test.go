@@ -36,7 +36,6 @@ func (s *Set) SetDial(dial func(*evport.Loop, unix.Sockaddr, evport.ConnHandler,
 
 // Sizes the tests check against.
 const (
-	ControlSendBuffer = controlSendBuffer
-	ControlReserve    = controlReserve
-	MaxSocketPath     = maxSocketPath
+	ControlReserve = controlReserve
+	MaxSocketPath  = maxSocketPath
 )
