@@ -159,9 +159,9 @@ func (b *Backend) ForwardUDP(addr uint32, port uint16, msg []byte) bool {
 	return true
 }
 
-// noteQuery starts the unanswered-query clock, and probes the backend when
-// queries have gone unanswered for ProbeAfter. Queries dropped as stuck
-// count too.
+// noteQuery starts the unanswered-query clock, or, once it has run for
+// ProbeAfter, probes the backend: this query's call is the probe's only
+// trigger (there is no timer). Queries dropped as stuck count too.
 func (b *Backend) noteQuery() {
 	now := b.set.loop.Now()
 	if b.unansweredSince.IsZero() {

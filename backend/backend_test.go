@@ -1041,10 +1041,10 @@ func TestSessionClosedMidFrame(t *testing.T) {
 // TestProbeWhileStuck, on a hand-driven clock: a hung backend under load
 // stops reading, its session becomes stuck, and every later query is
 // dropped as stuck without being forwarded. Those drops still count as
-// queries going unanswered: ProbeAfter after the first unanswered query the
-// backend is probed, so that a hung backend under load fails over as fast
-// as one under light load (before, only the regular heartbeat, 5 to 20 s
-// later, noticed it).
+// queries going unanswered: the first query ProbeAfter after the first
+// unanswered one probes the backend, so that a hung backend under load
+// fails over as fast as one under light load (before, only the regular
+// heartbeat, 5 to 20 s later, noticed it).
 func TestProbeWhileStuck(t *testing.T) {
 	tm := backend.DefaultTimings()
 	h := newClockHarness(t, tm)

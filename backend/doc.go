@@ -49,13 +49,16 @@
 // Stable reports that notion, and the remote table's rebalancing counts only
 // stable backends.
 //
-// Fast failover: when a backend has had queries outstanding (or dropped as
-// stuck) for Timings.ProbeAfter without answering any, it is probed at
-// once with a
-// CLIENT_HEARTBEAT (allowed whenever none is outstanding) that must be
-// answered within Timings.ProbeTimeout; a heartbeat already outstanding has
-// its deadline shortened to the same. A hung backend is thus faulted, and its
-// clients moved to their backups, within about ProbeAfter+ProbeTimeout.
+// Fast failover: a backend's unanswered-query clock starts at the first
+// query forwarded (or dropped as stuck) since its last answer, or since its
+// session began. The first query at or after Timings.ProbeAfter on that
+// clock probes it (there is no timer: without further queries nothing
+// happens) with a CLIENT_HEARTBEAT (allowed whenever none is outstanding)
+// that must be answered within Timings.ProbeTimeout; a heartbeat already
+// outstanding has its deadline shortened to the same, if it was later. An
+// answer, or a heartbeat's reply, stops the clock. A hung backend that
+// keeps receiving queries is thus faulted, and its clients moved to their
+// backups, within about ProbeAfter+ProbeTimeout.
 //
 // Stuck: a backend is stuck once the kernel will not take more of its
 // session's bytes (evport Conn.Stuck). ForwardUDP then drops the query and
