@@ -31,9 +31,8 @@ func listenOn(t *testing.T, ip string) (*net.UDPConn, uint32, uint16) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
-	a := ap.Addr().As4()
-	return c, uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]), ap.Port()
+	addr, port := balancerAddr(c.LocalAddr().(*net.UDPAddr).AddrPort())
+	return c, addr, port
 }
 
 // readOne reads one datagram from c (failing the test after waitLimit).

@@ -116,7 +116,12 @@ func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *backendtest.
 
 // clientAddr is the client socket's address as the balancer numbers it.
 func (h *udpHarness) clientAddr() (uint32, uint16) {
-	ap := h.client.LocalAddr().(*net.UDPAddr).AddrPort()
+	return balancerAddr(h.client.LocalAddr().(*net.UDPAddr).AddrPort())
+}
+
+// balancerAddr is an IPv4 address and port as the balancer numbers them
+// (the address a big-endian uint32, as the remote table keys it).
+func balancerAddr(ap netip.AddrPort) (uint32, uint16) {
 	a := ap.Addr().As4()
 	return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]), ap.Port()
 }
