@@ -34,7 +34,7 @@ import (
 	"time"
 )
 
-// binaryBuild is one go build of ./cmd/bbal, done at most once per test
+// binaryBuild is one go build of a command, done at most once per test
 // binary.
 type binaryBuild struct {
 	once sync.Once
@@ -44,17 +44,24 @@ type binaryBuild struct {
 
 var testBuild, productionBuild binaryBuild
 
-// build runs go build with flags into a temporary directory, once.
-func (b *binaryBuild) build(t testing.TB, flags ...string) string {
+// build runs go build with flags of pkg (./cmd/NAME) into a temporary
+// directory, once. The directory is one every user may read and search:
+// the nobody test runs balstat too.
+func (b *binaryBuild) build(t testing.TB, pkg string, flags ...string) string {
 	t.Helper()
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "bbal-e2e-bin-")
+		name := filepath.Base(pkg)
+		dir, err := os.MkdirTemp("", name+"-e2e-bin-")
 		if err != nil {
 			b.err = err
 			return
 		}
-		b.path = filepath.Join(dir, "bbal")
-		args := append(append([]string{"build"}, flags...), "-o", b.path, "./cmd/bbal")
+		if err := os.Chmod(dir, 0o755); err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, name)
+		args := append(append([]string{"build"}, flags...), "-o", b.path, pkg)
 		cmd := exec.Command("go", args...)
 		cmd.Dir = RepoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -72,14 +79,14 @@ func (b *binaryBuild) build(t testing.TB, flags ...string) string {
 // path.
 func BalancerBinary(t testing.TB) string {
 	t.Helper()
-	return testBuild.build(t, "-race", "-tags", "bbaltest")
+	return testBuild.build(t, "./cmd/bbal", "-race", "-tags", "bbaltest")
 }
 
 // ProductionBinary builds ./cmd/bbal as make and go build do (no tags, no
 // -race) once per test binary and returns its path.
 func ProductionBinary(t testing.TB) string {
 	t.Helper()
-	return productionBuild.build(t)
+	return productionBuild.build(t, "./cmd/bbal")
 }
 
 // BalancerConfig describes one bbal run.

@@ -26,7 +26,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,34 +35,13 @@ import (
 	"github.com/joyent/mname-balancer/mdb"
 )
 
-var (
-	balstatOnce sync.Once
-	balstatPath string
-	balstatErr  error
-)
+var balstatBuild binaryBuild
 
 // balstatBinary builds ./cmd/balstat once per test binary, in a directory
 // every user may read (the nobody test runs it too).
 func balstatBinary(t *testing.T) string {
 	t.Helper()
-	balstatOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "balstat-e2e-bin-")
-		if err != nil {
-			balstatErr = err
-			return
-		}
-		os.Chmod(dir, 0o755)
-		balstatPath = filepath.Join(dir, "balstat")
-		cmd := exec.Command("go", "build", "-o", balstatPath, "./cmd/balstat")
-		cmd.Dir = RepoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			balstatErr = fmt.Errorf("go build ./cmd/balstat: %v\n%s", err, out)
-		}
-	})
-	if balstatErr != nil {
-		t.Fatal(balstatErr)
-	}
-	return balstatPath
+	return balstatBuild.build(t, "./cmd/balstat")
 }
 
 // balstat runs balstat against bal's control socket and returns stdout.
