@@ -1,3 +1,5 @@
+//go:build linux
+
 /*
 End-to-end tests of what hostile input may make the balancer do (issue
 12), against real peers:
@@ -20,10 +22,7 @@ package e2e
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,26 +128,6 @@ func TestUDPReflectionGuard(t *testing.T) {
 	}
 }
 
-// rssKB is VmRSS of pid in KiB.
-func rssKB(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, err := strconv.Atoi(f[1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}
-
 func TestUDPFloodOfClientAddresses(t *testing.T) {
 	const (
 		maxRemotes = 500
@@ -164,7 +143,7 @@ func TestUDPFloodOfClientAddresses(t *testing.T) {
 	c.waitEstablished("5302", 1)
 	normal := c.client(udpClientIP(0))
 	want := normal.mustWhoami("")
-	rssBefore := rssKB(t, c.bal.Pid())
+	rssBefore := procStatusKB(t, c.bal.Pid(), "VmRSS")
 	linesBefore := len(c.bal.Records())
 
 	// The flood: one query from each address 127.1.x.y, at a bounded rate.
@@ -244,7 +223,7 @@ func TestUDPFloodOfClientAddresses(t *testing.T) {
 	if len(flood) > addresses/4 {
 		t.Errorf("%d log records for %d new addresses, want far fewer", len(flood), addresses)
 	}
-	rssAfter := rssKB(t, c.bal.Pid())
+	rssAfter := procStatusKB(t, c.bal.Pid(), "VmRSS")
 	// The race detector's shadow memory makes RSS noisy; a table without
 	// a cap would not show here either at this size (make soak measures
 	// 1M addresses). This bounds gross growth only.
