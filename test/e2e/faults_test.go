@@ -294,13 +294,7 @@ func streamCapacity(t *testing.T, chunk int) int {
 func TestHungBackendFailover(t *testing.T) {
 	// SPEC's intervals (no time scale): the missed heartbeat alone would
 	// take 5 to 20 s, so only the probe can move the client within 3 s.
-	c := &udpCluster{t: t, dir: SocketDir(t), peers: make(map[string]*Peer)}
-	for _, name := range []string{"5301", "5302"} {
-		c.peers[name] = StartMnameBackend(t, c.dir, name)
-	}
-	c.bal = StartBalancer(t, BalancerConfig{SocketDir: c.dir})
-	c.waitEstablished("5301", 1)
-	c.waitEstablished("5302", 1)
+	c := startUDPClusterWith(t, BalancerConfig{}, "5301", "5302")
 	a := c.client(udpClientIP(0))
 	a.mustWhoami("5301")
 	c.client(udpClientIP(1)).mustWhoami("5302")

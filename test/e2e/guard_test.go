@@ -134,13 +134,7 @@ func TestUDPFloodOfClientAddresses(t *testing.T) {
 		addresses  = 6000
 		rate       = 2000 // new addresses a second
 	)
-	c := &udpCluster{t: t, dir: SocketDir(t), peers: make(map[string]*Peer)}
-	for _, name := range []string{"5301", "5302"} {
-		c.peers[name] = StartMnameBackend(t, c.dir, name)
-	}
-	c.bal = StartBalancer(t, BalancerConfig{SocketDir: c.dir, TimeScale: udpTimeScale, Remotes: maxRemotes, LogLevel: "info"})
-	c.waitEstablished("5301", 1)
-	c.waitEstablished("5302", 1)
+	c := startUDPClusterWith(t, BalancerConfig{TimeScale: udpTimeScale, Remotes: maxRemotes, LogLevel: "info"}, "5301", "5302")
 	normal := c.client(udpClientIP(0))
 	want := normal.mustWhoami("")
 	rssBefore := procStatusKB(t, c.bal.Pid(), "VmRSS")

@@ -83,11 +83,19 @@ type udpCluster struct {
 // waits until every backend's session is established.
 func startUDPCluster(t *testing.T, names ...string) *udpCluster {
 	t.Helper()
+	return startUDPClusterWith(t, BalancerConfig{TimeScale: udpTimeScale}, names...)
+}
+
+// startUDPClusterWith is startUDPCluster with the balancer configured by
+// cfg (its SocketDir is the cluster's).
+func startUDPClusterWith(t *testing.T, cfg BalancerConfig, names ...string) *udpCluster {
+	t.Helper()
 	c := &udpCluster{t: t, dir: SocketDir(t), peers: make(map[string]*Peer)}
 	for _, name := range names {
 		c.peers[name] = StartMnameBackend(t, c.dir, name)
 	}
-	c.bal = StartBalancer(t, BalancerConfig{SocketDir: c.dir, TimeScale: udpTimeScale})
+	cfg.SocketDir = c.dir
+	c.bal = StartBalancer(t, cfg)
 	for _, name := range names {
 		c.waitEstablished(name, 1)
 	}
