@@ -41,13 +41,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-)
 
-// Default TCP deadlines at TimeScale 1 (proxy/tcpconfig.go).
-const (
-	tcpMessageTimeout   = 5 * time.Second
-	tcpIdleTimeout      = 10 * time.Second
-	tcpHalfCloseTimeout = 2 * time.Second
+	"github.com/joyent/mname-balancer/proxy"
 )
 
 // dialFrom connects to the balancer from src without registering cleanup
@@ -114,7 +109,7 @@ func TestTCPPartialMessagesDoNotLeak(t *testing.T) {
 	// Each connection is gone at most a message deadline after its accept
 	// (the partial ones at the half-close deadline, sooner); 10 s more is
 	// only for a loaded machine.
-	limit := tcpMessageTimeout/scale + 10*time.Second
+	limit := proxy.DefaultMessageTimeout/scale + 10*time.Second
 	balBack := waitFDs(t, "the balancer", bal.Pid(), balBase, limit)
 	// node-mname ends a session idle for 5 s and destroys it 5 s later
 	// (its server.js): the rare session it does not end on the balancer's
@@ -168,7 +163,7 @@ func closedAfter(t *testing.T, c net.Conn, since time.Time) time.Duration {
 func TestTCPSlowClientsClosedAtDeadlines(t *testing.T) {
 	t.Parallel()
 	const scale = 5 // message deadline 1 s, idle 2 s
-	message, idle := tcpMessageTimeout/scale, tcpIdleTimeout/scale
+	message, idle := proxy.DefaultMessageTimeout/scale, proxy.DefaultIdleTimeout/scale
 	slack := 10 * time.Second // for a loaded machine; an upper bound only
 	dir := SocketDir(t)
 	StartMnameBackend(t, dir, "5301")
