@@ -189,7 +189,7 @@ func TestTCPSlowClientsClosedAtDeadlines(t *testing.T) {
 				return
 			}
 			normal.SetDeadline(time.Now().Add(tcpIOTimeout))
-			if _, err := normal.Write(append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...)); err != nil {
+			if _, err := normal.Write(tcpFrame(wire)); err != nil {
 				normalDone <- err
 				return
 			}
@@ -227,7 +227,7 @@ func TestTCPSlowClientsClosedAtDeadlines(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		wire = append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...)
+		wire = tcpFrame(wire)
 		start := time.Now()
 		c := tcpDial(t, bal, "127.0.2.3", nil)
 		for _, b := range wire[:len(wire)-1] {
@@ -246,7 +246,7 @@ func TestTCPSlowClientsClosedAtDeadlines(t *testing.T) {
 		c := tcpDial(t, bal, "127.0.2.4", nil)
 		c.SetDeadline(time.Now().Add(tcpIOTimeout))
 		wire, _ := tcpQuestion("whoami.example.", dns.TypeTXT, 10).Pack()
-		if _, err := c.Write(append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...)); err != nil {
+		if _, err := c.Write(tcpFrame(wire)); err != nil {
 			t.Error(err)
 			return
 		}
@@ -375,7 +375,7 @@ func servedAgain(t *testing.T, bal *Balancer) {
 		if err == nil {
 			wire, _ := tcpQuestion("whoami.example.", dns.TypeTXT, 77).Pack()
 			c.SetDeadline(time.Now().Add(2 * time.Second))
-			_, err = c.Write(append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...))
+			_, err = c.Write(tcpFrame(wire))
 			if err == nil {
 				_, err = tcpReadRaw(c)
 			}

@@ -124,8 +124,13 @@ func tcpAppendMsg(t *testing.T, dst []byte, m *dns.Msg) []byte {
 	if err != nil {
 		t.Fatalf("pack %v: %v", m.Question, err)
 	}
-	dst = binary.BigEndian.AppendUint16(dst, uint16(len(wire)))
-	return append(dst, wire...)
+	return append(dst, tcpFrame(wire)...)
+}
+
+// tcpFrame is the packed message wire with its two-byte length prefix, as
+// DNS over TCP sends it.
+func tcpFrame(wire []byte) []byte {
+	return append(binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(wire)), uint16(len(wire))), wire...)
 }
 
 func tcpWrite(t *testing.T, c net.Conn, b []byte) {
