@@ -27,9 +27,6 @@ func (s *DatagramSocket) recvBatch() (int, error) {
 		if err == unix.EINTR {
 			continue
 		}
-		if err == unix.EAGAIN && n > 0 {
-			break
-		}
 		if err != nil {
 			if n > 0 {
 				break // return what was read; the error comes back next time
