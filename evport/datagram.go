@@ -115,7 +115,10 @@ func (s *DatagramSocket) SendTo(buf []byte, addr uint32, port uint16) error {
 
 // RecvBatch reads up to DatagramBatch waiting datagrams and returns how
 // many; Received(i) returns each. With none waiting it returns 0 and
-// unix.EAGAIN. A datagram from other than an IPv4 sender is skipped.
+// unix.EAGAIN. A datagram from other than an IPv4 sender (never, on this
+// AF_INET socket) is skipped on Linux; on illumos it ends the batch,
+// unreported if datagrams were read before it, and otherwise RecvBatch
+// returns 0 and RecvFrom's error for it.
 func (s *DatagramSocket) RecvBatch() (int, error) { return s.recvBatch() }
 
 // Received returns datagram i (0 <= i < the last RecvBatch's count): its
