@@ -8,36 +8,14 @@ different threads log different IDs.
 package bunyan_test
 
 import (
-	"bytes"
-	"runtime"
 	"testing"
 
-	"github.com/joyent/mname-balancer/bunyan"
-	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
-// logFromLockedThread logs n records from a new goroutine locked to its
-// own thread and returns the thread's ID and the records.
-func logFromLockedThread(t *testing.T, n int) (int, []record) {
-	var out bytes.Buffer
-	log := bunyan.New(&out, zerolog.DebugLevel)
-	tid := make(chan int)
-	go func() {
-		runtime.LockOSThread() // not unlocked: the thread exits with the goroutine, never reused
-		for i := 0; i < n; i++ {
-			log.Info().Int("i", i).Msg("from a locked thread")
-			runtime.Gosched()
-		}
-		tid <- unix.Gettid()
-	}()
-	id := <-tid
-	return id, decodeRecords(t, out.Bytes())
-}
-
 func TestTidIsTheWritingThread(t *testing.T) {
-	id1, recs1 := logFromLockedThread(t, 20)
-	id2, recs2 := logFromLockedThread(t, 20)
+	id1, recs1 := logFromLockedThread(t, 20, unix.Gettid)
+	id2, recs2 := logFromLockedThread(t, 20, unix.Gettid)
 	if id1 == id2 {
 		t.Fatalf("two goroutines locked to their own threads ran on thread %d both", id1)
 	}

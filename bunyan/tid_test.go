@@ -16,24 +16,36 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// tidsFromLockedThread logs n records from a new goroutine locked to its
+// logFromLockedThread logs n records from a new goroutine locked to its
 // own thread (never unlocked: the thread exits with the goroutine and is
-// not reused) and returns the tids they carry.
-func tidsFromLockedThread(t *testing.T, n int) map[int64]int {
+// not reused) and returns the records and, if probe is not nil, what probe
+// returned on that thread after the logging (0 otherwise).
+func logFromLockedThread(t *testing.T, n int, probe func() int) (int, []record) {
 	var out bytes.Buffer
 	log := bunyan.New(&out, zerolog.DebugLevel)
-	done := make(chan struct{})
+	probed := make(chan int)
 	go func() {
-		defer close(done)
 		runtime.LockOSThread()
 		for i := 0; i < n; i++ {
 			log.Info().Int("i", i).Msg("from a locked thread")
 			runtime.Gosched()
 		}
+		v := 0
+		if probe != nil {
+			v = probe()
+		}
+		probed <- v
 	}()
-	<-done
+	v := <-probed
+	return v, decodeRecords(t, out.Bytes())
+}
+
+// tidsFromLockedThread logs n records from a new locked thread and
+// returns the tids they carry.
+func tidsFromLockedThread(t *testing.T, n int) map[int64]int {
+	_, recs := logFromLockedThread(t, n, nil)
 	tids := map[int64]int{}
-	for _, r := range decodeRecords(t, out.Bytes()) {
+	for _, r := range recs {
 		tids[r.num(t, "tid")]++
 	}
 	return tids
