@@ -86,12 +86,6 @@ func (f *Fake) Accept() *Session {
 	return nil
 }
 
-// NewSession wraps a connection the test accepted itself (a harness that
-// tells control sessions from TCP sessions, say).
-func NewSession(t testing.TB, c *net.UnixConn) *Session {
-	return &Session{t: t, Conn: c, r: bufio.NewReader(c)}
-}
-
 // Session is one accepted session.
 type Session struct {
 	t    testing.TB
