@@ -29,7 +29,7 @@ func (s *DatagramSocket) recvBatch() (int, error) {
 		}
 		if err != nil {
 			if n > 0 {
-				break // return what was read; the error comes back next time
+				break // return what was read: a socket error comes back next time; a non-IPv4 datagram, already read, is dropped
 			}
 			return 0, err
 		}
