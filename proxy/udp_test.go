@@ -24,6 +24,7 @@ import (
 	"testing"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/backend/backendtest"
 	"github.com/joyent/mname-balancer/evport"
 	"github.com/joyent/mname-balancer/remote"
 )
@@ -212,12 +213,7 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 	h.run.Start()
 
 	// Every datagram reached the backend, in order, and was counted.
-	for i := 0; i < forwarded; i++ {
-		f := s.Expect(backend.FrameInboundUDP)
-		if f.Addr != addr || f.Port != port || len(f.Data) != len(msg) || binary.BigEndian.Uint32(f.Data) != uint32(i) {
-			t.Fatalf("frame %d: %#x:%d %d bytes numbered %d", i, f.Addr, f.Port, len(f.Data), binary.BigEndian.Uint32(f.Data))
-		}
-	}
+	expectNumberedFrames(t, s, forwarded, addr, port, len(msg))
 	if st, _ := h.remoteStats(addr); st.UDP != uint64(forwarded+1) {
 		t.Errorf("remote counted %d forwarded, want %d", st.UDP, forwarded+1)
 	}
@@ -304,12 +300,7 @@ func TestUDPSocketToBackendDoesNotAllocate(t *testing.T) {
 	if n != 0 {
 		t.Errorf("receiving a datagram and forwarding it to its backend allocates %v times, want 0", n)
 	}
-	for i := 0; i < sent; i++ {
-		f := s.Expect(backend.FrameInboundUDP)
-		if f.Addr != addr || f.Port != port || binary.BigEndian.Uint32(f.Data) != uint32(i) {
-			t.Fatalf("frame %d: %#x:%d numbered %d", i, f.Addr, f.Port, binary.BigEndian.Uint32(f.Data))
-		}
-	}
+	expectNumberedFrames(t, s, sent, addr, port, len(msg))
 }
 
 // TestBackendAnswerToClientDoesNotAllocate: the whole outbound path, from
@@ -372,12 +363,7 @@ func TestUDPBurstLongerThanABatch(t *testing.T) {
 			}
 		}
 	})
-	for i := 0; i < burst; i++ {
-		f := s.Expect(backend.FrameInboundUDP)
-		if f.Addr != addr || f.Port != port || binary.BigEndian.Uint32(f.Data) != uint32(i) {
-			t.Fatalf("frame %d: %#x:%d numbered %d", i, f.Addr, f.Port, binary.BigEndian.Uint32(f.Data))
-		}
-	}
+	expectNumberedFrames(t, s, burst, addr, port, 8)
 }
 
 // TestUDPAnswersLongerThanABatch: a callback that queues more answers than
@@ -421,5 +407,17 @@ func TestUDPCloseSendsQueuedAnswers(t *testing.T) {
 	})
 	if msg, _ := h.receive(); string(msg) != "queued" {
 		t.Errorf("received %q, want the queued answer", msg)
+	}
+}
+
+// expectNumberedFrames reads n INBOUND_UDP frames from s: from addr:port,
+// size bytes each, numbered 0 to n-1 in their first four bytes, in order.
+func expectNumberedFrames(t *testing.T, s *backendtest.Session, n int, addr uint32, port uint16, size int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		f := s.Expect(backend.FrameInboundUDP)
+		if f.Addr != addr || f.Port != port || len(f.Data) != size || binary.BigEndian.Uint32(f.Data) != uint32(i) {
+			t.Fatalf("frame %d: %#x:%d %d bytes numbered %d", i, f.Addr, f.Port, len(f.Data), binary.BigEndian.Uint32(f.Data))
+		}
 	}
 }
