@@ -10,8 +10,6 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/joyent/mname-balancer/evport"
 )
 
@@ -37,13 +35,8 @@ func (c hrClock) hr(t time.Time) int64 {
 	return c.refHR + int64(t.Sub(c.ref))
 }
 
-// Gethrtime reads the monotonic clock in nanoseconds.
-func Gethrtime() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return time.Now().UnixNano()
-	}
-	return ts.Nano()
-}
+// Gethrtime reads the monotonic clock in nanoseconds (evport's binding:
+// gethrtime(3C) on illumos).
+func Gethrtime() int64 { return evport.MonotonicNanos() }
 
 func timerHandle(t *evport.Timer) uintptr { return uintptr(unsafe.Pointer(t)) }
