@@ -48,10 +48,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
-
-// DefaultControlPath is where the balancer listens unless told otherwise.
-const DefaultControlPath = "/var/run/binder/balancer/control"
 
 const (
 	maxRequestLine    = 1024
@@ -188,7 +186,7 @@ func (s *ControlServer) serve() {
 		case s.sem <- struct{}{}:
 		default:
 			c.SetDeadline(time.Now().Add(time.Second))
-			writeResponse(c, Response{Error: fmt.Sprintf("busy: %d clients already being served", maxControlClients)})
+			writeResponse(c, view.Response{Error: fmt.Sprintf("busy: %d clients already being served", maxControlClients)})
 			c.Close()
 			continue
 		}
@@ -201,7 +199,7 @@ func (s *ControlServer) serve() {
 	}
 }
 
-func writeResponse(w io.Writer, r Response) error {
+func writeResponse(w io.Writer, r view.Response) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -224,12 +222,12 @@ func (s *ControlServer) handle(c *net.UnixConn) {
 			e.Msg("control socket client refused")
 		}
 		s.refusedMu.Unlock()
-		writeResponse(c, Response{Error: "permission denied: only root and the balancer's user are served"})
+		writeResponse(c, view.Response{Error: "permission denied: only root and the balancer's user are served"})
 		return
 	}
 	line, err := readLine(c, maxRequestLine)
 	if err != nil {
-		writeResponse(c, Response{Error: err.Error()})
+		writeResponse(c, view.Response{Error: err.Error()})
 		return
 	}
 	// A full snapshot lists every remote (there may be millions): one is
@@ -241,7 +239,7 @@ func (s *ControlServer) handle(c *net.UnixConn) {
 		case s.full <- struct{}{}:
 			defer func() { <-s.full }()
 		case <-wait.C:
-			writeResponse(c, Response{Error: "busy: another full snapshot is being sent"})
+			writeResponse(c, view.Response{Error: "busy: another full snapshot is being sent"})
 			return
 		}
 	}
@@ -275,50 +273,50 @@ func readLine(r io.Reader, max int) (string, error) {
 
 const requestHelp = "requests: snapshot | summary | loglevel | loglevel LEVEL [SECONDS] | loglevel reset"
 
-func (s *ControlServer) answer(line string, uid int) Response {
+func (s *ControlServer) answer(line string, uid int) view.Response {
 	f := strings.Fields(line)
 	if len(f) == 0 {
-		return Response{Error: "empty request; " + requestHelp}
+		return view.Response{Error: "empty request; " + requestHelp}
 	}
 	who := "control socket (uid " + strconv.Itoa(uid) + ")"
 	switch {
 	case f[0] == "snapshot" && len(f) == 1, f[0] == "summary" && len(f) == 1:
 		snap, err := s.in.Take(f[0] == "snapshot", snapshotTimeout)
 		if err != nil {
-			return Response{Error: err.Error()}
+			return view.Response{Error: err.Error()}
 		}
-		return Response{Snapshot: snap}
+		return view.Response{Snapshot: snap}
 	case f[0] == "loglevel" && s.in.Level() == nil:
-		return Response{Error: "this balancer has no run-time log level"}
+		return view.Response{Error: "this balancer has no run-time log level"}
 	case f[0] == "loglevel" && len(f) == 1:
 		st := s.in.Level().Current()
-		return Response{LogLevel: &st}
+		return view.Response{LogLevel: &st}
 	case f[0] == "loglevel" && len(f) == 2 && f[1] == "reset":
 		if err := s.in.Level().Reset(who); err != nil {
-			return Response{Error: err.Error()}
+			return view.Response{Error: err.Error()}
 		}
 		st := s.in.Level().Current()
-		return Response{LogLevel: &st}
+		return view.Response{LogLevel: &st}
 	case f[0] == "loglevel" && len(f) <= 3:
 		lvl, err := bunyan.ParseLevel(f[1])
 		if err != nil {
-			return Response{Error: err.Error()}
+			return view.Response{Error: err.Error()}
 		}
 		var d time.Duration
 		if len(f) == 3 {
 			n, err := strconv.ParseUint(f[2], 10, 32)
 			if err != nil || n == 0 {
-				return Response{Error: fmt.Sprintf("%q is not a number of seconds (1 or more)", f[2])}
+				return view.Response{Error: fmt.Sprintf("%q is not a number of seconds (1 or more)", f[2])}
 			}
 			d = time.Duration(n) * time.Second
 		}
 		if err := s.in.Level().Set(lvl, d, who); err != nil {
-			return Response{Error: err.Error()}
+			return view.Response{Error: err.Error()}
 		}
 		st := s.in.Level().Current()
-		return Response{LogLevel: &st}
+		return view.Response{LogLevel: &st}
 	}
-	return Response{Error: fmt.Sprintf("unknown request %q; %s", truncate(line, 64), requestHelp)}
+	return view.Response{Error: fmt.Sprintf("unknown request %q; %s", truncate(line, 64), requestHelp)}
 }
 
 func truncate(s string, n int) string {

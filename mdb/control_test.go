@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 func startControl(t *testing.T, b *testBalancer) *ControlServer {
@@ -50,25 +53,25 @@ func TestControlServesSnapshotsAndLevel(t *testing.T) {
 		t.Errorf("control socket mode %v, want a socket with 0600", fi.Mode())
 	}
 	query(t, "udp", "127.0.0.7", b.udp.Port())
-	snap, err := FetchSnapshot(s.Path(), true, 5*time.Second)
+	snap, err := view.FetchSnapshot(s.Path(), true, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snap.Remotes) != 1 || snap.Remotes[0].Addr != "127.0.0.7" || snap.Balancer.UDPAnswered != 1 {
+	if len(snap.Remotes) != 1 || snap.Remotes[0].Addr != netip.MustParseAddr("127.0.0.7") || snap.Balancer.UDPAnswered != 1 {
 		t.Errorf("snapshot %v, remotes %+v", snap, snap.Remotes)
 	}
-	sum, err := FetchSnapshot(s.Path(), false, 5*time.Second)
+	sum, err := view.FetchSnapshot(s.Path(), false, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum.Remotes != nil || sum.Balancer.Remotes != 1 {
 		t.Errorf("summary lists remotes %v or counts %d", sum.Remotes, sum.Balancer.Remotes)
 	}
-	if _, err := Request(s.Path(), "loglevel", 5*time.Second); err == nil || !strings.Contains(err.Error(), "no run-time log level") {
+	if _, err := view.Request(s.Path(), "loglevel", 5*time.Second); err == nil || !strings.Contains(err.Error(), "no run-time log level") {
 		t.Errorf("loglevel without a LogLevel: %v", err)
 	}
 	for _, bad := range []string{"", "snapshot please", "::walk", "summary x"} {
-		_, err := Request(s.Path(), bad, 5*time.Second)
+		_, err := view.Request(s.Path(), bad, 5*time.Second)
 		if err == nil || !strings.Contains(err.Error(), requestHelp) {
 			t.Errorf("request %q: %v, want the list of requests", bad, err)
 		}
@@ -114,7 +117,7 @@ func TestControlHelperClient(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process only")
 	}
-	r, err := Request(path, "summary", 5*time.Second)
+	r, err := view.Request(path, "summary", 5*time.Second)
 	if err != nil {
 		os.Stdout.WriteString("ERROR: " + err.Error() + "\n")
 		os.Exit(3)
@@ -178,7 +181,7 @@ func TestControlRefusesOtherUsers(t *testing.T) {
 		t.Errorf("nobody with the socket at 0666: %v\n%s", err, out)
 	}
 	// root is served.
-	if _, err := FetchSnapshot(s.Path(), false, 5*time.Second); err != nil {
+	if _, err := view.FetchSnapshot(s.Path(), false, 5*time.Second); err != nil {
 		t.Errorf("root refused: %v", err)
 	}
 }
@@ -263,10 +266,10 @@ func TestControlBadClientsDoNotDelayDNS(t *testing.T) {
 		t.Errorf("the slow reader received its whole snapshot (%d bytes): it was not cut off", len(got))
 	}
 	// And the server still serves, full snapshots included.
-	if _, err := FetchSnapshot(s.Path(), false, 5*time.Second); err != nil {
+	if _, err := view.FetchSnapshot(s.Path(), false, 5*time.Second); err != nil {
 		t.Errorf("after the bad clients: %v", err)
 	}
-	if snap, err := FetchSnapshot(s.Path(), true, 15*time.Second); err != nil || len(snap.Remotes) != 3001 {
+	if snap, err := view.FetchSnapshot(s.Path(), true, 15*time.Second); err != nil || len(snap.Remotes) != 3001 {
 		t.Errorf("full snapshot after the bad clients: %v", err)
 	}
 }
@@ -289,7 +292,7 @@ func TestControlBoundsConcurrentClients(t *testing.T) {
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := Request(s.Path(), "summary", 5*time.Second)
+		_, err := view.Request(s.Path(), "summary", 5*time.Second)
 		if err != nil && strings.Contains(err.Error(), "busy: 8 clients") {
 			break
 		}
@@ -304,7 +307,7 @@ func TestControlBoundsConcurrentClients(t *testing.T) {
 	held = nil
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		if _, err := FetchSnapshot(s.Path(), false, 5*time.Second); err == nil {
+		if _, err := view.FetchSnapshot(s.Path(), false, 5*time.Second); err == nil {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("after the held clients left: %v", err)

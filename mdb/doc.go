@@ -1,11 +1,18 @@
-// Package mdb is the operator's view of a running balancer, the successor
-// of inspecting the C balancer with mdb(1): consistent snapshots of the
-// backends, remotes, pending timeouts, open TCP proxies and balancer-wide
-// totals; the same counters in kstat(1M) form; mdb-style pipelines over a
-// snapshot; the control socket that serves them (and changes the log level
-// at run time); the client that reads it (cmd/balstat); and the Prometheus
-// endpoint (ListenMetrics, MetricsHandler: bbal -m), which takes the
-// counters of one snapshot per scrape.
+// Package mdb is the daemon's side of the operator's view of a running
+// balancer, the successor of inspecting the C balancer with mdb(1): it
+// takes consistent snapshots of the backends, remotes, pending timeouts,
+// open TCP proxies and balancer-wide totals on the event loop (Inspector);
+// serves them on the control socket, which also changes the log level at
+// run time (ControlServer, LogLevel); and serves their counters to
+// Prometheus (ListenMetrics, MetricsHandler: bbal -m), one snapshot per
+// scrape.
+//
+// What a snapshot is, and everything that reads one (the control socket's
+// client, Binder's tables, the kstat -p form, mdb-style pipelines) is in
+// package mdb/view, which balstat imports without linking the balancer:
+// mdb imports view, never the other way. A snapshot carries plain values
+// (addresses as netip.Addr, times as hrtimes), converted here once from
+// what backend, remote, proxy and evport report.
 //
 // A snapshot is taken on the event loop in one posted function, so every
 // part of it describes the same instant, and handed back to the caller's

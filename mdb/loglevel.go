@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 // maxLevelDuration bounds a temporary change.
@@ -32,13 +34,6 @@ type LogLevel struct {
 	gen   uint64      // counts changes, so a stale revert does nothing
 }
 
-// LevelState describes the level in force.
-type LevelState struct {
-	Level      string `json:"level"`
-	Configured string `json:"configured"`
-	Until      string `json:"until,omitempty"` // RFC 3339; empty: no revert pending
-}
-
 // NewLogLevel installs configured as the level in force. log must have been
 // created at zerolog.TraceLevel, so that the global level alone decides.
 func NewLogLevel(log zerolog.Logger, configured zerolog.Level) *LogLevel {
@@ -47,10 +42,10 @@ func NewLogLevel(log zerolog.Logger, configured zerolog.Level) *LogLevel {
 }
 
 // Current reports the level in force.
-func (l *LogLevel) Current() LevelState {
+func (l *LogLevel) Current() view.LevelState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := LevelState{Level: zerolog.GlobalLevel().String(), Configured: l.configured.String()}
+	st := view.LevelState{Level: zerolog.GlobalLevel().String(), Configured: l.configured.String()}
 	if !l.until.IsZero() {
 		st.Until = l.until.UTC().Format(time.RFC3339)
 	}

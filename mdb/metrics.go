@@ -29,6 +29,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 const (
@@ -40,24 +41,29 @@ const (
 type metric struct {
 	desc  *prometheus.Desc
 	vtype prometheus.ValueType
-	value func(*Snapshot) float64
+	value func(*view.Snapshot) float64
 }
 
 type backendMetric struct {
 	desc  *prometheus.Desc
 	vtype prometheus.ValueType
-	value func(*Backend) float64
+	value func(*view.Backend) float64
 }
 
-func newMetric(name, help string, vt prometheus.ValueType, v func(*Snapshot) float64) metric {
+func newMetric(name, help string, vt prometheus.ValueType, v func(*view.Snapshot) float64) metric {
 	return metric{prometheus.NewDesc(name, help, nil, nil), vt, v}
 }
 
-func newBackendMetric(name, help string, vt prometheus.ValueType, v func(*Backend) float64) backendMetric {
+func newBackendMetric(name, help string, vt prometheus.ValueType, v func(*view.Backend) float64) backendMetric {
 	return backendMetric{prometheus.NewDesc(name, help, []string{"backend"}, nil), vt, v}
 }
 
-func b2f(b bool) float64 { return float64(boolNum(b)) }
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 var (
 	counter = prometheus.CounterValue
@@ -69,48 +75,48 @@ var (
 
 	metrics = []metric{
 		newMetric("bbal_uptime_seconds", "Seconds since the balancer started.", gauge,
-			func(s *Snapshot) float64 { return float64(s.Balancer.UptimeNS) / 1e9 }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.UptimeNS) / 1e9 }),
 		newMetric("bbal_udp_received_total", "Client UDP datagrams received.", counter,
-			func(s *Snapshot) float64 { return float64(s.Balancer.UDPReceived) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.UDPReceived) }),
 		newMetric("bbal_udp_forwarded_total", "Client UDP datagrams forwarded to a backend.", counter,
-			func(s *Snapshot) float64 { return float64(s.Balancer.UDPForwarded) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.UDPForwarded) }),
 		newMetric("bbal_udp_answered_total", "Backend answers sent to UDP clients.", counter,
-			func(s *Snapshot) float64 { return float64(s.Balancer.UDPAnswered) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.UDPAnswered) }),
 		newMetric("bbal_tcp_accepted_total", "TCP connections accepted.", counter,
-			func(s *Snapshot) float64 { return float64(s.Balancer.TCPAccepted) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.TCPAccepted) }),
 		newMetric("bbal_tcp_refused_total", "TCP connections closed at once: no backend, or no session to it.", counter,
-			func(s *Snapshot) float64 { return float64(s.Balancer.TCPRefused) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.TCPRefused) }),
 		newMetric("bbal_tcp_open", "TCP connections being proxied now.", gauge,
-			func(s *Snapshot) float64 { return float64(s.Balancer.TCPOpen) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.TCPOpen) }),
 		newMetric("bbal_remotes", "Client hosts (remotes) known.", gauge,
-			func(s *Snapshot) float64 { return float64(s.Balancer.Remotes) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.Remotes) }),
 		newMetric("bbal_backends", "Backends known (socket files found).", gauge,
-			func(s *Snapshot) float64 { return float64(s.Balancer.Backends) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.Backends) }),
 		newMetric("bbal_backends_ok", "Backends taking traffic.", gauge,
-			func(s *Snapshot) float64 { return float64(s.Balancer.BackendsOK) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.BackendsOK) }),
 		newMetric("bbal_timeouts", "Timers scheduled on the event loop.", gauge,
-			func(s *Snapshot) float64 { return float64(s.Balancer.Timeouts) }),
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.Timeouts) }),
 	}
 
 	backendMetrics = []backendMetric{
 		newBackendMetric("bbal_backend_ok", "1 if the backend takes traffic (be_ok).", gauge,
-			func(b *Backend) float64 { return b2f(b.OK) }),
+			func(b *view.Backend) float64 { return b2f(b.OK) }),
 		newBackendMetric("bbal_backend_removed", "1 if the backend's socket file is gone (be_removed).", gauge,
-			func(b *Backend) float64 { return b2f(b.Removed) }),
+			func(b *view.Backend) float64 { return b2f(b.Removed) }),
 		newBackendMetric("bbal_backend_remotes", "Remotes whose primary backend this is (be_remotes).", gauge,
-			func(b *Backend) float64 { return float64(b.Remotes) }),
+			func(b *view.Backend) float64 { return float64(b.Remotes) }),
 		newBackendMetric("bbal_backend_reconnect_delay_seconds", "Wait of the backend's pending reconnect, or of its last one; 0 if it never faulted (be_reconnect_delay).", gauge,
-			func(b *Backend) float64 { return float64(b.ReconnectDelayMS) / 1e3 }),
+			func(b *view.Backend) float64 { return float64(b.ReconnectDelayMS) / 1e3 }),
 		newBackendMetric("bbal_backend_sessions_started_total", "Control sessions started (be_stat_conn_start).", counter,
-			func(b *Backend) float64 { return float64(b.StatConnStart) }),
+			func(b *view.Backend) float64 { return float64(b.StatConnStart) }),
 		newBackendMetric("bbal_backend_session_errors_total", "Control sessions ended by a fault (be_stat_conn_error).", counter,
-			func(b *Backend) float64 { return float64(b.StatConnError) }),
+			func(b *view.Backend) float64 { return float64(b.StatConnError) }),
 		newBackendMetric("bbal_backend_udp_forwarded_total", "UDP datagrams forwarded to the backend (be_stat_udp).", counter,
-			func(b *Backend) float64 { return float64(b.StatUDP) }),
+			func(b *view.Backend) float64 { return float64(b.StatUDP) }),
 		newBackendMetric("bbal_backend_tcp_forwarded_total", "TCP connections forwarded to the backend (be_stat_tcp).", counter,
-			func(b *Backend) float64 { return float64(b.StatTCP) }),
+			func(b *view.Backend) float64 { return float64(b.StatTCP) }),
 		newBackendMetric("bbal_backend_udp_stuck_total", "UDP datagrams dropped because the backend's session was full (be_stat_stuck).", counter,
-			func(b *Backend) float64 { return float64(b.StatStuck) }),
+			func(b *view.Backend) float64 { return float64(b.StatStuck) }),
 	}
 )
 

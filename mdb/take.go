@@ -14,7 +14,6 @@ package mdb
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"slices"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/mdb/view"
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
 )
@@ -80,7 +80,7 @@ type raw struct {
 
 // Take returns a snapshot; remotes are listed only if withRemotes (there
 // may be millions: the totals count them either way).
-func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*Snapshot, error) {
+func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*view.Snapshot, error) {
 	d := takeLists
 	if withRemotes {
 		d = takeRemotes
@@ -89,7 +89,7 @@ func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*Snapshot, e
 }
 
 // take returns a snapshot of detail d.
-func (in *Inspector) take(d detail, timeout time.Duration) (*Snapshot, error) {
+func (in *Inspector) take(d detail, timeout time.Duration) (*view.Snapshot, error) {
 	done := make(chan *raw, 1)
 	in.src.Loop.Post(func() { done <- in.copyOnLoop(d) })
 	t := time.NewTimer(timeout)
@@ -136,9 +136,9 @@ func (in *Inspector) copyOnLoop(d detail) *raw {
 }
 
 // build runs on the caller's goroutine.
-func (in *Inspector) build(r *raw) *Snapshot {
+func (in *Inspector) build(r *raw) *view.Snapshot {
 	clock := newHRClock(r.now)
-	snap := &Snapshot{
+	snap := &view.Snapshot{
 		Version:  1,
 		Pid:      os.Getpid(),
 		Snaptime: clock.hr(r.now),
@@ -156,12 +156,12 @@ func (in *Inspector) build(r *raw) *Snapshot {
 	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(r.tcp.Open)
 	t.Remotes, t.Backends, t.Timeouts = uint64(r.nRemotes), uint64(len(r.backends)), uint64(r.nTimers)
 
-	snap.Backends = make([]Backend, 0, len(r.backends))
+	snap.Backends = make([]view.Backend, 0, len(r.backends))
 	for _, b := range r.backends {
 		if b.OK {
 			t.BackendsOK++
 		}
-		snap.Backends = append(snap.Backends, Backend{
+		snap.Backends = append(snap.Backends, view.Backend{
 			Object: uint64(b.Object), ID: b.ID, Path: b.Path, Conn: b.Connected, Session: b.Session,
 			OK: b.OK, Reconnect: b.Reconnecting, HeartbeatOutstanding: b.HeartbeatOutstanding,
 			Removed: b.Removed, Remotes: uint32(b.Remotes),
@@ -172,28 +172,28 @@ func (in *Inspector) build(r *raw) *Snapshot {
 	}
 	if r.remotes != nil {
 		slices.SortFunc(r.remotes, func(a, b remote.Info) int { return cmp.Compare(a.Addr, b.Addr) })
-		snap.Remotes = make([]Remote, 0, len(r.remotes))
+		snap.Remotes = make([]view.Remote, 0, len(r.remotes))
 		for _, x := range r.remotes {
-			snap.Remotes = append(snap.Remotes, Remote{
-				Object: uint64(x.Object), Addr: ipv4(x.Addr), Backend: x.Backend, BackendBackup: x.Backup,
+			snap.Remotes = append(snap.Remotes, view.Remote{
+				Object: uint64(x.Object), Addr: addr4(x.Addr), Backend: x.Backend, BackendBackup: x.Backup,
 				StatUDP: x.Stats.UDP, StatUDPDrop: x.Stats.UDPDrop, StatTCP: x.Stats.TCP, StatTCPDrop: x.Stats.TCPDrop,
 				FirstSeen: clock.hr(x.FirstSeen), LastSeen: clock.hr(x.LastSeen),
 			})
 		}
 	}
-	snap.Timeouts = make([]Timeout, 0, len(r.timers))
+	snap.Timeouts = make([]view.Timeout, 0, len(r.timers))
 	for _, x := range r.timers {
-		snap.Timeouts = append(snap.Timeouts, Timeout{
+		snap.Timeouts = append(snap.Timeouts, view.Timeout{
 			Object: uint64(timerHandle(x.Timer)), ID: x.Seq,
 			ScheduledAt: clock.hr(x.ScheduledAt), Expiry: clock.hr(x.When), PeriodNS: int64(x.Period),
 			Func: x.Func, Arg: r.labels[x.Timer], Active: true,
 		})
 	}
 	slices.SortFunc(r.proxies, func(a, b proxy.ProxyInfo) int { return cmp.Compare(a.ID, b.ID) })
-	snap.Proxies = make([]Proxy, 0, len(r.proxies))
+	snap.Proxies = make([]view.Proxy, 0, len(r.proxies))
 	for _, p := range r.proxies {
-		snap.Proxies = append(snap.Proxies, Proxy{
-			Object: uint64(p.Object), ID: p.ID, Addr: ipv4(p.Addr), Port: p.Port, Backend: p.Backend,
+		snap.Proxies = append(snap.Proxies, view.Proxy{
+			Object: uint64(p.Object), ID: p.ID, Addr: addr4(p.Addr), Port: p.Port, Backend: p.Backend,
 			State: p.State, ToBackend: p.ToBackend, ToClient: p.ToClient,
 			Started: clock.hr(p.Started), AgeNS: int64(r.now.Sub(p.Started)),
 		})
@@ -201,12 +201,7 @@ func (in *Inspector) build(r *raw) *Snapshot {
 	return snap
 }
 
-func ipv4(a uint32) string {
-	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
-}
-
-// String formats a snapshot's summary line (for tests and logs).
-func (s *Snapshot) String() string {
-	return fmt.Sprintf("snapshot at %d: %d backends, %d remotes, %d timeouts, %d TCP proxies",
-		s.Snaptime, len(s.Backends), s.Balancer.Remotes, len(s.Timeouts), len(s.Proxies))
+// addr4 is the IPv4 address a (most significant byte first).
+func addr4(a uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
 }

@@ -42,7 +42,8 @@ func TestSnapshotCountsWhatWasSent(t *testing.T) {
 		t.Errorf("totals %+v, %d remotes listed", tot, len(snap.Remotes))
 	}
 	for i, r := range snap.Remotes {
-		want, ok := mix[r.Addr]
+		addr := r.Addr.String()
+		want, ok := mix[addr]
 		if !ok {
 			t.Errorf("unexpected remote %s", r.Addr)
 			continue
@@ -50,13 +51,13 @@ func TestSnapshotCountsWhatWasSent(t *testing.T) {
 		if r.StatUDP != uint64(want[0]) || r.StatTCP != uint64(want[1]) {
 			t.Errorf("remote %s: udp %d tcp %d, want %v", r.Addr, r.StatUDP, r.StatTCP, want)
 		}
-		if strconv.Itoa(int(r.Backend)) != answeredBy[r.Addr] {
-			t.Errorf("remote %s: rem_backend %d, but %s answered", r.Addr, r.Backend, answeredBy[r.Addr])
+		if strconv.Itoa(int(r.Backend)) != answeredBy[addr] {
+			t.Errorf("remote %s: rem_backend %d, but %s answered", r.Addr, r.Backend, answeredBy[addr])
 		}
 		if r.FirstSeen <= snap.Crtime || r.LastSeen < r.FirstSeen || r.LastSeen > snap.Snaptime {
 			t.Errorf("remote %s: first/last seen %d/%d outside crtime %d .. snaptime %d", r.Addr, r.FirstSeen, r.LastSeen, snap.Crtime, snap.Snaptime)
 		}
-		if i > 0 && snap.Remotes[i-1].Addr >= r.Addr {
+		if i > 0 && !snap.Remotes[i-1].Addr.Less(r.Addr) {
 			t.Errorf("remotes not sorted: %s before %s", snap.Remotes[i-1].Addr, r.Addr)
 		}
 	}

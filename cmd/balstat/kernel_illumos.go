@@ -11,7 +11,7 @@ import (
 
 	"github.com/illumos/go-kstat"
 
-	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 // kernelStats are the statistics shown, by module (the kstat's name is the
@@ -23,13 +23,13 @@ var kernelStats = map[string][]string{
 		"tcpEstabResets", "tcpAttemptFails", "tcpPassiveOpens"},
 }
 
-func kernelKstats() ([]mdb.Kstat, error) {
+func kernelKstats() ([]view.Kstat, error) {
 	tok, err := kstat.Open()
 	if err != nil {
 		return nil, fmt.Errorf("kstat_open: %w", err)
 	}
 	defer tok.Close()
-	var out []mdb.Kstat
+	var out []view.Kstat
 	for _, ks := range tok.All() {
 		want, ok := kernelStats[ks.Module]
 		if !ok || ks.Name != ks.Module {
@@ -39,13 +39,13 @@ func kernelKstats() ([]mdb.Kstat, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kstat %s:%d:%s: %w", ks.Module, ks.Instance, ks.Name, err)
 		}
-		k := mdb.Kstat{Module: ks.Module, Instance: ks.Instance, Name: ks.Name, Class: ks.Class,
+		k := view.Kstat{Module: ks.Module, Instance: ks.Instance, Name: ks.Name, Class: ks.Class,
 			Crtime: ks.Crtime, Snaptime: ks.Snaptime}
 		for _, n := range named {
 			if !contains(want, n.Name) {
 				continue
 			}
-			v := mdb.KstatValue{Name: n.Name}
+			v := view.KstatValue{Name: n.Name}
 			switch n.Type {
 			case kstat.Int32, kstat.Int64:
 				v.Num = uint64(n.IntVal)

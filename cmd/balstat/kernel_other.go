@@ -9,10 +9,10 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
-func kernelKstats() ([]mdb.Kstat, error) {
+func kernelKstats() ([]view.Kstat, error) {
 	return nil, fmt.Errorf("-k reads the kernel's kstats and needs balstat built for illumos with cgo (this build is %s/%s without them)",
 		runtime.GOOS, runtime.GOARCH)
 }

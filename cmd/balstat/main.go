@@ -15,7 +15,7 @@ With no option it prints Binder's tables, in Binder's layout: BACKENDS
 BACKEND, REMOTE IP); OBJECT is a stable handle for the object (hex). -v adds
 the counters.
 
--p prints the module "bbal" kstats (see package mdb): bbal:0:balancer:* for
+-p prints the module "bbal" kstats (see package mdb/view): bbal:0:balancer:* for
 the balancer's totals and bbal:<be_id>:backend:* for each backend. PATTERNs
 are kstat's (bbal:5301::, bbal:0:balancer:udp_*, /regex/ fields). With
 INTERVAL it repeats every INTERVAL seconds, COUNT times (forever without
@@ -49,7 +49,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 const usage = `usage: balstat [-c SOCKET] [-v]
@@ -86,7 +86,7 @@ func parseArgs(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("balstat", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.control, "c", mdb.DefaultControlPath, "control socket")
+	fs.StringVar(&o.control, "c", view.DefaultControlPath, "control socket")
 	fs.BoolVar(&o.verbose, "v", false, "tables with counters")
 	p := fs.Bool("p", false, "kstat -p form")
 	fs.BoolVar(&o.kernel, "k", false, "kernel kstats too")
@@ -133,16 +133,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case modeLevel:
 		err = runLevel(o, stdout)
 	default:
-		var snap *mdb.Snapshot
-		snap, err = mdb.FetchSnapshot(o.control, true, requestTimeout)
+		var snap *view.Snapshot
+		snap, err = view.FetchSnapshot(o.control, true, requestTimeout)
 		if err != nil {
 			break
 		}
 		switch o.mode {
 		case modeTables:
-			err = writeTables(stdout, snap, o.verbose)
+			err = view.WriteTables(stdout, snap, o.verbose)
 		case modePipeline:
-			err = mdb.RunPipeline(stdout, snap, o.pipeline)
+			err = view.RunPipeline(stdout, snap, o.pipeline)
 		case modeJSON:
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
@@ -162,43 +162,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 type usageError struct{ error }
-
-// writeTables prints Binder's two tables by running Binder's own
-// pipelines, with its headers and column widths; verbose adds counters.
-func writeTables(w io.Writer, snap *mdb.Snapshot, verbose bool) error {
-	var b strings.Builder
-	b.WriteString("BACKENDS:\n\n")
-	if verbose {
-		fmt.Fprintf(&b, "%12s %8s %4s %8s %10s %10s %12s %10s %10s %s\n",
-			"OBJECT", "BACKEND", "OK?", "#REMOTES", "CONN_START", "CONN_ERROR", "UDP", "TCP", "STUCK", "SOCKET PATH")
-		if err := mdb.RunPipeline(&b, snap, `g_backends::walk avl | ::printf "%12p %8d %4d %8d %10d %10d %12d %10d %10d %s\n" `+
-			`backend_t . be_id be_ok be_remotes be_stat_conn_start be_stat_conn_error be_stat_udp be_stat_tcp be_stat_stuck be_path`); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(&b, "%12s %8s %4s %8s %s\n", "OBJECT", "BACKEND", "OK?", "#REMOTES", "SOCKET PATH")
-		if err := mdb.RunPipeline(&b, snap, `g_backends::walk avl | ::printf "%12p %8d %4d %8d %s\n" backend_t . be_id be_ok be_remotes be_path`); err != nil {
-			return err
-		}
-	}
-	b.WriteString("\nREMOTE PEERS:\n\n")
-	if verbose {
-		fmt.Fprintf(&b, "%12s %8s %12s %8s %12s %10s %10s %10s\n",
-			"OBJECT", "BACKEND", "REMOTE IP", "BACKUP", "UDP", "UDP_DROP", "TCP", "TCP_DROP")
-		if err := mdb.RunPipeline(&b, snap, `g_remotes::walk avl | ::printf "%12p %8d %12I %8d %12d %10d %10d %10d\n" `+
-			`remote_t . rem_backend rem_addr.S_un.S_addr rem_backend_backup rem_stat_udp rem_stat_udp_drop rem_stat_tcp rem_stat_tcp_drop`); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(&b, "%12s %8s %12s\n", "OBJECT", "BACKEND", "REMOTE IP")
-		if err := mdb.RunPipeline(&b, snap, `g_remotes::walk avl | ::printf "%12p %8d %12I\n" remote_t . rem_backend rem_addr.S_un.S_addr`); err != nil {
-			return err
-		}
-	}
-	b.WriteString("\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
 
 // runKstat prints kstat -p lines, once or every INTERVAL seconds.
 func runKstat(o options, w io.Writer) error {
@@ -222,9 +185,9 @@ func runKstat(o options, w io.Writer) error {
 	if len(nums) > 0 && (interval < 1 || (len(nums) == 2 && count < 1)) {
 		return usageError{errors.New("INTERVAL and COUNT must be 1 or more")}
 	}
-	var pats []mdb.KstatPattern
+	var pats []view.KstatPattern
 	for _, s := range ops {
-		p, err := mdb.ParseKstatPattern(s)
+		p, err := view.ParseKstatPattern(s)
 		if err != nil {
 			return usageError{err}
 		}
@@ -234,20 +197,20 @@ func runKstat(o options, w io.Writer) error {
 		if i > 0 {
 			time.Sleep(time.Duration(interval) * time.Second)
 		}
-		snap, err := mdb.FetchSnapshot(o.control, false, requestTimeout)
+		snap, err := view.FetchSnapshot(o.control, false, requestTimeout)
 		if err != nil {
 			return err
 		}
-		ks := mdb.Kstats(snap)
+		ks := view.Kstats(snap)
 		if o.kernel {
 			kern, err := kernelKstats()
 			if err != nil {
 				return err
 			}
 			ks = append(ks, kern...)
-			mdb.SortKstats(ks)
+			view.SortKstats(ks)
 		}
-		if err := mdb.WriteKstatP(w, ks, pats); err != nil {
+		if err := view.WriteKstatP(w, ks, pats); err != nil {
 			return err
 		}
 	}
@@ -260,7 +223,7 @@ func runLevel(o options, w io.Writer) error {
 	if len(o.operands) > 0 {
 		req += " " + strings.Join(o.operands, " ")
 	}
-	r, err := mdb.Request(o.control, req, requestTimeout)
+	r, err := view.Request(o.control, req, requestTimeout)
 	if err != nil {
 		return err
 	}

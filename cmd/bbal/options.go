@@ -45,6 +45,7 @@ import (
 
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 	"github.com/joyent/mname-balancer/remote"
 )
 
@@ -66,7 +67,7 @@ type options struct {
 // parseOptions parses args (without the program name); getenv supplies
 // LOG_LEVEL.
 func parseOptions(args []string, getenv func(string) string) (options, error) {
-	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, control: mdb.DefaultControlPath,
+	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, control: view.DefaultControlPath,
 		remotes: remote.DefaultMaxRemotes}
 	portSet := false
 	controlSet := false

@@ -32,7 +32,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 	"github.com/joyent/mname-balancer/remote"
 )
 
@@ -164,7 +164,7 @@ func TestParseOptions(t *testing.T) {
 				t.Fatalf("parseOptions(%q): %v", tc.args, err)
 			}
 			if tc.want.control == "" && !tc.want.demo {
-				tc.want.control = mdb.DefaultControlPath
+				tc.want.control = view.DefaultControlPath
 			}
 			if tc.want.remotes == 0 {
 				tc.want.remotes = remote.DefaultMaxRemotes

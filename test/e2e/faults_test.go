@@ -30,7 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/joyent/mname-balancer/backend"
-	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 // faultTimeScale divides the balancer's intervals in the fault tests:
@@ -220,9 +220,9 @@ func TestStuckBackend(t *testing.T) {
 			time.Sleep(time.Millisecond) // let the balancer keep up: measure stuck, not UDP overruns
 		}
 	}
-	var be mdb.Backend
+	var be view.Backend
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		snap, err := mdb.FetchSnapshot(bal.Control, false, 5*time.Second)
+		snap, err := view.FetchSnapshot(bal.Control, false, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

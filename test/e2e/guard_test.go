@@ -30,7 +30,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/joyent/mname-balancer/bunyan"
-	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 const msgNotClient = "dropping UDP answer to an address that sent no query"
@@ -119,7 +119,7 @@ func TestUDPReflectionGuard(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	snap, err := mdb.FetchSnapshot(c.bal.Control, false, 5*time.Second)
+	snap, err := view.FetchSnapshot(c.bal.Control, false, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestUDPFloodOfClientAddresses(t *testing.T) {
 		default:
 		}
 		normal.mustWhoami(want)
-		snap, err := mdb.FetchSnapshot(c.bal.Control, false, 5*time.Second)
+		snap, err := view.FetchSnapshot(c.bal.Control, false, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 var balstatBuild binaryBuild
@@ -143,7 +144,7 @@ func (c *inspectCluster) waitSettled(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		s, err := mdb.FetchSnapshot(c.bal.Control, false, 5*time.Second)
+		s, err := view.FetchSnapshot(c.bal.Control, false, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +293,7 @@ func TestInspectViewsAgreeWithTraffic(t *testing.T) {
 	})
 
 	t.Run("json", func(t *testing.T) {
-		var s mdb.Snapshot
+		var s view.Snapshot
 		if err := json.Unmarshal([]byte(balstat(t, c.bal, "-j")), &s); err != nil {
 			t.Fatal(err)
 		}
@@ -300,8 +301,9 @@ func TestInspectViewsAgreeWithTraffic(t *testing.T) {
 			t.Errorf("%d remotes, want %d", len(s.Remotes), clients)
 		}
 		for _, r := range s.Remotes {
-			if strconv.Itoa(int(r.Backend)) != c.by[r.Addr] || r.StatUDP != uint64(c.udp[r.Addr]) || r.StatTCP != uint64(c.tcp[r.Addr]) {
-				t.Errorf("remote %+v: want backend %s, udp %d, tcp %d", r, c.by[r.Addr], c.udp[r.Addr], c.tcp[r.Addr])
+			a := r.Addr.String()
+			if strconv.Itoa(int(r.Backend)) != c.by[a] || r.StatUDP != uint64(c.udp[a]) || r.StatTCP != uint64(c.tcp[a]) {
+				t.Errorf("remote %+v: want backend %s, udp %d, tcp %d", r, c.by[a], c.udp[a], c.tcp[a])
 			}
 		}
 		if len(s.Proxies) != 1 {
@@ -312,7 +314,7 @@ func TestInspectViewsAgreeWithTraffic(t *testing.T) {
 		// ended its side: then the proxy is closing, waiting for ours.)
 		query := len(tcpAppendMsg(t, nil, tcpQuestion("whoami.example.", dns.TypeTXT, 7)))
 		p := s.Proxies[0]
-		if p.Addr != "127.0.0.9" || strconv.Itoa(int(p.Backend)) != c.by["127.0.0.9"] ||
+		if p.Addr != netip.MustParseAddr("127.0.0.9") || strconv.Itoa(int(p.Backend)) != c.by["127.0.0.9"] ||
 			(p.State != "established" && p.State != "closing") ||
 			p.ToBackend != uint64(query) || p.ToClient <= 2 || p.AgeNS <= 0 {
 			t.Errorf("open proxy %+v: want 127.0.0.9 on backend %s, %d bytes to the backend", p, c.by["127.0.0.9"], query)
@@ -472,7 +474,7 @@ func TestInspectBadControlClientsDoNotDelayDNS(t *testing.T) {
 		conn.Close()
 	}
 	// The control socket still serves a well-behaved client.
-	if _, err := mdb.FetchSnapshot(c.bal.Control, true, 15*time.Second); err != nil {
+	if _, err := view.FetchSnapshot(c.bal.Control, true, 15*time.Second); err != nil {
 		t.Errorf("after the bad clients: %v", err)
 	}
 }

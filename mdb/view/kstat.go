@@ -19,7 +19,7 @@
  * empty or missing field matches everything.
  */
 
-package mdb
+package view
 
 import (
 	"cmp"

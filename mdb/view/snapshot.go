@@ -2,10 +2,16 @@
  * Snapshot: the balancer's state at one instant, in the shape the C
  * balancer's structures had (field names are the C ones, so that the
  * README's mdb pipelines keep their meaning), plus the totals the C
- * balancer never kept. It is what the control socket sends as JSON.
+ * balancer never kept. It is what the control socket sends as JSON;
+ * addresses are netip.Addr, which JSON carries as dotted quads.
  */
 
-package mdb
+package view
+
+import (
+	"fmt"
+	"net/netip"
+)
 
 // Snapshot is the balancer's state at one instant.
 type Snapshot struct {
@@ -42,7 +48,7 @@ type Totals struct {
 	Timeouts         uint64 `json:"timeouts"`
 }
 
-// Backend is the C backend_t.
+// Backend is a backend as a snapshot saw it: the C backend_t.
 type Backend struct {
 	Object               uint64 `json:"object"` // stable handle (the Go object's address)
 	ID                   uint32 `json:"be_id"`
@@ -63,21 +69,21 @@ type Backend struct {
 	StatStuck            uint64 `json:"be_stat_stuck"`
 }
 
-// Remote is the C remote_t.
+// Remote is a remote (a client host) as a snapshot saw it: the C remote_t.
 type Remote struct {
-	Object        uint64 `json:"object"`
-	Addr          string `json:"rem_addr"` // dotted quad
-	Backend       uint32 `json:"rem_backend"`
-	BackendBackup uint32 `json:"rem_backend_backup"`
-	StatUDP       uint64 `json:"rem_stat_udp"`
-	StatUDPDrop   uint64 `json:"rem_stat_udp_drop"`
-	StatTCP       uint64 `json:"rem_stat_tcp"`
-	StatTCPDrop   uint64 `json:"rem_stat_tcp_drop"`
-	FirstSeen     int64  `json:"rem_first_seen"` // hrtime
-	LastSeen      int64  `json:"rem_last_seen"`  // hrtime
+	Object        uint64     `json:"object"`
+	Addr          netip.Addr `json:"rem_addr"` // IPv4
+	Backend       uint32     `json:"rem_backend"`
+	BackendBackup uint32     `json:"rem_backend_backup"`
+	StatUDP       uint64     `json:"rem_stat_udp"`
+	StatUDPDrop   uint64     `json:"rem_stat_udp_drop"`
+	StatTCP       uint64     `json:"rem_stat_tcp"`
+	StatTCPDrop   uint64     `json:"rem_stat_tcp_drop"`
+	FirstSeen     int64      `json:"rem_first_seen"` // hrtime
+	LastSeen      int64      `json:"rem_last_seen"`  // hrtime
 }
 
-// Timeout is the C timeout_t: one scheduled timer.
+// Timeout is one scheduled timer as a snapshot saw it: the C timeout_t.
 type Timeout struct {
 	Object      uint64 `json:"object"`
 	ID          uint64 `json:"to_id"`           // scheduling sequence number
@@ -89,16 +95,23 @@ type Timeout struct {
 	Active      bool   `json:"to_active"` // always true: only scheduled timers are listed
 }
 
-// Proxy is one open TCP connection and its backend session.
+// Proxy is one open TCP connection and its backend session, as a snapshot
+// saw it.
 type Proxy struct {
-	Object    uint64 `json:"object"`
-	ID        uint64 `json:"conn_id"`
-	Addr      string `json:"remote_ip"`
-	Port      uint16 `json:"remote_port"`
-	Backend   uint32 `json:"backend"`
-	State     string `json:"state"`
-	ToBackend uint64 `json:"bytes_to_backend"`
-	ToClient  uint64 `json:"bytes_to_client"`
-	Started   int64  `json:"started"` // hrtime
-	AgeNS     int64  `json:"age_ns"`
+	Object    uint64     `json:"object"`
+	ID        uint64     `json:"conn_id"`
+	Addr      netip.Addr `json:"remote_ip"` // IPv4
+	Port      uint16     `json:"remote_port"`
+	Backend   uint32     `json:"backend"`
+	State     string     `json:"state"`
+	ToBackend uint64     `json:"bytes_to_backend"`
+	ToClient  uint64     `json:"bytes_to_client"`
+	Started   int64      `json:"started"` // hrtime
+	AgeNS     int64      `json:"age_ns"`
+}
+
+// String formats a snapshot's summary line (for tests and logs).
+func (s *Snapshot) String() string {
+	return fmt.Sprintf("snapshot at %d: %d backends, %d remotes, %d timeouts, %d TCP proxies",
+		s.Snaptime, len(s.Backends), s.Balancer.Remotes, len(s.Timeouts), len(s.Proxies))
 }

@@ -4,9 +4,10 @@
  * the list of what is supported.
  */
 
-package mdb
+package view
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -19,8 +20,8 @@ func fixedSnapshot() *Snapshot {
 			{Object: 0xc000123450, ID: 5302, Path: "/var/run/binder/sockets/5302", Removed: true, Reconnect: false},
 		},
 		Remotes: []Remote{
-			{Object: 0x80b0cd0, Addr: "10.77.77.5", Backend: 5301, StatUDP: 3},
-			{Object: 0x80b0250, Addr: "10.77.77.64", Backend: 5301, BackendBackup: 5302},
+			{Object: 0x80b0cd0, Addr: netip.MustParseAddr("10.77.77.5"), Backend: 5301, StatUDP: 3},
+			{Object: 0x80b0250, Addr: netip.MustParseAddr("10.77.77.64"), Backend: 5301, BackendBackup: 5302},
 		},
 		Timeouts: []Timeout{
 			{Object: 0x80aff08, ID: 3, ScheduledAt: 0x317ef1a176887, Expiry: 0x317f0441d5a87,

@@ -26,7 +26,7 @@
  * else is an error that lists what is supported.
  */
 
-package mdb
+package view
 
 import (
 	"fmt"
@@ -53,87 +53,112 @@ const (
 	kindSym    // a function name (to_func)
 )
 
-type member struct {
-	name string
+// value is one member of one object, read from the snapshot's view when
+// it is printed (the views are not copied into another shape).
+type value struct {
 	kind valueKind
 	u    uint64
 	s    string
-	ip   [4]byte
+	ip   netip.Addr // kindIP
 }
 
-type object struct {
-	handle  uint64
-	members []member
+// member is one member of a C type: its name and how to read it from a
+// view of type T.
+type member[T any] struct {
+	name string
+	get  func(*T) value
 }
 
-func (o *object) find(name string) (*member, bool) {
-	for i := range o.members {
-		if o.members[i].name == name {
-			return &o.members[i], true
-		}
-	}
-	return nil, false
+func uintM[T any](name string, f func(*T) uint64) member[T] {
+	return member[T]{name, func(x *T) value { return value{kind: kindUint, u: f(x)} }}
 }
 
-func u(name string, v uint64) member   { return member{name: name, kind: kindUint, u: v} }
-func bl(name string, v bool) member    { return member{name: name, kind: kindBool, u: boolNum(v)} }
-func st(name, v string) member         { return member{name: name, kind: kindString, s: v} }
-func hnd(name string, v uint64) member { return member{name: name, kind: kindHandle, u: v} }
+func boolM[T any](name string, f func(*T) bool) member[T] {
+	return member[T]{name, func(x *T) value { return value{kind: kindBool, u: boolNum(f(x))} }}
+}
 
-// walker is one anchor: its type and its objects.
+func strM[T any](name string, f func(*T) string) member[T] {
+	return member[T]{name, func(x *T) value { return value{kind: kindString, s: f(x)} }}
+}
+
+// walker is one anchor: its type, and its objects' handles and members
+// read from a snapshot.
 type walker struct {
 	anchor, typ string
-	objects     func(*Snapshot) []object
+	names       []string // the members, in the C structure's order
+	count       func(s *Snapshot) int
+	handle      func(s *Snapshot, i int) uint64
+	member      func(s *Snapshot, i, m int) value // member m of object i
+}
+
+// walkerOf builds the walker over the views list(s) returns.
+func walkerOf[T any](anchor, typ string, list func(*Snapshot) []T, handle func(*T) uint64, members ...member[T]) walker {
+	names := make([]string, len(members))
+	for i, m := range members {
+		names[i] = m.name
+	}
+	return walker{
+		anchor: anchor, typ: typ, names: names,
+		count:  func(s *Snapshot) int { return len(list(s)) },
+		handle: func(s *Snapshot, i int) uint64 { return handle(&list(s)[i]) },
+		member: func(s *Snapshot, i, m int) value { return members[m].get(&list(s)[i]) },
+	}
+}
+
+// find is the index of the member called name.
+func (wk *walker) find(name string) (int, bool) {
+	for i, n := range wk.names {
+		if n == name {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 var walkers = []walker{
-	{"g_backends", "backend_t", backendObjects},
-	{"g_remotes", "remote_t", remoteObjects},
-	{"g_timeouts", "timeout_t", timeoutObjects},
-}
-
-func backendObjects(s *Snapshot) []object {
-	out := make([]object, 0, len(s.Backends))
-	for _, b := range s.Backends {
-		out = append(out, object{handle: b.Object, members: []member{
-			u("be_id", uint64(b.ID)), st("be_path", b.Path),
-			bl("be_ok", b.OK), bl("be_reconnect", b.Reconnect),
-			bl("be_heartbeat_outstanding", b.HeartbeatOutstanding), bl("be_removed", b.Removed),
-			u("be_remotes", uint64(b.Remotes)), u("be_reconnect_delay", uint64(b.ReconnectDelay)),
-			u("be_stat_conn_start", b.StatConnStart), u("be_stat_conn_error", b.StatConnError),
-			u("be_stat_udp", b.StatUDP), u("be_stat_tcp", b.StatTCP), u("be_stat_stuck", b.StatStuck),
-		}})
-	}
-	return out
-}
-
-func remoteObjects(s *Snapshot) []object {
-	out := make([]object, 0, len(s.Remotes))
-	for _, r := range s.Remotes {
-		a, _ := netip.ParseAddr(r.Addr)
-		ip := a.As4()
-		out = append(out, object{handle: r.Object, members: []member{
-			{name: "rem_addr.S_un.S_addr", kind: kindIP, ip: ip,
-				u: uint64(ip[0]) | uint64(ip[1])<<8 | uint64(ip[2])<<16 | uint64(ip[3])<<24},
-			u("rem_backend", uint64(r.Backend)), u("rem_backend_backup", uint64(r.BackendBackup)),
-			u("rem_stat_udp", r.StatUDP), u("rem_stat_udp_drop", r.StatUDPDrop),
-			u("rem_stat_tcp", r.StatTCP), u("rem_stat_tcp_drop", r.StatTCPDrop),
-			u("rem_first_seen", uint64(r.FirstSeen)), u("rem_last_seen", uint64(r.LastSeen)),
-		}})
-	}
-	return out
-}
-
-func timeoutObjects(s *Snapshot) []object {
-	out := make([]object, 0, len(s.Timeouts))
-	for _, t := range s.Timeouts {
-		out = append(out, object{handle: t.Object, members: []member{
-			u("to_id", t.ID), u("to_scheduled_at", uint64(t.ScheduledAt)), u("to_expiry", uint64(t.Expiry)),
-			u("to_period", uint64(t.PeriodNS)),
-			{name: "to_func", kind: kindSym, s: t.Func}, st("to_arg", t.Arg), bl("to_active", t.Active),
-		}})
-	}
-	return out
+	walkerOf("g_backends", "backend_t", func(s *Snapshot) []Backend { return s.Backends }, func(b *Backend) uint64 { return b.Object },
+		uintM("be_id", func(b *Backend) uint64 { return uint64(b.ID) }),
+		strM("be_path", func(b *Backend) string { return b.Path }),
+		boolM("be_ok", func(b *Backend) bool { return b.OK }),
+		boolM("be_reconnect", func(b *Backend) bool { return b.Reconnect }),
+		boolM("be_heartbeat_outstanding", func(b *Backend) bool { return b.HeartbeatOutstanding }),
+		boolM("be_removed", func(b *Backend) bool { return b.Removed }),
+		uintM("be_remotes", func(b *Backend) uint64 { return uint64(b.Remotes) }),
+		uintM("be_reconnect_delay", func(b *Backend) uint64 { return uint64(b.ReconnectDelay) }),
+		uintM("be_stat_conn_start", func(b *Backend) uint64 { return b.StatConnStart }),
+		uintM("be_stat_conn_error", func(b *Backend) uint64 { return b.StatConnError }),
+		uintM("be_stat_udp", func(b *Backend) uint64 { return b.StatUDP }),
+		uintM("be_stat_tcp", func(b *Backend) uint64 { return b.StatTCP }),
+		uintM("be_stat_stuck", func(b *Backend) uint64 { return b.StatStuck }),
+	),
+	walkerOf("g_remotes", "remote_t", func(s *Snapshot) []Remote { return s.Remotes }, func(r *Remote) uint64 { return r.Object },
+		member[Remote]{"rem_addr.S_un.S_addr", func(r *Remote) value {
+			// The C in_addr's s_addr read on a little-endian host.
+			v := value{kind: kindIP, ip: r.Addr}
+			if r.Addr.Is4() {
+				ip := r.Addr.As4()
+				v.u = uint64(ip[0]) | uint64(ip[1])<<8 | uint64(ip[2])<<16 | uint64(ip[3])<<24
+			}
+			return v
+		}},
+		uintM("rem_backend", func(r *Remote) uint64 { return uint64(r.Backend) }),
+		uintM("rem_backend_backup", func(r *Remote) uint64 { return uint64(r.BackendBackup) }),
+		uintM("rem_stat_udp", func(r *Remote) uint64 { return r.StatUDP }),
+		uintM("rem_stat_udp_drop", func(r *Remote) uint64 { return r.StatUDPDrop }),
+		uintM("rem_stat_tcp", func(r *Remote) uint64 { return r.StatTCP }),
+		uintM("rem_stat_tcp_drop", func(r *Remote) uint64 { return r.StatTCPDrop }),
+		uintM("rem_first_seen", func(r *Remote) uint64 { return uint64(r.FirstSeen) }),
+		uintM("rem_last_seen", func(r *Remote) uint64 { return uint64(r.LastSeen) }),
+	),
+	walkerOf("g_timeouts", "timeout_t", func(s *Snapshot) []Timeout { return s.Timeouts }, func(t *Timeout) uint64 { return t.Object },
+		uintM("to_id", func(t *Timeout) uint64 { return t.ID }),
+		uintM("to_scheduled_at", func(t *Timeout) uint64 { return uint64(t.ScheduledAt) }),
+		uintM("to_expiry", func(t *Timeout) uint64 { return uint64(t.Expiry) }),
+		uintM("to_period", func(t *Timeout) uint64 { return uint64(t.PeriodNS) }),
+		member[Timeout]{"to_func", func(t *Timeout) value { return value{kind: kindSym, s: t.Func} }},
+		strM("to_arg", func(t *Timeout) string { return t.Arg }),
+		boolM("to_active", func(t *Timeout) bool { return t.Active }),
+	),
 }
 
 // RunPipeline evaluates an mdb-style pipeline over s and writes the result.
@@ -149,11 +174,10 @@ func RunPipeline(w io.Writer, s *Snapshot, pipeline string) error {
 	if err != nil {
 		return err
 	}
-	objs := wk.objects(s)
 	var out strings.Builder
 	if len(stages) == 1 {
-		for _, o := range objs {
-			fmt.Fprintf(&out, "%x\n", o.handle)
+		for i := range wk.count(s) {
+			fmt.Fprintf(&out, "%x\n", wk.handle(s, i))
 		}
 		_, err := io.WriteString(w, out.String())
 		return err
@@ -170,7 +194,7 @@ func RunPipeline(w io.Writer, s *Snapshot, pipeline string) error {
 		if err := checkType(words[1], wk); err != nil {
 			return err
 		}
-		if err := printObjects(&out, objs, words[2:]); err != nil {
+		if err := printObjects(&out, s, wk, words[2:]); err != nil {
 			return err
 		}
 	case "::printf":
@@ -180,7 +204,7 @@ func RunPipeline(w io.Writer, s *Snapshot, pipeline string) error {
 		if err := checkType(words[2], wk); err != nil {
 			return err
 		}
-		if err := printfObjects(&out, objs, words[1], words[3:]); err != nil {
+		if err := printfObjects(&out, s, wk, words[1], words[3:]); err != nil {
 			return err
 		}
 	default:
@@ -304,58 +328,56 @@ func mdbHex(v uint64) string {
 	return "0x" + strconv.FormatUint(v, 16)
 }
 
-func printValue(m *member) string {
-	switch m.kind {
+func printValue(v value) string {
+	switch v.kind {
 	case kindBool:
-		if m.u != 0 {
+		if v.u != 0 {
 			return "0x1 (B_TRUE)"
 		}
 		return "0 (0)"
 	case kindString:
-		return strconv.Quote(m.s)
+		return strconv.Quote(v.s)
 	case kindSym:
-		return m.s
+		return v.s
 	default:
-		return mdbHex(m.u)
+		return mdbHex(v.u)
 	}
 }
 
-func printObjects(out *strings.Builder, objs []object, names []string) error {
-	for _, o := range objs {
+// printObjects prints each object of wk in s as mdb's ::print does: the
+// whole object, or the members named.
+func printObjects(out *strings.Builder, s *Snapshot, wk *walker, names []string) error {
+	idx := make([]int, len(names))
+	for j, n := range names {
+		m, ok := wk.find(n)
+		if !ok {
+			return fmt.Errorf("no member %q; members: %s", n, strings.Join(wk.names, " "))
+		}
+		idx[j] = m
+	}
+	for i := range wk.count(s) {
 		if len(names) == 0 {
 			out.WriteString("{\n")
-			for i := range o.members {
-				m := &o.members[i]
-				if m.kind == kindIP {
-					fmt.Fprintf(out, "    rem_addr = {\n        S_un = {\n            S_addr = %s\n        }\n    }\n", mdbHex(m.u))
+			for m, name := range wk.names {
+				v := wk.member(s, i, m)
+				if v.kind == kindIP {
+					fmt.Fprintf(out, "    rem_addr = {\n        S_un = {\n            S_addr = %s\n        }\n    }\n", mdbHex(v.u))
 					continue
 				}
-				fmt.Fprintf(out, "    %s = %s\n", m.name, printValue(m))
+				fmt.Fprintf(out, "    %s = %s\n", name, printValue(v))
 			}
 			out.WriteString("}\n")
 			continue
 		}
-		for _, n := range names {
-			m, ok := o.find(n)
-			if !ok {
-				return fmt.Errorf("no member %q; members: %s", n, memberNames(&o))
-			}
-			fmt.Fprintf(out, "%s = %s\n", n, printValue(m))
+		for j, m := range idx {
+			fmt.Fprintf(out, "%s = %s\n", names[j], printValue(wk.member(s, i, m)))
 		}
 	}
 	return nil
 }
 
-func memberNames(o *object) string {
-	var names []string
-	for _, m := range o.members {
-		names = append(names, m.name)
-	}
-	return strings.Join(names, " ")
-}
-
-// printfObjects formats each object with an mdb ::printf format.
-func printfObjects(out *strings.Builder, objs []object, format string, args []string) error {
+// printfObjects formats each object of wk in s with an mdb ::printf format.
+func printfObjects(out *strings.Builder, s *Snapshot, wk *walker, format string, args []string) error {
 	convs, err := parseFormat(format)
 	if err != nil {
 		return err
@@ -369,30 +391,35 @@ func printfObjects(out *strings.Builder, objs []object, format string, args []st
 	if n != len(args) {
 		return fmt.Errorf("::printf format %q has %d conversions but %d arguments were given", format, n, len(args))
 	}
-	for _, o := range objs {
+	idx := make([]int, len(args)) // -1: "." (the object's handle)
+	for j, arg := range args {
+		if arg == "." {
+			idx[j] = -1
+			continue
+		}
+		m, ok := wk.find(arg)
+		if !ok {
+			return fmt.Errorf("no member %q; members: . %s", arg, strings.Join(wk.names, " "))
+		}
+		idx[j] = m
+	}
+	for i := range wk.count(s) {
 		a := 0
 		for _, c := range convs {
 			if c.verb == 0 {
 				out.WriteString(c.literal)
 				continue
 			}
-			arg := args[a]
-			a++
-			var m member
-			if arg == "." {
-				m = hnd(".", o.handle)
-			} else {
-				p, ok := o.find(arg)
-				if !ok {
-					return fmt.Errorf("no member %q; members: . %s", arg, memberNames(&o))
-				}
-				m = *p
+			name, v := ".", value{kind: kindHandle, u: wk.handle(s, i)}
+			if m := idx[a]; m >= 0 {
+				name, v = wk.names[m], wk.member(s, i, m)
 			}
-			s, err := c.format(&m)
+			a++
+			str, err := c.format(name, v)
 			if err != nil {
 				return err
 			}
-			out.WriteString(s)
+			out.WriteString(str)
 		}
 	}
 	return nil
@@ -444,29 +471,29 @@ func parseFormat(f string) ([]conversion, error) {
 	return out, nil
 }
 
-func (c conversion) format(m *member) (string, error) {
+func (c conversion) format(name string, v value) (string, error) {
 	var s string
 	switch c.verb {
 	case 'd', 'u':
-		if m.kind == kindString || m.kind == kindSym {
-			return "", fmt.Errorf("%%%c of %s, a string", c.verb, m.name)
+		if v.kind == kindString || v.kind == kindSym {
+			return "", fmt.Errorf("%%%c of %s, a string", c.verb, name)
 		}
-		s = strconv.FormatUint(m.u, 10)
+		s = strconv.FormatUint(v.u, 10)
 	case 'x', 'p':
-		if m.kind == kindString || m.kind == kindSym {
-			return "", fmt.Errorf("%%%c of %s, a string", c.verb, m.name)
+		if v.kind == kindString || v.kind == kindSym {
+			return "", fmt.Errorf("%%%c of %s, a string", c.verb, name)
 		}
-		s = strconv.FormatUint(m.u, 16)
+		s = strconv.FormatUint(v.u, 16)
 	case 's':
-		if m.kind != kindString && m.kind != kindSym {
-			return "", fmt.Errorf("%%s of %s, which is not a string", m.name)
+		if v.kind != kindString && v.kind != kindSym {
+			return "", fmt.Errorf("%%s of %s, which is not a string", name)
 		}
-		s = m.s
+		s = v.s
 	case 'I':
-		if m.kind != kindIP {
-			return "", fmt.Errorf("%%I of %s, which is not an IPv4 address", m.name)
+		if v.kind != kindIP {
+			return "", fmt.Errorf("%%I of %s, which is not an IPv4 address", name)
 		}
-		s = netip.AddrFrom4(m.ip).String()
+		s = v.ip.String()
 	}
 	if pad := c.width - len(s); pad > 0 {
 		if c.left {

@@ -3,7 +3,7 @@
  * from public sources), and of kstat-style patterns.
  */
 
-package mdb
+package view
 
 import (
 	"strings"

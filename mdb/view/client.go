@@ -1,9 +1,11 @@
 /*
  * The control socket's client side, for balstat: send one request line,
- * read one JSON response.
+ * read one JSON response. The requests and the answer's shape are the
+ * server's (package mdb, control.go); Response and LevelState are here so
+ * that both ends share them without the client linking the server.
  */
 
-package mdb
+package view
 
 import (
 	"encoding/json"
@@ -14,6 +16,10 @@ import (
 	"time"
 )
 
+// DefaultControlPath is where the balancer listens, and balstat asks,
+// unless told otherwise.
+const DefaultControlPath = "/var/run/binder/balancer/control"
+
 // maxResponse bounds what a client reads (a snapshot of a very large
 // remote table is big, but not unbounded).
 const maxResponse = 1 << 30
@@ -23,6 +29,13 @@ type Response struct {
 	Snapshot *Snapshot   `json:"snapshot,omitempty"`
 	LogLevel *LevelState `json:"log_level,omitempty"`
 	Error    string      `json:"error,omitempty"`
+}
+
+// LevelState is the log level in force, as the control socket reports it.
+type LevelState struct {
+	Level      string `json:"level"`
+	Configured string `json:"configured"`
+	Until      string `json:"until,omitempty"` // RFC 3339; empty: no revert pending
 }
 
 // Request sends line to the control socket at path and decodes the answer;

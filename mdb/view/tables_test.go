@@ -1,0 +1,58 @@
+/*
+ * Tests of Binder's tables: to the byte as Binder's bin/balstat printed
+ * them, and the -v columns.
+ */
+
+package view
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestTablesAreBinders(t *testing.T) {
+	snap := &Snapshot{
+		Backends: []Backend{
+			{Object: 0xc00010a000, ID: 5301, Path: "/var/run/binder/sockets/5301", OK: true, Remotes: 2, StatUDP: 10, StatConnStart: 1},
+			{Object: 0xc00010a0f0, ID: 5302, Path: "/var/run/binder/sockets/5302", Remotes: 0},
+		},
+		Remotes: []Remote{
+			{Object: 0xc000200000, Addr: netip.MustParseAddr("10.77.77.5"), Backend: 5301, StatUDP: 7},
+			{Object: 0xc000200080, Addr: netip.MustParseAddr("10.77.77.64"), Backend: 5301, BackendBackup: 5302, StatTCP: 1},
+		},
+	}
+	// What Binder's bin/balstat printed: its printf headers and mdb
+	// ::printf rows, widths 12/8/4/8 and 12/8/12.
+	want := "BACKENDS:\n\n" +
+		"      OBJECT  BACKEND  OK? #REMOTES SOCKET PATH\n" +
+		"  c00010a000     5301    1        2 /var/run/binder/sockets/5301\n" +
+		"  c00010a0f0     5302    0        0 /var/run/binder/sockets/5302\n" +
+		"\nREMOTE PEERS:\n\n" +
+		"      OBJECT  BACKEND    REMOTE IP\n" +
+		"  c000200000     5301   10.77.77.5\n" +
+		"  c000200080     5301  10.77.77.64\n" +
+		"\n"
+	var b bytes.Buffer
+	if err := WriteTables(&b, snap, false); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != want {
+		t.Errorf("tables:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := WriteTables(&b, snap, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"      OBJECT  BACKEND  OK? #REMOTES CONN_START CONN_ERROR          UDP        TCP      STUCK SOCKET PATH\n",
+		"  c00010a000     5301    1        2          1          0           10          0          0 /var/run/binder/sockets/5301\n",
+		"      OBJECT  BACKEND    REMOTE IP   BACKUP          UDP   UDP_DROP        TCP   TCP_DROP\n",
+		"  c000200080     5301  10.77.77.64     5302            0          0          1          0\n",
+	} {
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("-v tables lack %q:\n%s", line, b.String())
+		}
+	}
+}
