@@ -29,7 +29,8 @@
 #	                backends direct, one table of figures and ratios;
 #	                BBAL=path benches another balancer binary,
 #	                BBAL_COMPARE=path adds one as a column of the same run;
-#	                BENCH_FLAGS passes options (bin/bench -h: -pin, -poll)
+#	                BENCH_FLAGS passes options (bin/bench -h: -pin, -poll;
+#	                -counts: only the counted figures, syscalls need perf)
 #	make bench-smoke the same paths for a second each (make test runs it)
 #	make soak       the hostile-conditions soak (a few minutes, not in CI)
 #	                (these three install the npm peers only if missing:

@@ -14,15 +14,20 @@
 //	echo_linux.go       echo backends: backend protocol over AF_UNIX, and
 //	                    plain UDP (which is also the reflector), both with TCP
 //	proc_linux.go       CPU ticks and RSS of a process from /proc
+//	counts_linux.go     the counted figures: syscalls (perf), context
+//	                    switches and CPU (/proc) per query, over rounds
 //	roles_linux.go      the subprocess roles (echo, reflector) of this binary
 //	paths_linux.go      starting and stopping each path under test
 //	tcpload_linux.go    TCP queries per second and connections per second
 //	dnsperf_linux.go    dnsperf as the second load generator
 //	cpus_linux.go       where the generator and the paths run (-pin)
 //	bench_linux.go      the paths and how each figure is measured
-//	report_linux.go     the table, the ratios against the targets, the notes
+//	report_linux.go     the table, the targets (judged on counted figures,
+//	                    read on timed ones), the notes
 //	soak_linux.go       the hostile-conditions soak
 //
 // Timings on a shared machine are noisy; the ratios compare paths measured
 // one after the other in the same run, which cancels part of that noise.
+// The targets are judged only on what the kernel counts (syscalls, context
+// switches, CPU time per query); timed figures are printed as readings.
 package bench

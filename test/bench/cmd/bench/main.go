@@ -6,6 +6,9 @@
 //	bench [-bbal PATH] [-compare PATH] [-smoke] [-workers N]   the table
 //	                                           (-compare: a second balancer
 //	                                           binary as one more column)
+//	bench -counts [-bbal PATH] [-compare PATH] only the counted figures
+//	                                           (syscalls, context switches,
+//	                                           CPU per query) and their targets
 //	bench -soak [-bbal PATH]                   the hostile-conditions soak
 //
 // BBAL in the environment names the balancer binary when -bbal is not
@@ -31,6 +34,8 @@ func main() {
 	bbal := flag.String("bbal", def, "the balancer binary to bench (env BBAL)")
 	smoke := flag.Bool("smoke", false, "a second per path: check that every path answers")
 	soak := flag.Bool("soak", false, "run the hostile-conditions soak instead")
+	counts := flag.Bool("counts", false, "only the counted figures (syscalls, context switches, CPU per query) and their targets")
+	perf := flag.String("perf", "perf", "perf binary, to count syscalls (Debian: linux-perf; without it syscalls are not counted)")
 	compare := flag.String("compare", os.Getenv("BBAL_COMPARE"), "a second balancer binary to measure in the same run (env BBAL_COMPARE)")
 	workers := flag.Int("workers", 1, "UDP generator threads (more reach higher rates, but take CPU from the paths)")
 	pin := flag.Bool("pin", false, "run the generator (and TCP load, dnsperf) on one CPU and every path process on the others (with 2 CPUs or more)")
@@ -54,7 +59,7 @@ func main() {
 		}
 	}
 	cfg := bench.Config{
-		BBAL: abs, Compare: cmp, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node",
+		BBAL: abs, Compare: cmp, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node", Perf: *perf, Counts: *counts,
 		RepoRoot: root, Smoke: *smoke, Workers: *workers, Pin: *pin, Poll: *poll, Out: os.Stdout, Progress: os.Stderr,
 	}
 	if *soak {
