@@ -133,6 +133,7 @@ type TCP struct {
 	perClient map[uint32]int
 	drained   func()
 	closed    bool
+	lameDuck  bool // LameDuck was called: each proxy ends once it owes its client nothing
 	stats     TCPStats
 
 	// Records that client input can trigger, each kind at a limited rate.
@@ -217,6 +218,27 @@ func (t *TCP) Close() error {
 func (t *TCP) Drain(done func()) {
 	t.drained = done
 	t.checkDrained()
+}
+
+// errLameDuck ends a connection that owes its client nothing once the
+// balancer is stopping.
+var errLameDuck = errors.New("balancer stopping: connection idle")
+
+// LameDuck stops accepting, closes at once every connection that owes its
+// client nothing (RFC 7766 6.2.3 lets a server close idle connections; the
+// client reconnects, to the next process) and lets each of the others
+// finish what it is doing and close as soon as it owes nothing (see idle).
+// It returns how many it closed at once.
+func (t *TCP) LameDuck() (closedIdle int) {
+	t.lameDuck = true
+	for p := range t.live {
+		if p.idle() {
+			p.teardown(errLameDuck)
+			closedIdle++
+		}
+	}
+	t.Close()
+	return closedIdle
 }
 
 // Abort closes every open proxy.
@@ -391,6 +413,8 @@ type tcpProxy struct {
 	scanned    uint64     // client stream bytes scanned
 	messages   uint64     // complete client messages seen
 	dropped    int        // bytes of a partial last message dropped at the client's EOF
+	answerScan msgScanner // message boundaries in the backend's stream (answers)
+	answers    uint64     // complete answers passed to the client
 
 	toBackend, toClient uint64 // bytes forwarded each way
 }
@@ -437,6 +461,8 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 		p.log.Trace().Int("count", n).Msg("forwarded bytes from back to front")
 		p.moved(n)
 		p.toClient += uint64(n)
+		p.answers += uint64(p.answerScan.feed(data[:n]))
+		p.endIfLameDuck()
 		return n
 	}
 	if len(data) < 4 {
@@ -463,6 +489,8 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 	}
 	m := p.client.Write(data[n:])
 	p.toClient += uint64(m)
+	p.answers += uint64(p.answerScan.feed(data[n : n+m]))
+	p.endIfLameDuck()
 	return n + m
 }
 
@@ -498,6 +526,7 @@ func (e *endpoint) Drained(c *evport.Conn) {
 		p.client.Resume()
 	}
 	p.maybeFinished()
+	p.endIfLameDuck()
 }
 
 // Closed: either side failing ends the pair. A Conn reports err == nil
@@ -525,6 +554,24 @@ func (e *endpoint) Closed(c *evport.Conn, err error) {
 func (p *tcpProxy) maybeFinished() {
 	if p.clientEOF && p.serverEOF && p.client.Queued() == 0 && p.server.Queued() == 0 {
 		p.teardown(nil)
+	}
+}
+
+// idle reports whether the connection owes its client nothing: no client
+// message partly read or waiting to be forwarded, as many whole answers
+// passed back as messages forwarded (one answer per query: Binder serves
+// no zone transfers), and nothing queued for the client. A connection
+// still in its handshake is idle until its client has sent a byte.
+func (p *tcpProxy) idle() bool {
+	return p.scan.have == 0 && p.scanned == p.toBackend && p.answers >= p.messages &&
+		p.answerScan.have == 0 && (p.client == nil || p.client.Queued() == 0)
+}
+
+// endIfLameDuck ends the connection once the balancer is stopping and the
+// connection owes its client nothing.
+func (p *tcpProxy) endIfLameDuck() {
+	if p.tcp.lameDuck && !p.done && p.idle() {
+		p.teardown(errLameDuck)
 	}
 }
 

@@ -117,6 +117,28 @@ func (u *UDP) Close() error {
 	return u.fd.Close()
 }
 
+// StopReading stops reading client datagrams; answers are still sent
+// until Close. What is queued in the socket stays there, for a successor
+// that shares it to read (cmd/bbal's handover) or for Close to discard.
+func (u *UDP) StopReading() error {
+	if u.closed {
+		return nil
+	}
+	return u.fd.Arm(0)
+}
+
+// Outstanding is how many forwarded datagrams have had no answer sent (or
+// dropped) yet: an estimate, since a backend may drop a query unanswered,
+// of the answers still to come.
+func (u *UDP) Outstanding() uint64 {
+	s := &u.stats
+	done := s.Answered + s.DropSendError + s.DropNotClient
+	if done >= s.Forwarded {
+		return 0
+	}
+	return s.Forwarded - done
+}
+
 // ready reads one batch; the socket stays watched, so the loop calls again
 // on the next turn while datagrams are waiting.
 func (u *UDP) ready(evport.Events) {

@@ -11,9 +11,10 @@
  *
  * Signals are received on their own goroutine and posted to the loop:
  *
- *	SIGTERM, SIGINT  first: stop listening, give open TCP connections up
- *	                 to shutdownGrace to finish (then close them), close the
- *	                 backend sessions, log "exiting", exit 0;
+ *	SIGTERM, SIGINT  first: a lame-duck stop (stop.go): stop accepting,
+ *	                 close idle TCP connections, keep answering UDP while
+ *	                 the busy ones finish (up to shutdownGrace), then close
+ *	                 UDP and the backend sessions, log "exiting", exit 0;
  *	                 second: exit 1 at once
  *	SIGHUP           rescan the socket directory now
  *
@@ -33,7 +34,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -44,10 +44,6 @@ import (
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
 )
-
-// shutdownGrace is how long open TCP connections may take to finish after
-// SIGTERM.
-const shutdownGrace = 5 * time.Second
 
 // logTimings records the intervals in force, in milliseconds.
 func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcp proxy.TCPConfig) {
@@ -128,21 +124,10 @@ func run(opts options) int {
 	// What they post runs in loop.Run, once udp and tcp are set.
 	var udp *proxy.UDP
 	var tcp *proxy.TCP
+	stop := &stopping{loop: loop, log: log, table: table, set: set}
 	shutdown := func() {
-		log.Info().Int("tcp_connections", tcp.Live()).Msg("shutting down")
-		udp.Close()
-		tcp.Close()
-		table.Stop()
-		grace := loop.NewTimer(func() {
-			log.Warn().Int("tcp_connections", tcp.Live()).Msg("closing TCP connections still open after the grace period")
-			tcp.Abort()
-		})
-		grace.Reset(shutdownGrace)
-		tcp.Drain(func() {
-			grace.Stop()
-			set.Stop()
-			loop.Stop()
-		})
+		stop.udp, stop.tcp = udp, tcp
+		stop.lameDuck(loop.Stop)
 	}
 	stopSignals := handleSignals(loop, log, shutdown, set.Rescan)
 	defer stopSignals()

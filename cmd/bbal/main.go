@@ -19,8 +19,10 @@ in options.go.
 
 Logs are node-bunyan JSON records on stdout (package bunyan), with the C
 balancer's messages, levels and fields. Signals: SIGTERM or SIGINT shuts
-down (open TCP connections get a grace period; a second signal exits at
-once), SIGHUP rescans the socket directory.
+down as a lame duck (the TCP listener and idle TCP connections close at
+once, UDP is answered until the busy ones have finished, up to a grace
+period; a second signal exits at once), SIGHUP rescans the socket
+directory.
 
 Exit status: 0 after a clean shutdown, 1 for a usage error (one line on
 stderr, with the usage, nothing bound) or a fatal error at start-up or run

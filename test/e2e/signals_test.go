@@ -1,7 +1,8 @@
 /*
  * End-to-end tests of the process's life cycle (SPEC §2, issue 5): SIGHUP
- * rescans at once; SIGTERM closes the listeners, lets an open TCP
- * connection finish, logs "exiting" and exits 0; a second SIGTERM exits 1
+ * rescans at once; SIGTERM closes the TCP listener and idle connections at
+ * once, lets a busy TCP connection finish its message while UDP is still
+ * answered, logs "exiting" and exits 0; a second SIGTERM exits 1
  * at once; a usage error is one line on stderr and exit 1.
  */
 
@@ -39,13 +40,32 @@ func TestSignalHUPRescans(t *testing.T) {
 	}
 }
 
-// SIGTERM: the listeners close at once, an open TCP connection may still
-// finish its exchange, then the process logs "exiting" and exits 0.
+// SIGTERM is a lame-duck stop: the TCP listener closes at once, a busy
+// connection (a message in progress) may still finish its message and gets
+// its answer, UDP is answered throughout that drain, and once the busy
+// connection has its answer the balancer closes it, logs "exiting" and
+// exits 0.
 func TestSignalTERMDrainsTCP(t *testing.T) {
 	bal, conn := balancerWithOpenTCP(t)
+	udp := newUDPClient(t, bal, "127.0.0.1")
+	udp.mustWhoami("5301")
+
+	// One byte of the next message's length: the connection is busy.
+	q := new(dns.Msg)
+	q.SetQuestion("whoami.example.", dns.TypeTXT)
+	wire, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	framed := binary.BigEndian.AppendUint16(nil, uint16(len(wire)))
+	framed = append(framed, wire...)
+	if _, err := conn.Write(framed[:1]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the balancer read it
 
 	bal.Signal(syscall.SIGTERM)
-	bal.WaitLog("shutting down", map[string]any{"tcp_connections": 1}, 5*time.Second)
+	bal.WaitLog("shutting down", map[string]any{"tcp_connections": 1, "tcp_idle_closed": 0}, 5*time.Second)
 
 	// New connections are refused once the listener is closed.
 	deadline := time.Now().Add(5 * time.Second)
@@ -61,18 +81,57 @@ func TestSignalTERMDrainsTCP(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// The open connection still works during the grace period.
-	exchangeTCP(t, conn, "whoami.example.")
-	if err := bal.Wait(500 * time.Millisecond); err == nil {
-		t.Fatal("balancer exited while a TCP connection was still open")
+	// UDP is answered throughout the drain, and the process stays.
+	for i := 0; i < 10; i++ {
+		udp.mustWhoami("5301")
+		time.Sleep(50 * time.Millisecond)
 	}
-	conn.Close()
+	if err := bal.Wait(10 * time.Millisecond); err == nil {
+		t.Fatal("balancer exited while a TCP connection was busy")
+	}
+
+	// The busy connection finishes its message and gets its answer; then
+	// the balancer closes it and exits.
+	if _, err := conn.Write(framed[1:]); err != nil {
+		t.Fatal(err)
+	}
+	readAnswerTCP(t, conn, q.Id)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var b [1]byte
+	if n, err := conn.Read(b[:]); n != 0 || err == nil {
+		t.Fatalf("after its answer the drained connection read %d bytes, %v; want it closed", n, err)
+	}
 	if err := bal.Wait(10 * time.Second); err != nil {
 		t.Fatalf("balancer after SIGTERM: %v", err)
 	}
 	last := bal.Records()[len(bal.Records())-1]
 	if last.Msg() != "exiting" {
 		t.Errorf("last record is %q, want \"exiting\"", last.Msg())
+	}
+	// Closed because it owed nothing more, not by the grace period.
+	if r := bal.Find("closing TCP connections still open after the grace period", nil); len(r) != 0 {
+		t.Errorf("the busy connection was closed by the grace period, not once answered: %v", r)
+	}
+}
+
+// SIGTERM closes an idle TCP connection (one that owes its client nothing)
+// at once, so the process does not wait for it (RFC 7766 6.2.3).
+func TestSignalTERMClosesIdleTCP(t *testing.T) {
+	bal, conn := balancerWithOpenTCP(t)
+	start := time.Now()
+	bal.Signal(syscall.SIGTERM)
+	bal.WaitLog("shutting down", map[string]any{"tcp_connections": 1, "tcp_idle_closed": 1}, 5*time.Second)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var b [1]byte
+	if n, err := conn.Read(b[:]); n != 0 || err == nil {
+		t.Fatalf("idle connection read %d bytes, %v after SIGTERM; want it closed", n, err)
+	}
+	if err := bal.Wait(5 * time.Second); err != nil {
+		t.Fatalf("balancer after SIGTERM: %v", err)
+	}
+	// The drain took no grace period: well under shutdownGrace (5 s).
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("exit took %v after SIGTERM with only an idle connection open", took)
 	}
 }
 
@@ -159,6 +218,14 @@ func exchangeTCP(t *testing.T, conn net.Conn, name string) {
 	if _, err := conn.Write(wire); err != nil {
 		t.Fatal(err)
 	}
+	readAnswerTCP(t, conn, q.Id)
+}
+
+// readAnswerTCP reads one DNS-over-TCP answer with the given ID (and at
+// least one answer record).
+func readAnswerTCP(t *testing.T, conn net.Conn, id uint16) {
+	t.Helper()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	var lenbuf [2]byte
 	if _, err := readFull(conn, lenbuf[:]); err != nil {
 		t.Fatalf("reading answer length: %v", err)
@@ -171,7 +238,7 @@ func exchangeTCP(t *testing.T, conn net.Conn, name string) {
 	if err := m.Unpack(buf); err != nil {
 		t.Fatal(err)
 	}
-	if m.Id != q.Id || len(m.Answer) == 0 {
+	if m.Id != id || len(m.Answer) == 0 {
 		t.Fatalf("bad answer: %v", &m)
 	}
 }
