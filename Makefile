@@ -18,12 +18,15 @@
 #	                SMF manifests against the DTD in $(SMF_DTD) (a missing
 #	                tool or DTD skips that lint, but fails under CI)
 #	make test       everything CI runs: the npm test peers if missing, check,
-#	                an illumos build of cmd/bbal and of every package's
-#	                test binary (illumos-tests; compiled, not run), the
-#	                allocation tests without -race, then go test -race ./...
-#	make illumos-tests  every package's test binary built for illumos, in
-#	                $(BUILD)/illumos-tests.tar.gz with run-tests.sh: unpack
-#	                it in a SmartOS zone and run ./run-tests.sh (README)
+#	                illumos-tests (compiled and symbol-checked, not run),
+#	                the allocation tests without -race, then
+#	                go test -race ./...
+#	make illumos-tests  bbal, balstat and every package's test binary built
+#	                for illumos, their imports checked against illumos's
+#	                libraries (test/illumos/symcheck), and the tests that
+#	                run in a zone in $(BUILD)/illumos-tests.tar.gz with
+#	                run-tests.sh: unpack it in a SmartOS zone and run
+#	                ./run-tests.sh (README)
 #	make bench      the side-by-side benchmark (a few minutes, not in CI):
 #	                bbal, dnsdist, a recvmmsg reflector and the echo
 #	                backends direct, one table of figures and ratios;
@@ -80,13 +83,14 @@ RELEASE_BIN = $(BUILD)/illumos-amd64/bbal
 RELEASE_BALSTAT = $(BUILD)/illumos-amd64/balstat
 TARBALL = $(BUILD)/mname-balancer.tar.gz
 ILLUMOS_TESTS = $(BUILD)/illumos-tests
+ILLUMOS_UNPACKED = $(BUILD)/illumos-unpacked
 
 ILLUMOS_ENV = GOOS=illumos GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0
 RELEASE_GOFLAGS = -trimpath -buildvcs=false -ldflags '-buildid= -s -w'
 
 SMF_MANIFESTS = $(sort $(wildcard smf/manifests/*.xml))
 SMF_METHODS = $(sort $(wildcard smf/methods/*))
-SHELL_SCRIPTS = test/illumos/run-tests.sh
+SHELL_SCRIPTS = test/illumos/run-tests.sh test/illumos/symbols/regen.sh
 
 BBAL ?= $(BIN)/bbal
 
@@ -134,7 +138,6 @@ check:
 	    $(XMLLINT) --noout --nowarning --dtdvalid $(SMF_DTD) $(SMF_MANIFESTS)
 
 test: check test/node_modules/.package-lock.json
-	$(ILLUMOS_ENV) $(GO) build -o /dev/null ./cmd/bbal
 	$(MAKE) illumos-tests
 	# The allocation proofs without -race, which skips some of them.
 	$(GO) test -count=1 -run Alloc ./bunyan ./evport ./backend ./proxy ./remote
@@ -156,19 +159,32 @@ soak: all | test/node_modules/.package-lock.json
 	$(GO) build -o $(BIN)/bench ./test/bench/cmd/bench
 	$(BIN)/bench -soak -bbal $(BBAL)
 
-# One test binary per package with tests, at the package's path, with its
-# testdata; the packages that need the source tree, Go or node to run
-# (test/...) are compiled too, so they are checked, and run there fails.
+# Every package's test binary, bbal and balstat, built for illumos, and
+# test/illumos/symcheck run over them all: it fails, naming the symbol, the
+# binary and the importing package, on any name that the NEEDED illumos
+# libraries do not export (test/illumos/symbols), which the Go linker lets
+# through and illumos's run-time linker refuses at start.  The tarball packs
+# the test binaries that run in a zone with nothing else installed: every
+# package outside test/, with its testdata.  The packages under test/ need
+# what a zone lacks (e2e: node, node-mname and a Go build of bbal; smftest:
+# make and the source tree; cparity: the C program's source; bench: Linux;
+# illumos: Go): they are built and checked here, in $(ILLUMOS_UNPACKED), not
+# packed.
 illumos-tests:
-	rm -rf $(ILLUMOS_TESTS) $(ILLUMOS_TESTS).tar.gz
-	mkdir -p $(ILLUMOS_TESTS)
+	rm -rf $(ILLUMOS_TESTS) $(ILLUMOS_TESTS).tar.gz $(ILLUMOS_UNPACKED)
+	mkdir -p $(ILLUMOS_TESTS) $(ILLUMOS_UNPACKED)
+	$(ILLUMOS_ENV) $(GO) build -o $(ILLUMOS_UNPACKED)/bbal ./cmd/bbal
+	$(ILLUMOS_ENV) $(GO) build -o $(ILLUMOS_UNPACKED)/balstat ./cmd/balstat
 	module=$$($(GO) list -m) && \
 	for pkg in $$($(ILLUMOS_ENV) $(GO) list \
 	    -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
 		dir=$${pkg#"$$module"/}; \
-		$(ILLUMOS_ENV) $(GO) test -c -o $(ILLUMOS_TESTS)/$$dir/$${dir##*/}.test $$pkg || exit 1; \
-		if [ -d $$dir/testdata ]; then cp -R $$dir/testdata $(ILLUMOS_TESTS)/$$dir/; fi; \
+		case $$dir in test/*) out=$(ILLUMOS_UNPACKED)/$$dir ;; *) out=$(ILLUMOS_TESTS)/$$dir ;; esac; \
+		$(ILLUMOS_ENV) $(GO) test -c -o $$out/$${dir##*/}.test $$pkg || exit 1; \
+		if [ -d $$dir/testdata ]; then cp -R $$dir/testdata $$out/; fi; \
 	done
+	$(GO) run ./test/illumos/symcheck $$(find $(ILLUMOS_UNPACKED) $(ILLUMOS_TESTS) -type f \
+	    \( -name '*.test' -o -name bbal -o -name balstat \) | sort)
 	cp test/illumos/run-tests.sh $(ILLUMOS_TESTS)/
 	$(TAR) -C $(BUILD) -czf $(ILLUMOS_TESTS).tar.gz illumos-tests
 
