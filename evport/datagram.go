@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/joyent/mname-balancer/internal/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,7 +109,7 @@ func (s *DatagramSocket) RecvFrom(buf []byte) (n int, addr uint32, port uint16, 
 
 // SendTo sends buf as one datagram to addr:port.
 func (s *DatagramSocket) SendTo(buf []byte, addr uint32, port uint16) error {
-	s.to.Addr = [4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}
+	s.to.Addr = ipv4.Bytes(addr)
 	s.to.Port = int(port)
 	return unix.Sendto(s.fd, buf, 0, &s.to)
 }
@@ -175,7 +176,7 @@ func (s *DatagramSocket) dropSend(i int, err error, failed int, first *SendFailu
 
 // inet4 reads an IPv4 socket address as numbers.
 func inet4(in4 *unix.RawSockaddrInet4) (addr uint32, port uint16) {
-	addr = uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
+	addr = ipv4.FromBytes(in4.Addr)
 	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
 	return addr, uint16(p[0])<<8 | uint16(p[1])
 }

@@ -21,6 +21,7 @@ package evport
 import (
 	"unsafe"
 
+	"github.com/joyent/mname-balancer/internal/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -107,7 +108,7 @@ func (s *DatagramSocket) flushSends() (sent, failed int, first SendFailure) {
 // setInet4 writes addr:port into an IPv4 socket address.
 func setInet4(in4 *unix.RawSockaddrInet4, addr uint32, port uint16) {
 	in4.Family = unix.AF_INET
-	in4.Addr = [4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}
+	in4.Addr = ipv4.Bytes(addr)
 	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
 	p[0], p[1] = byte(port>>8), byte(port)
 }

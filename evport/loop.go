@@ -44,7 +44,6 @@
 package evport
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -140,7 +139,7 @@ func (f *FD) Int() int { return f.fd }
 // An fd that Watch armed becomes one-shot again.
 func (f *FD) Arm(ev Events) error {
 	if f.closed {
-		return errors.New("arm: fd is closed")
+		return fmt.Errorf("arm fd %d: closed", f.fd)
 	}
 	if ev == f.armed && !f.watch {
 		return nil
@@ -169,7 +168,7 @@ func (f *FD) Arm(ev Events) error {
 // once.
 func (f *FD) Watch(ev Events) error {
 	if f.closed {
-		return errors.New("watch: fd is closed")
+		return fmt.Errorf("watch fd %d: closed", f.fd)
 	}
 	if ev == 0 {
 		return f.Arm(0)

@@ -37,6 +37,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/internal/ipv4"
 )
 
 // Server is one demo backend.
@@ -224,7 +225,7 @@ func (s *Server) answer(query []byte, addr uint32, port uint16) []byte {
 		return nil
 	}
 	if whoami {
-		client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(addr >> 24), byte(addr >> 16), byte(addr >> 8), byte(addr)}), port)
+		client := netip.AddrPortFrom(netip.AddrFrom4(ipv4.Bytes(addr)), port)
 		if err := b.StartAnswers(); err != nil {
 			return nil
 		}
