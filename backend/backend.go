@@ -74,8 +74,6 @@ type Backend struct {
 	helloAt         time.Time     // when the current session became ok
 	unansweredSince time.Time     // first query since the last answer; zero: none
 
-	remotes int // remotes whose primary this is; changed only through RemoteCounts
-
 	Stats Stats
 }
 
@@ -117,19 +115,17 @@ func (b *Backend) HeartbeatOutstanding() bool { return b.state == StateHeartbeat
 // (0 for a backend that has never faulted).
 func (b *Backend) ReconnectDelay() time.Duration { return b.delay }
 
-// Remotes is the number of remotes whose primary this backend is.
-func (b *Backend) Remotes() int { return b.remotes }
-
 // Log is the backend's logger (carrying be_id and be_path).
 func (b *Backend) Log() *zerolog.Logger { return &b.log }
 
 // Sockaddr is the backend's socket address, for TCP sessions.
 func (b *Backend) Sockaddr() *unix.SockaddrUnix { return &unix.SockaddrUnix{Name: b.path} }
 
-// Session names the current control session (0: none yet). The TCP proxy
-// notes it when it routes a connection here, so that a later Fault is about
-// that session and no other.
-func (b *Backend) Session() uint64 { return b.sessionNum }
+// SessionNumber is the number of the current control session (0: none
+// yet; each new session takes the next). The TCP proxy notes it when it
+// routes a connection here, so that a later Fault is about that session
+// and no other.
+func (b *Backend) SessionNumber() uint64 { return b.sessionNum }
 
 // ForwardUDP queues an INBOUND_UDP frame carrying msg from addr:port on the
 // control session. It reports false, and counts the drop as stuck, when the
@@ -255,8 +251,6 @@ func (b *Backend) invariant() error {
 		return fmt.Errorf("state %v with a closed session", s)
 	case (s.hasSession() || s == StateReconnecting) != b.timer.Scheduled():
 		return fmt.Errorf("state %v with timer scheduled %v", s, b.timer.Scheduled())
-	case b.remotes < 0:
-		return fmt.Errorf("remote count %d", b.remotes)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@
  * heartbeat, connect timeout, probe) run the loop on a hand-driven clock
  * (looptest.StartWithClock) with the default intervals and check each one
  * to the nanosecond: nothing 1 ns before, the event at it. The others use
- * SPEC's intervals divided by a constant (Timings.Scale); their timing is
+ * the default intervals divided by a constant (timescale.Scale); their timing is
  * only ever checked from below, never as a performance bound, and every
  * wait has a generous limit.
  */
@@ -35,6 +35,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/internal/timescale"
 
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/backend/backendtest"
@@ -45,7 +46,7 @@ import (
 // 100 ms with a 300 ms timeout. Heartbeats are pushed out of the way: most
 // fake backends here do not answer them; the heartbeat test restores them.
 func testTimings() backend.Timings {
-	tm := backend.DefaultTimings().Scale(50)
+	tm := timescale.Scale(backend.DefaultTimings(), 50)
 	tm.HeartbeatInterval = time.Hour
 	// No probe on the real clock: queries left unanswered (or dropped as
 	// stuck) for a second would fault the fake backend of a test slowed
@@ -718,7 +719,7 @@ func TestForwardUDPAndCounters(t *testing.T) {
 	// Fault: not OK, ForwardUDP refuses without counting anything.
 	var firstSession uint64
 	onLoop(t, h.loop, func() {
-		firstSession = b.Session()
+		firstSession = b.SessionNumber()
 		b.Fault(firstSession, "test fault")
 		b.Fault(firstSession, "test fault") // a second proxy timing out: the same fault
 		if b.ForwardUDP(1, 1, []byte("x")) {
@@ -739,8 +740,8 @@ func TestForwardUDPAndCounters(t *testing.T) {
 	// A late fault about the first session must not touch the new one.
 	onLoop(t, h.loop, func() {
 		b.Fault(firstSession, "stale")
-		if !b.OK() || b.Session() == firstSession {
-			t.Errorf("a fault about an ended session hit the new one (ok %v, session %d)", b.OK(), b.Session())
+		if !b.OK() || b.SessionNumber() == firstSession {
+			t.Errorf("a fault about an ended session hit the new one (ok %v, session %d)", b.OK(), b.SessionNumber())
 		}
 	})
 	if n := len(h.logs.Find(t, faulted, "be_id", "5360")); n != 1 {
@@ -957,7 +958,7 @@ func TestDescriptorsExhausted(t *testing.T) {
 // and the back-off, never a removal. When a new backend process takes the
 // path over, the next reconnect finds it.
 func TestStaleSocketRetries(t *testing.T) {
-	tm := backend.DefaultTimings().Scale(1000) // reconnect 1 ms, 3 ms, 5 ms ...
+	tm := timescale.Scale(backend.DefaultTimings(), 1000) // reconnect 1 ms, 3 ms, 5 ms ...
 	tm.Scan = time.Hour
 	tm.ConnectTimeout = time.Hour
 	tm.HeartbeatInterval = time.Hour

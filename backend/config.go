@@ -8,7 +8,11 @@ package backend
 
 import "time"
 
-// Timings are the intervals that govern backend sessions.
+// Timings are the intervals that govern backend sessions. The tests'
+// time scale (internal/timescale) leaves the probe's two alone: they
+// measure how soon a live process answers, which no test can speed up,
+// and shortened they would fault backends that are merely busy on a
+// loaded test machine.
 type Timings struct {
 	Scan              time.Duration // re-read the socket directory
 	ConnectTimeout    time.Duration // connect to SERVER_HELLO
@@ -18,8 +22,8 @@ type Timings struct {
 	ReconnectStep     time.Duration // added per further fault ...
 	ReconnectMax      time.Duration // ... while the delay is below this (so it tops out at Max+Step-ish: 33 s)
 	NoBackendsLog     time.Duration // minimum gap between "no backends available" records
-	ProbeAfter        time.Duration // queries unanswered this long: probe with a heartbeat
-	ProbeTimeout      time.Duration // the probe's deadline
+	ProbeAfter        time.Duration `timescale:"fixed"` // queries unanswered this long: probe with a heartbeat
+	ProbeTimeout      time.Duration `timescale:"fixed"` // the probe's deadline
 	StableAfter       time.Duration // ok this long after the hello: stable
 }
 
@@ -52,25 +56,4 @@ func (t *Timings) nextDelay(d time.Duration) time.Duration {
 		return d + t.ReconnectStep
 	}
 	return d
-}
-
-// Scale divides every interval by f (f > 1 shortens them); a test aid.
-// The probe's two intervals are kept: they measure how soon a live process
-// answers, which no test can speed up, and shortened they would fault
-// backends that are merely busy on a loaded test machine.
-func (t Timings) Scale(f float64) Timings {
-	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) / f) }
-	return Timings{
-		Scan:              d(t.Scan),
-		ConnectTimeout:    d(t.ConnectTimeout),
-		HeartbeatInterval: d(t.HeartbeatInterval),
-		HeartbeatTimeout:  d(t.HeartbeatTimeout),
-		ReconnectFirst:    d(t.ReconnectFirst),
-		ReconnectStep:     d(t.ReconnectStep),
-		ReconnectMax:      d(t.ReconnectMax),
-		NoBackendsLog:     d(t.NoBackendsLog),
-		ProbeAfter:        t.ProbeAfter,
-		ProbeTimeout:      t.ProbeTimeout,
-		StableAfter:       d(t.StableAfter),
-	}
 }

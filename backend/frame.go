@@ -126,7 +126,7 @@ var (
 	// ErrPortOutOfRange means a port field holds a value above 65535.
 	ErrPortOutOfRange = errors.New("port out of range")
 	// ErrUDPTooLong means a UDP frame claims more than MaxUDPLength bytes.
-	ErrUDPTooLong = errors.New("UDP frame longer than 1500 bytes")
+	ErrUDPTooLong = errors.New("UDP frame longer than " + strconv.Itoa(MaxUDPLength) + " bytes")
 )
 
 // Frame is one parsed frame. Addr and Port are meaningful for the UDP and

@@ -96,7 +96,7 @@ func newHarnessOn(t *testing.T, run *looptest.Runner, tm backend.Timings) *harne
 	h.loop = run.Loop
 	log := bunyan.New(h.logs, zerolog.DebugLevel)
 	onLoop(t, h.loop, func() {
-		h.set = backend.NewSet(h.loop, log, h.dir, tm)
+		h.set = backend.NewSet(h.loop, log, &bunyan.Limits{}, h.dir, tm)
 		h.set.SetAnswerSink(func(addr uint32, port uint16, msg []byte) {
 			h.mu.Lock()
 			defer h.mu.Unlock()

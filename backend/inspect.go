@@ -24,7 +24,6 @@ type Info struct {
 	Reconnecting         bool          // be_reconnect: a reconnect is scheduled
 	HeartbeatOutstanding bool          // be_heartbeat_outstanding
 	Removed              bool          // be_removed
-	Remotes              int           // be_remotes: remotes whose primary it is
 	ReconnectDelay       time.Duration // be_reconnect_delay
 	Session              uint64        // number of the current control session (0: none yet)
 	Connected            bool          // a control session is open (be_conn != NULL)
@@ -41,7 +40,6 @@ func (b *Backend) Info() Info {
 		Reconnecting:         b.Reconnecting(),
 		HeartbeatOutstanding: b.HeartbeatOutstanding(),
 		Removed:              b.Removed(),
-		Remotes:              b.remotes,
 		ReconnectDelay:       b.delay,
 		Session:              b.sessionNum,
 		Connected:            b.session != nil,

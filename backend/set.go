@@ -18,7 +18,9 @@
  *
  * Selection is round-robin in ID order, starting after the backend chosen
  * last and skipping those not ok; with none ok it returns nil and logs
- * "no backends available" (error) at most once per Timings.NoBackendsLog.
+ * "no backends available" (error) at most once per Timings.NoBackendsLog
+ * (a bunyan.RateLimiter with a burst of one: the summary of the records
+ * it suppressed follows, as for every rate-limited record).
  *
  * OUTBOUND_UDP answers from any backend go to the sink the caller installs
  * with SetAnswerSink (the UDP proxy); this package never imports the proxy.
@@ -28,19 +30,23 @@
 package backend
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/evport"
 )
+
+// msgNoBackends is backend.c's record when Select finds no backend ok.
+const msgNoBackends = "no backends available"
 
 // maxSocketPath is the longest path that fits sockaddr_un.sun_path with its NUL.
 const maxSocketPath = 107
@@ -67,20 +73,19 @@ type Set struct {
 	skipped map[string]bool // non-backend entries already warned about
 	last    uint32          // ID chosen most recently
 
-	sink          AnswerSink
-	noneLoggedAt  time.Time
-	scanTimer     *evport.Timer
-	countsClaimed bool
-	stopped       bool
+	sink      AnswerSink
+	noneLog   *bunyan.RateLimiter // "no backends available"
+	scanTimer *evport.Timer
+	stopped   bool
 
 	// dial starts a session: evport.Dial, replaced by tests that need a
 	// connect to fail in ways a socket directory cannot arrange.
 	dial func(*evport.Loop, unix.Sockaddr, evport.ConnHandler, evport.ConnConfig) (*evport.Conn, error)
 }
 
-// NewSet creates the set for the socket directory dir. Nothing happens
-// until Start.
-func NewSet(loop *evport.Loop, log zerolog.Logger, dir string, t Timings) *Set {
+// NewSet creates the set for the socket directory dir; its rate-limited
+// record joins limits. Nothing happens until Start.
+func NewSet(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, dir string, t Timings) *Set {
 	return &Set{
 		loop:    loop,
 		log:     log,
@@ -89,7 +94,9 @@ func NewSet(loop *evport.Loop, log zerolog.Logger, dir string, t Timings) *Set {
 		byPath:  make(map[string]*Backend),
 		skipped: make(map[string]bool),
 		sink:    func(uint32, uint16, []byte) {},
-		dial:    evport.Dial,
+		noneLog: limits.New(log, zerolog.ErrorLevel, msgNoBackends,
+			bunyan.Rate{Every: t.NoBackendsLog, Burst: 1, SummaryEvery: t.NoBackendsLog}),
+		dial: evport.Dial,
 	}
 }
 
@@ -122,11 +129,12 @@ func (s *Set) Stop() {
 // read it, don't keep or change it.
 func (s *Set) Backends() []*Backend { return s.byID }
 
+// compareID orders backends against an ID (the binary searches of byID).
+func compareID(b *Backend, id uint32) int { return cmp.Compare(b.id, id) }
+
 // Lookup finds a backend by ID.
 func (s *Set) Lookup(id uint32) *Backend {
-	i, found := slices.BinarySearchFunc(s.byID, id, func(b *Backend, id uint32) int {
-		return int(int64(b.id) - int64(id))
-	})
+	i, found := slices.BinarySearchFunc(s.byID, id, compareID)
 	if !found {
 		return nil
 	}
@@ -136,9 +144,7 @@ func (s *Set) Lookup(id uint32) *Backend {
 // Select picks the next ok backend round-robin; nil if none is ok.
 func (s *Set) Select() *Backend {
 	n := len(s.byID)
-	start, _ := slices.BinarySearchFunc(s.byID, s.last+1, func(b *Backend, id uint32) int {
-		return int(int64(b.id) - int64(id))
-	})
+	start, _ := slices.BinarySearchFunc(s.byID, s.last+1, compareID)
 	for i := 0; i < n; i++ {
 		b := s.byID[(start+i)%n]
 		if b.OK() {
@@ -146,9 +152,8 @@ func (s *Set) Select() *Backend {
 			return b
 		}
 	}
-	if now := s.loop.Now(); s.noneLoggedAt.IsZero() || now.Sub(s.noneLoggedAt) >= s.timings.NoBackendsLog {
-		s.noneLoggedAt = now
-		s.log.Error().Int("backends", n).Msg("no backends available")
+	if s.noneLog.Allow(s.loop.Now()) {
+		s.log.Error().Int("backends", n).Msg(msgNoBackends)
 	}
 	return nil
 }
@@ -246,9 +251,7 @@ func unusable(path string) string {
 
 func (s *Set) add(name, path string) {
 	b := newBackend(s, s.nextID(name), path)
-	i, _ := slices.BinarySearchFunc(s.byID, b.id, func(x *Backend, id uint32) int {
-		return int(int64(x.id) - int64(id))
-	})
+	i, _ := slices.BinarySearchFunc(s.byID, b.id, compareID)
 	s.byID = slices.Insert(s.byID, i, b)
 	s.byPath[path] = b
 	b.log.Info().Msg("new backend")

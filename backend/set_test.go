@@ -23,12 +23,13 @@ import (
 
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/backend/backendtest"
+	"github.com/joyent/mname-balancer/internal/timescale"
 )
 
 // idle timings: no periodic scan, no heartbeats, slow reconnects; the
 // tests below drive everything themselves.
 func idleTimings() backend.Timings {
-	tm := backend.DefaultTimings().Scale(50)
+	tm := timescale.Scale(backend.DefaultTimings(), 50)
 	tm.Scan = time.Hour
 	tm.HeartbeatInterval = time.Hour
 	tm.ReconnectFirst = time.Hour
@@ -247,13 +248,13 @@ func TestSelect(t *testing.T) {
 	check("all OK", picks(7), 5301, 5302, 5303, 5301, 5302, 5303, 5301)
 
 	// Last chosen was 5301; with 5302 faulted the turn goes on at 5303.
-	onLoop(t, h.loop, func() { b2.Fault(b2.Session(), "test") })
+	onLoop(t, h.loop, func() { b2.Fault(b2.SessionNumber(), "test") })
 	check("5302 down", picks(4), 5303, 5301, 5303, 5301)
-	onLoop(t, h.loop, func() { b3.Fault(b3.Session(), "test") })
+	onLoop(t, h.loop, func() { b3.Fault(b3.SessionNumber(), "test") })
 	check("only 5301", picks(2), 5301, 5301)
 
 	// None OK: nil, and one record however often Select is called ...
-	onLoop(t, h.loop, func() { b1.Fault(b1.Session(), "test") })
+	onLoop(t, h.loop, func() { b1.Fault(b1.SessionNumber(), "test") })
 	h.advance(tm.NoBackendsLog) // since the empty set's record
 	before := len(h.logs.Find(t, none))
 	check("none OK", picks(5), 0, 0, 0, 0, 0)
@@ -275,6 +276,12 @@ func TestSelect(t *testing.T) {
 	if rs := h.logs.Find(t, none); rs[len(rs)-1].Str("backends") != "3" {
 		t.Errorf("record %v, want backends 3", rs[len(rs)-1])
 	}
+	// The 12 calls that wrote nothing are counted in one summary, written
+	// before the record that ends the interval.
+	sums := h.logs.Find(t, "log records suppressed")
+	if len(sums) != 1 || sums[0].Str("suppressed_msg") != none || sums[0].Str("suppressed") != "12" {
+		t.Errorf("summaries %v, want one of 12 %q records", sums, none)
+	}
 }
 
 // TestUnreadableDirectory: a socket directory that cannot be opened logs the
@@ -292,37 +299,6 @@ func TestUnreadableDirectory(t *testing.T) {
 	if got := h.ids(); len(got) != 0 {
 		t.Errorf("backends %v from a missing directory", got)
 	}
-}
-
-// TestRemoteCounts: the primary counts have one writer, claimed once, and
-// never go below zero.
-func TestRemoteCounts(t *testing.T) {
-	h := newHarness(t, idleTimings())
-	listenQuiet(t, h.dir, "5301")
-	h.start()
-	b := h.backend("5301")
-	mustPanic := func(what string, fn func()) {
-		t.Helper()
-		defer func() {
-			if recover() == nil {
-				t.Errorf("%s did not panic", what)
-			}
-		}()
-		fn()
-	}
-	onLoop(t, h.loop, func() {
-		rc := h.set.ClaimRemoteCounts()
-		mustPanic("a second claim", func() { h.set.ClaimRemoteCounts() })
-		rc.Adjust(b, 2)
-		rc.Adjust(b, -1)
-		if b.Remotes() != 1 {
-			t.Errorf("remotes %d, want 1", b.Remotes())
-		}
-		mustPanic("a count below zero", func() { rc.Adjust(b, -2) })
-		if b.Remotes() != 1 {
-			t.Errorf("remotes %d after a refused adjustment, want 1", b.Remotes())
-		}
-	})
 }
 
 // TestStopIsFinal: after Stop every backend is stopped, and a scan (a late

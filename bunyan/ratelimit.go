@@ -4,16 +4,17 @@ oversized datagram, a refused connection): past a rate, records of one kind
 are suppressed and counted, and one summary record per interval says how
 many were suppressed, so a flood of clients cannot flood the log.
 
-	newPeer := bunyan.NewRateLimiter(log, zerolog.InfoLevel, "new remote peer", bunyan.DefaultRate)
+	var limits bunyan.Limits // one per process: every limiter, one flush
+	newPeer := limits.New(log, zerolog.InfoLevel, "new remote peer", bunyan.DefaultRate)
 
 	if newPeer.Allow(now) {
 		bunyan.IPv4(log.Info(), "remote_ip", addr).Msg("new remote peer")
 	}
 	...
-	newPeer.Flush(now) // from a periodic timer: reports the tail of a flood
+	limits.Flush(now) // from one periodic timer: reports the tail of every flood
 
-The rate is a token bucket (a GCRA, kept as one time value): Rate.PerSecond
-records a second on average, up to Rate.Burst in a row after a quiet spell.
+The rate is a token bucket (a GCRA, kept as one time value): one record
+per Rate.Every on average, up to Rate.Burst in a row after a quiet spell.
 A record that does not fit is suppressed: Allow returns false and the
 caller writes nothing. The first suppression opens a summary period of
 Rate.SummaryEvery; the first Allow or Flush at or after its end writes
@@ -54,14 +55,14 @@ const (
 
 // Rate says how many records of one kind may be written.
 type Rate struct {
-	PerSecond    int           // sustained records per second (>= 1)
+	Every        time.Duration // sustained: one record per Every (> 0)
 	Burst        int           // records in a row after a quiet spell (>= 1)
 	SummaryEvery time.Duration // at most one summary record per this interval (> 0)
 }
 
 // DefaultRate is the rate for records client input can trigger: 10 a
 // second with a burst of 20, and a summary at most once a second.
-var DefaultRate = Rate{PerSecond: 10, Burst: 20, SummaryEvery: time.Second}
+var DefaultRate = Rate{Every: 100 * time.Millisecond, Burst: 20, SummaryEvery: time.Second}
 
 // RateLimiter limits the records of one kind; see the file comment.
 type RateLimiter struct {
@@ -69,7 +70,7 @@ type RateLimiter struct {
 	level zerolog.Level
 	msg   string
 
-	interval  time.Duration // 1s / PerSecond: the cost of one record
+	interval  time.Duration // Rate.Every: the cost of one record
 	tolerance time.Duration // interval * (Burst-1): how far ahead tat may run
 	every     time.Duration // summary interval
 
@@ -83,8 +84,8 @@ type RateLimiter struct {
 // writing its summaries to log. Values of r below the minimum are raised
 // to it.
 func NewRateLimiter(log zerolog.Logger, level zerolog.Level, msg string, r Rate) *RateLimiter {
-	if r.PerSecond < 1 {
-		r.PerSecond = 1
+	if r.Every <= 0 {
+		r.Every = DefaultRate.Every
 	}
 	if r.Burst < 1 {
 		r.Burst = 1
@@ -92,7 +93,7 @@ func NewRateLimiter(log zerolog.Logger, level zerolog.Level, msg string, r Rate)
 	if r.SummaryEvery <= 0 {
 		r.SummaryEvery = DefaultRate.SummaryEvery
 	}
-	interval := time.Second / time.Duration(r.PerSecond)
+	interval := r.Every
 	return &RateLimiter{
 		log:       log,
 		level:     level,
@@ -129,8 +130,8 @@ func (l *RateLimiter) Allow(now time.Time) bool {
 }
 
 // Flush writes the summary of the open period if it has lasted
-// Rate.SummaryEvery by now. Call it periodically (e.g. once a second from
-// a timer) so that the end of a flood is reported without a further record.
+// Rate.SummaryEvery by now. Call it periodically (Limits.Flush, from one
+// timer) so that the end of a flood is reported without a further record.
 func (l *RateLimiter) Flush(now time.Time) {
 	if l.count == 0 {
 		return
@@ -150,3 +151,23 @@ func (l *RateLimiter) Flush(now time.Time) {
 // Suppressed is the number of records suppressed since the limiter was
 // made (for counters).
 func (l *RateLimiter) Suppressed() uint64 { return l.total }
+
+// Limits is a group of limiters flushed together: the process keeps one,
+// and one periodic timer calls Flush for every rate-limited record. The
+// zero value is an empty group. Like a RateLimiter it belongs to one
+// goroutine (the loop).
+type Limits struct{ all []*RateLimiter }
+
+// New makes a limiter (as NewRateLimiter) that the group flushes.
+func (g *Limits) New(log zerolog.Logger, level zerolog.Level, msg string, r Rate) *RateLimiter {
+	l := NewRateLimiter(log, level, msg, r)
+	g.all = append(g.all, l)
+	return l
+}
+
+// Flush writes every due summary (RateLimiter.Flush of each limiter).
+func (g *Limits) Flush(now time.Time) {
+	for _, l := range g.all {
+		l.Flush(now)
+	}
+}

@@ -36,7 +36,7 @@ func summaries(t *testing.T, buf *bunyantest.Buffer) []bunyantest.Record {
 func TestRateLimiterBurstThenRate(t *testing.T) {
 	var buf bunyantest.Buffer
 	l := bunyan.NewRateLimiter(bunyan.New(&buf, zerolog.InfoLevel), zerolog.InfoLevel, "new remote peer",
-		bunyan.Rate{PerSecond: 10, Burst: 20, SummaryEvery: time.Second})
+		bunyan.Rate{Every: 100 * time.Millisecond, Burst: 20, SummaryEvery: time.Second})
 	allowed := 0
 	for i := 0; i < 100; i++ {
 		if l.Allow(epoch) {
@@ -59,7 +59,7 @@ func TestRateLimiterBurstThenRate(t *testing.T) {
 
 func TestRateLimiterSustainedRate(t *testing.T) {
 	l := bunyan.NewRateLimiter(bunyan.New(io.Discard, zerolog.InfoLevel), zerolog.InfoLevel, "k",
-		bunyan.Rate{PerSecond: 10, Burst: 20, SummaryEvery: time.Second})
+		bunyan.Rate{Every: 100 * time.Millisecond, Burst: 20, SummaryEvery: time.Second})
 	// 1000 attempts a second for 10 s: the burst, then 10 a second.
 	allowed, attempts := 0, 0
 	for ms := 0; ms < 10000; ms++ {
@@ -79,7 +79,7 @@ func TestRateLimiterSustainedRate(t *testing.T) {
 func TestRateLimiterSummaries(t *testing.T) {
 	var buf bunyantest.Buffer
 	l := bunyan.NewRateLimiter(bunyan.New(&buf, zerolog.InfoLevel), zerolog.WarnLevel, "oversized UDP packet",
-		bunyan.Rate{PerSecond: 10, Burst: 5, SummaryEvery: time.Second})
+		bunyan.Rate{Every: 100 * time.Millisecond, Burst: 5, SummaryEvery: time.Second})
 	// A flood of 100 a second for 5 s, then silence.
 	allowed := 0
 	for ms := 0; ms < 5000; ms += 10 {
@@ -139,7 +139,7 @@ func TestRateLimiterNoSummaryWithinRate(t *testing.T) {
 func TestRateLimiterLevelOff(t *testing.T) {
 	var buf bunyantest.Buffer
 	l := bunyan.NewRateLimiter(bunyan.New(&buf, zerolog.WarnLevel), zerolog.InfoLevel, "k",
-		bunyan.Rate{PerSecond: 1, Burst: 1, SummaryEvery: time.Second})
+		bunyan.Rate{Every: time.Second, Burst: 1, SummaryEvery: time.Second})
 	for s := 0; s < 10; s++ {
 		if l.Allow(epoch.Add(time.Duration(s) * 100 * time.Millisecond)) {
 			t.Errorf("admitted an info record with the logger at warn")
@@ -168,7 +168,7 @@ func TestRateLimiterLevelOff(t *testing.T) {
 
 func TestRateLimiterClockStepsBack(t *testing.T) {
 	l := bunyan.NewRateLimiter(bunyan.New(io.Discard, zerolog.InfoLevel), zerolog.InfoLevel, "k",
-		bunyan.Rate{PerSecond: 10, Burst: 3, SummaryEvery: time.Second})
+		bunyan.Rate{Every: 100 * time.Millisecond, Burst: 3, SummaryEvery: time.Second})
 	later := epoch.Add(time.Hour)
 	n := 0
 	for i := 0; i < 10; i++ {
@@ -188,7 +188,7 @@ func TestRateLimiterClockStepsBack(t *testing.T) {
 
 func TestRateLimiterDoesNotAllocate(t *testing.T) {
 	l := bunyan.NewRateLimiter(bunyan.New(io.Discard, zerolog.InfoLevel), zerolog.InfoLevel, "k",
-		bunyan.Rate{PerSecond: 10, Burst: 1, SummaryEvery: time.Second})
+		bunyan.Rate{Every: 100 * time.Millisecond, Burst: 1, SummaryEvery: time.Second})
 	now := epoch
 	l.Allow(now)
 	if n := testing.AllocsPerRun(1000, func() {
@@ -210,5 +210,29 @@ func TestRateLimiterDoesNotAllocate(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("admitting and writing a summary: %v allocations per run, want 0", n)
+	}
+}
+
+// Limits.Flush writes the due summary of every limiter in the group, and
+// only the due ones.
+func TestLimitsFlushesEveryMember(t *testing.T) {
+	var buf bunyantest.Buffer
+	log := bunyan.New(&buf, zerolog.InfoLevel)
+	var g bunyan.Limits
+	one := bunyan.Rate{Every: time.Second, Burst: 1, SummaryEvery: time.Second}
+	a := g.New(log, zerolog.InfoLevel, "a", one)
+	b := g.New(log, zerolog.WarnLevel, "b", one)
+	c := g.New(log, zerolog.InfoLevel, "c", bunyan.Rate{Every: time.Second, Burst: 1, SummaryEvery: 10 * time.Second})
+	for _, l := range []*bunyan.RateLimiter{a, b, c} {
+		l.Allow(epoch)
+		l.Allow(epoch)
+	}
+	g.Flush(epoch.Add(time.Second))
+	got := map[string]float64{}
+	for _, r := range summaries(t, &buf) {
+		got[r.Str("suppressed_msg")] = r.Num("suppressed")
+	}
+	if len(got) != 2 || got["a"] != 1 || got["b"] != 1 {
+		t.Errorf("summaries after one Flush %v, want a and b with 1 each (c's period is not over)", got)
 	}
 }

@@ -53,20 +53,21 @@ func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
 	run := looptest.Start(t)
 	b := &testBalancer{run: run, dir: dir}
 	looptest.OnLoop(t, run.Loop, func() {
-		b.set = backend.NewSet(run.Loop, log, dir, backend.DefaultTimings())
-		b.table = remote.NewTable(run.Loop, log, b.set, remote.DefaultTimings())
+		limits := &bunyan.Limits{}
+		b.set = backend.NewSet(run.Loop, log, limits, dir, backend.DefaultTimings())
+		b.table = remote.NewTable(run.Loop, log, limits, b.set, remote.DefaultTimings())
 		// UDP on a port the kernel picks, then TCP on the same number,
 		// which another process may hold: then try another port.
 		var err error
 		for try := 0; ; try++ {
 			listen := netip.MustParseAddrPort("127.0.0.1:0")
-			if b.udp, err = proxy.ListenUDP(run.Loop, log, listen, b.table); err != nil {
+			if b.udp, err = proxy.ListenUDP(run.Loop, log, limits, listen, b.table); err != nil {
 				t.Error(err)
 				return
 			}
 			b.set.SetAnswerSink(b.udp.SendAnswer)
 			listen = netip.AddrPortFrom(listen.Addr(), b.udp.Port())
-			if b.tcp, err = proxy.ListenTCP(run.Loop, log, listen, b.table, proxy.DefaultTCPConfig(1024)); err == nil {
+			if b.tcp, err = proxy.ListenTCP(run.Loop, log, limits, listen, b.table, proxy.DefaultTCPConfig(1024)); err == nil {
 				break
 			}
 			b.udp.Close()

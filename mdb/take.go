@@ -68,6 +68,7 @@ const (
 type raw struct {
 	now      time.Time
 	backends []backend.Info
+	primary  []int // remotes whose primary each of backends is (remote.Table.RemotesOf)
 	remotes  []remote.Info
 	timers   []evport.TimerInfo
 	proxies  []proxy.ProxyInfo
@@ -108,6 +109,10 @@ func (in *Inspector) copyOnLoop(d detail) *raw {
 	s := &in.src
 	r := &raw{now: s.Loop.Now()}
 	r.backends = s.Set.AppendInfo(nil)
+	r.primary = make([]int, len(r.backends))
+	for i, b := range r.backends {
+		r.primary[i] = s.Table.RemotesOf(b.ID)
+	}
 	r.nRemotes = s.Table.Len()
 	if d == takeRemotes {
 		r.remotes = s.Table.AppendInfo(make([]remote.Info, 0, r.nRemotes))
@@ -157,14 +162,14 @@ func (in *Inspector) build(r *raw) *view.Snapshot {
 	t.Remotes, t.Backends, t.Timeouts = uint64(r.nRemotes), uint64(len(r.backends)), uint64(r.nTimers)
 
 	snap.Backends = make([]view.Backend, 0, len(r.backends))
-	for _, b := range r.backends {
+	for i, b := range r.backends {
 		if b.OK {
 			t.BackendsOK++
 		}
 		snap.Backends = append(snap.Backends, view.Backend{
 			Object: uint64(b.Object), ID: b.ID, Path: b.Path, Conn: b.Connected, Session: b.Session,
 			OK: b.OK, Reconnect: b.Reconnecting, HeartbeatOutstanding: b.HeartbeatOutstanding,
-			Removed: b.Removed, Remotes: uint32(b.Remotes),
+			Removed: b.Removed, Remotes: uint32(r.primary[i]),
 			ReconnectDelay: uint32(b.ReconnectDelay / time.Second), ReconnectDelayMS: b.ReconnectDelay.Milliseconds(),
 			StatConnStart: b.Stats.ConnStart, StatConnError: b.Stats.ConnError,
 			StatUDP: b.Stats.UDP, StatTCP: b.Stats.TCP, StatStuck: b.Stats.Stuck,

@@ -1,6 +1,6 @@
 /*
 Package proxy is the balancer's front door: the listening UDP socket and
-the TCP listener (one address and port for both, SPEC §6-7), and the path
+the TCP listener (one address and port for both), and the path
 from a client to its backend and back. It is the one package that sees
 both a client socket and a backend session; everything runs on the event
 loop (package evport), so nothing here locks.

@@ -17,50 +17,41 @@
  * up on it long before (DNS clients retry within a few seconds).
  *
  * Client-triggered records: the oversized-datagram warning and the
- * guard's drop record each go through a bunyan.RateLimiter, and so does a
+ * guard's drop record each go through a bunyan.RateLimiter, and so do a
  * failing receive (not expected of a bound socket, but it would repeat
- * every turn); a 1 s timer writes the summaries of what they suppressed.
+ * every turn) and a failing send; the process's bunyan.Limits, which the
+ * limiters join, writes the summaries of what they suppressed.
  */
 
 package proxy
 
 import (
-	"time"
-
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/bunyan"
-	"github.com/joyent/mname-balancer/evport"
 )
 
 // Messages of the rate-limited UDP records.
 const (
-	msgOversized    = "dropping oversized UDP packet" // udp_proxy.c, warn, len
-	msgNotClient    = "dropping UDP answer to an address that sent no query"
-	msgRecvFailed   = "UDP receive failed"
-	udpRecordsFlush = time.Second
+	msgOversized  = "dropping oversized UDP packet" // udp_proxy.c, warn, len
+	msgNotClient  = "dropping UDP answer to an address that sent no query"
+	msgRecvFailed = "UDP receive failed"
+	msgSendFailed = "could not send UDP answer; dropped"
 )
 
 // udpLimits holds the UDP path's rate-limited records.
 type udpLimits struct {
-	oversized, notClient, recvFailed *bunyan.RateLimiter
-	flushTimer                       *evport.Timer
+	oversized, notClient, recvFailed, sendFailed *bunyan.RateLimiter
 }
 
-// start makes the limiters and the timer that writes their summaries.
-func (l *udpLimits) start(loop *evport.Loop, log zerolog.Logger) {
-	l.oversized = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgOversized, bunyan.DefaultRate)
-	l.notClient = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgNotClient, bunyan.DefaultRate)
-	l.recvFailed = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgRecvFailed, bunyan.DefaultRate)
-	l.flushTimer = loop.Every(udpRecordsFlush, func() {
-		now := loop.Now()
-		l.oversized.Flush(now)
-		l.notClient.Flush(now)
-		l.recvFailed.Flush(now)
-	})
+// init makes the limiters, in the group that writes their summaries.
+func (l *udpLimits) init(log zerolog.Logger, limits *bunyan.Limits) {
+	l.oversized = limits.New(log, zerolog.WarnLevel, msgOversized, bunyan.DefaultRate)
+	l.notClient = limits.New(log, zerolog.WarnLevel, msgNotClient, bunyan.DefaultRate)
+	l.recvFailed = limits.New(log, zerolog.WarnLevel, msgRecvFailed, bunyan.DefaultRate)
+	l.sendFailed = limits.New(log, zerolog.WarnLevel, msgSendFailed,
+		bunyan.Rate{Every: sendErrorEvery, Burst: 1, SummaryEvery: sendErrorEvery})
 }
-
-func (l *udpLimits) stop() { l.flushTimer.Stop() }
 
 // dropOversized counts and logs a client datagram over udpMaxSize.
 func (u *UDP) dropOversized(addr uint32, port uint16, n int) {

@@ -68,7 +68,6 @@ func (t *TCP) AppendProxies(dst []ProxyInfo) []ProxyInfo {
 // NameTimers calls name for each timer the open proxies own, with what it
 // is about (mdb's to_arg).
 func (t *TCP) NameTimers(name func(t *evport.Timer, arg string)) {
-	name(t.flush, "TCP listener (log summaries)")
 	for p := range t.live {
 		if p.okTimer != nil {
 			name(p.okTimer, "TCP connection "+strconv.FormatUint(p.id, 10))

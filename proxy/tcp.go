@@ -1,9 +1,10 @@
 /*
- * The TCP path (SPEC §7): the TCP listener and one proxy per accepted
- * client connection, each joined to a new AF_UNIX session with the
- * client's backend (the one the remote table picks, as for UDP).
+ * The TCP listener and its proxies (the package comment gives the model):
+ * what each state of a proxy does, the admission limits, back-pressure and
+ * the records. The client's backend is the one the remote table routes it
+ * to, as for UDP.
  *
- * A proxy's life:
+ * A proxy's life in detail:
  *
  *	accepted     admission (see Limits below), then the remote and its
  *	             backend are looked up; refused or no backend: the client
@@ -87,6 +88,7 @@ import (
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/internal/ipv4"
 	"github.com/joyent/mname-balancer/remote"
 )
 
@@ -138,7 +140,6 @@ type TCP struct {
 
 	// Records that client input can trigger, each kind at a limited rate.
 	refusedLog, acceptErrLog, timeoutLog, errorLog, connectLog, okTimeoutLog *bunyan.RateLimiter
-	flush                                                                    *evport.Timer
 }
 
 // Messages of the rate-limited records (the C balancer's where it had one).
@@ -151,8 +152,9 @@ const (
 	msgOKTimeout = "timed out connecting to backend"
 )
 
-// ListenTCP binds the TCP listener and starts accepting.
-func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table *remote.Table, cfg TCPConfig) (*TCP, error) {
+// ListenTCP binds the TCP listener and starts accepting; its rate-limited
+// records join limits.
+func ListenTCP(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, addr netip.AddrPort, table *remote.Table, cfg TCPConfig) (*TCP, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -167,26 +169,25 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 	port, err := boundPort(fd)
 	if err != nil {
 		unix.Close(fd)
-		return nil, err
+		return nil, fmt.Errorf("TCP socket %v (fd %d): %w", addr, fd, err)
 	}
 	t := &TCP{loop: loop, log: log, table: table, port: port, cfg: cfg,
 		live: make(map[*tcpProxy]struct{}), perClient: make(map[uint32]int)}
 	rate := bunyan.DefaultRate
-	t.refusedLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgRefused, rate)
+	t.refusedLog = limits.New(log, zerolog.WarnLevel, msgRefused, rate)
 	// At the descriptor limit the Listener retries every AcceptBackoff, ten
 	// times a second: at the default rate that would still be a warning
 	// each time, so accept failures get one a second.
-	t.acceptErrLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgAcceptErr,
-		bunyan.Rate{PerSecond: 1, Burst: 5, SummaryEvery: 10 * time.Second})
-	t.timeoutLog = bunyan.NewRateLimiter(log, zerolog.InfoLevel, msgTimeout, rate)
-	t.errorLog = bunyan.NewRateLimiter(log, zerolog.ErrorLevel, msgError, rate)
-	t.connectLog = bunyan.NewRateLimiter(log, zerolog.WarnLevel, msgConnect, rate)
-	t.okTimeoutLog = bunyan.NewRateLimiter(log, zerolog.ErrorLevel, msgOKTimeout, rate)
+	t.acceptErrLog = limits.New(log, zerolog.WarnLevel, msgAcceptErr,
+		bunyan.Rate{Every: time.Second, Burst: 5, SummaryEvery: 10 * time.Second})
+	t.timeoutLog = limits.New(log, zerolog.InfoLevel, msgTimeout, rate)
+	t.errorLog = limits.New(log, zerolog.ErrorLevel, msgError, rate)
+	t.connectLog = limits.New(log, zerolog.WarnLevel, msgConnect, rate)
+	t.okTimeoutLog = limits.New(log, zerolog.ErrorLevel, msgOKTimeout, rate)
 	t.ln, err = evport.NewListener(loop, fd, t.accept, t.acceptError)
 	if err != nil { // NewListener has closed fd
 		return nil, err
 	}
-	t.flush = loop.Every(time.Second, t.flushLogs)
 	log.Info().Str("address", addr.Addr().String()).Str("port", strconv.Itoa(int(port))).
 		Int("max_conns", cfg.MaxConns).Int("max_per_client", cfg.MaxPerClient).Int("fd_reserve", cfg.FDReserve).
 		Msg("listening for TCP packets")
@@ -252,22 +253,10 @@ func (t *TCP) checkDrained() {
 	if len(t.live) > 0 {
 		return
 	}
-	if t.closed {
-		t.flushLogs()
-		t.flush.Stop()
-	}
 	if t.drained != nil {
 		done := t.drained
 		t.drained = nil
 		done()
-	}
-}
-
-// flushLogs writes the summaries of suppressed records that are due.
-func (t *TCP) flushLogs() {
-	now := t.loop.Now()
-	for _, l := range []*bunyan.RateLimiter{t.refusedLog, t.acceptErrLog, t.timeoutLog, t.errorLog, t.connectLog, t.okTimeoutLog} {
-		l.Flush(now)
 	}
 }
 
@@ -286,7 +275,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		unix.Close(fd)
 		return
 	}
-	addr := uint32(in4.Addr[0])<<24 | uint32(in4.Addr[1])<<16 | uint32(in4.Addr[2])<<8 | uint32(in4.Addr[3])
+	addr := ipv4.FromBytes(in4.Addr)
 	port := uint16(in4.Port)
 	t.nextID++
 	bunyan.IPv4(t.log.Debug().Uint64("conn_id", t.nextID), "remote_ip", addr).
@@ -300,8 +289,8 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 		}
 		return
 	}
-	r := t.table.Lookup(addr)
-	b := t.table.Backend(r)
+	r := t.table.HeardFrom(addr)
+	b := t.table.Route(r)
 	if b == nil {
 		bunyan.IPv4(t.log.Trace(), "remote_ip", addr).Msg("could not find backend for remote")
 		t.stats.Refused++
@@ -312,7 +301,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	}
 	keepaliveErr := setKeepalive(fd)
 	now := t.loop.Now()
-	p := &tcpProxy{tcp: t, id: t.nextID, backend: b, session: b.Session(), addr: addr, port: port,
+	p := &tcpProxy{tcp: t, id: t.nextID, backend: b, session: b.SessionNumber(), addr: addr, port: port,
 		started: now, lastActive: now}
 	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", p.id).
 		Str("remote_ip", bunyan.IPv4String(addr)).Uint16("remote_port", port).Logger()
@@ -364,7 +353,7 @@ func (t *TCP) admit(fd int, addr uint32) string {
 }
 
 // connectFailed counts and logs a proxy that could not be set up.
-// r is the client's remote, valid only during accept (remote.Table.Lookup).
+// r is the client's remote, valid only during accept (remote.Table.HeardFrom).
 func (t *TCP) connectFailed(p *tcpProxy, r *remote.Remote, err error) {
 	t.stats.Refused++
 	t.stats.NoBackend++

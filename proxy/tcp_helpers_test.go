@@ -31,14 +31,15 @@ import (
 )
 
 type tcpHarness struct {
-	t     *testing.T
-	run   *looptest.Runner // on a hand-driven clock: deadlines pass only on advance
-	loop  *evport.Loop
-	logs  *logBuffer
-	set   *backend.Set
-	table *remote.Table
-	tcp   *proxy.TCP
-	fake  *backendtest.Fake // socket 5301: the control session, then one per proxied connection
+	t      *testing.T
+	run    *looptest.Runner // on a hand-driven clock: deadlines pass only on advance
+	loop   *evport.Loop
+	logs   *logBuffer
+	set    *backend.Set
+	table  *remote.Table
+	limits *bunyan.Limits // every rate-limited record; tests flush it by hand
+	tcp    *proxy.TCP
+	fake   *backendtest.Fake // socket 5301: the control session, then one per proxied connection
 }
 
 // testTCPConfig is the default configuration with hour-long deadlines,
@@ -52,7 +53,7 @@ func testTCPConfig() proxy.TCPConfig {
 func newTCPHarness(t *testing.T, cfg proxy.TCPConfig) *tcpHarness {
 	t.Helper()
 	dir := backendtest.SocketDir(t, "pt")
-	h := &tcpHarness{t: t, logs: &logBuffer{}, fake: backendtest.Listen(t, dir, "5301")}
+	h := &tcpHarness{t: t, logs: &logBuffer{}, limits: &bunyan.Limits{}, fake: backendtest.Listen(t, dir, "5301")}
 	run := looptest.StartWithClock(t)
 	h.run, h.loop = run, run.Loop
 	log := bunyan.New(h.logs, zerolog.DebugLevel)
@@ -62,9 +63,9 @@ func newTCPHarness(t *testing.T, cfg proxy.TCPConfig) *tcpHarness {
 	rt := remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour}
 	var err error
 	onLoop(t, h.loop, func() {
-		h.set = backend.NewSet(h.loop, log, dir, bt)
-		h.table = remote.NewTable(h.loop, log, h.set, rt)
-		h.tcp, err = proxy.ListenTCP(h.loop, log, netip.MustParseAddrPort("127.0.0.1:0"), h.table, cfg)
+		h.set = backend.NewSet(h.loop, log, h.limits, dir, bt)
+		h.table = remote.NewTable(h.loop, log, h.limits, h.set, rt)
+		h.tcp, err = proxy.ListenTCP(h.loop, log, h.limits, netip.MustParseAddrPort("127.0.0.1:0"), h.table, cfg)
 		if err == nil {
 			h.set.Start()
 		}

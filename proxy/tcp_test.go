@@ -8,6 +8,7 @@ package proxy_test
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -15,6 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/bunyan"
+	"github.com/joyent/mname-balancer/proxy"
+	"github.com/rs/zerolog"
 )
 
 // TestTCPKeepalive reads the keep-alive options back from the socket the
@@ -99,5 +103,27 @@ func expectClientClosed(t *testing.T, c *net.TCPConn) {
 			t.Fatalf("the balancer did not close the client connection")
 		}
 		return
+	}
+}
+
+// TestTCPConfigErrorsNameTheField: a configuration out of range is refused
+// before anything is bound, with the field and its value in the error.
+func TestTCPConfigErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		change func(*proxy.TCPConfig)
+		want   string
+	}{
+		{func(c *proxy.TCPConfig) { c.OKTimeout = 0 }, "TCPConfig.OKTimeout 0s: must be positive"},
+		{func(c *proxy.TCPConfig) { c.HalfCloseTimeout = -time.Second }, "TCPConfig.HalfCloseTimeout -1s: must be positive"},
+		{func(c *proxy.TCPConfig) { c.MaxConns = 0 }, "TCPConfig.MaxConns 0: must be at least 1"},
+		{func(c *proxy.TCPConfig) { c.MaxPerClient = -2 }, "TCPConfig.MaxPerClient -2: must be at least 1"},
+		{func(c *proxy.TCPConfig) { c.FDReserve = -1 }, "TCPConfig.FDReserve -1: must not be negative"},
+	} {
+		cfg := proxy.DefaultTCPConfig(1024)
+		tc.change(&cfg)
+		_, err := proxy.ListenTCP(nil, zerolog.Nop(), &bunyan.Limits{}, netip.MustParseAddrPort("127.0.0.1:0"), nil, cfg)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("ListenTCP error %v, want %q", err, tc.want)
+		}
 	}
 }

@@ -24,7 +24,7 @@
 package proxy
 
 import (
-	"errors"
+	"fmt"
 	"time"
 )
 
@@ -68,24 +68,24 @@ func DefaultTCPConfig(fdLimit uint64) TCPConfig {
 	}
 }
 
-// Scale divides every duration by f (the end-to-end tests' time scale).
-func (c TCPConfig) Scale(f float64) TCPConfig {
-	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) / f) }
-	c.OKTimeout = scale(c.OKTimeout)
-	c.MessageTimeout = scale(c.MessageTimeout)
-	c.IdleTimeout = scale(c.IdleTimeout)
-	c.HalfCloseTimeout = scale(c.HalfCloseTimeout)
-	return c
-}
-
+// validate names the first field out of range, with its value.
 func (c TCPConfig) validate() error {
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"OKTimeout", c.OKTimeout}, {"MessageTimeout", c.MessageTimeout},
+		{"IdleTimeout", c.IdleTimeout}, {"HalfCloseTimeout", c.HalfCloseTimeout}} {
+		if d.value <= 0 {
+			return fmt.Errorf("TCPConfig.%s %v: must be positive", d.name, d.value)
+		}
+	}
 	switch {
-	case c.OKTimeout <= 0 || c.MessageTimeout <= 0 || c.IdleTimeout <= 0 || c.HalfCloseTimeout <= 0:
-		return errors.New("TCP timeouts must be positive")
-	case c.MaxConns < 1 || c.MaxPerClient < 1:
-		return errors.New("TCP connection limits must be at least 1")
+	case c.MaxConns < 1:
+		return fmt.Errorf("TCPConfig.MaxConns %d: must be at least 1", c.MaxConns)
+	case c.MaxPerClient < 1:
+		return fmt.Errorf("TCPConfig.MaxPerClient %d: must be at least 1", c.MaxPerClient)
 	case c.FDReserve < 0:
-		return errors.New("TCP descriptor reserve must not be negative")
+		return fmt.Errorf("TCPConfig.FDReserve %d: must not be negative", c.FDReserve)
 	}
 	return nil
 }

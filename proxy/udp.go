@@ -1,6 +1,6 @@
 /*
- * The UDP path (SPEC §6): the listening UDP socket, client datagrams in,
- * backend answers out.
+ * The UDP path: the listening UDP socket, client datagrams in, backend
+ * answers out (the package comment gives the model; this is how).
  *
  * In: the socket is watched (evport FD.Watch), armed once and for good: each
  * turn in which it is readable the loop reads one batch of up to
@@ -9,7 +9,8 @@
  * re-arming per wake-up (on illumos the loop renews the association, one
  * port_associate per wake-up). For each: a datagram over 1500 bytes is
  * dropped with a warning (rate-limited, guard.go); otherwise the client's
- * remote record and backend are found and the datagram is queued on that
+ * remote is found (remote.Table.HeardFrom) and routed to its backend
+ * (remote.Table.Route), and the datagram is queued on that
  * backend's control session as INBOUND_UDP. The loop flushes each session
  * once at the end of the turn. No backend, or a stuck one, drops the
  * datagram and counts it against the remote. Trace records as udp_proxy.c's:
@@ -26,8 +27,9 @@
  * together (one sendmmsg on Linux) as soon as the callback that produced
  * them returns (Loop.AfterCallback): the answers parsed from one backend
  * read leave when that read is parsed, not at the end of the turn. A send
- * error drops that answer and is logged (at most once per logEvery, with a
- * count of the rest).
+ * error drops that answer and is logged at a limited rate (at most one
+ * record per sendErrorEvery; each says how many answers were dropped since
+ * the last one, and a summary counts the records suppressed).
  *
  * Each datagram's true size is known (evport.DatagramSocket), so an
  * oversized one is reported with it. Nothing on this path allocates:
@@ -53,8 +55,8 @@ import (
 )
 
 const (
-	udpMaxSize = backend.MaxUDPLength
-	logEvery   = 5 * time.Second
+	udpMaxSize     = backend.MaxUDPLength
+	sendErrorEvery = 5 * time.Second
 )
 
 // UDP is the listening UDP socket and its packet path.
@@ -67,16 +69,16 @@ type UDP struct {
 	port  uint16
 	flush func() // u.flushAnswers, made once: AfterCallback takes it without allocating
 
-	stats         UDPStats  // counters for mdb (inspect.go)
-	limits        udpLimits // rate-limited records (guard.go)
-	sendErrors    uint64    // answers dropped since the last log record
-	sendErrLogged time.Time
-	closed        bool
+	stats      UDPStats  // counters for mdb (inspect.go)
+	limits     udpLimits // rate-limited records (guard.go)
+	sendErrors uint64    // answers dropped since the last "could not send" record
+	closed     bool
 }
 
-// ListenUDP binds the UDP socket and starts reading. The caller installs
-// SendAnswer as the backend Set's answer sink.
-func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table *remote.Table) (*UDP, error) {
+// ListenUDP binds the UDP socket and starts reading; its rate-limited
+// records join limits. The caller installs SendAnswer as the backend Set's
+// answer sink.
+func ListenUDP(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, addr netip.AddrPort, table *remote.Table) (*UDP, error) {
 	fd, err := bindSocket(unix.SOCK_DGRAM, addr)
 	if err != nil {
 		return nil, fmt.Errorf("UDP socket: %w", err)
@@ -84,7 +86,7 @@ func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 	port, err := boundPort(fd)
 	if err != nil {
 		unix.Close(fd)
-		return nil, err
+		return nil, fmt.Errorf("UDP socket %v (fd %d): %w", addr, fd, err)
 	}
 	u := &UDP{
 		loop:  loop,
@@ -99,7 +101,7 @@ func ListenUDP(loop *evport.Loop, log zerolog.Logger, addr netip.AddrPort, table
 		u.fd.Close()
 		return nil, err
 	}
-	u.limits.start(loop, log)
+	u.limits.init(log, limits)
 	log.Info().Str("address", addr.Addr().String()).Str("port", strconv.Itoa(int(port))).Msg("listening for UDP packets")
 	return u, nil
 }
@@ -113,7 +115,6 @@ func (u *UDP) Port() uint16 { return u.port }
 func (u *UDP) Close() error {
 	u.flushAnswers() // what the current callback queued; later answers are dropped
 	u.closed = true
-	u.limits.stop()
 	return u.fd.Close()
 }
 
@@ -171,8 +172,8 @@ func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 		bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).Int("len", len(msg)).
 			Msg("received UDP packet from remote")
 	}
-	r := u.table.Lookup(addr)
-	b := u.table.Backend(r)
+	r := u.table.HeardFrom(addr)
+	b := u.table.Route(r)
 	if b == nil || !b.ForwardUDP(addr, port, msg) {
 		if b == nil {
 			u.stats.DropNoBackend++
@@ -229,19 +230,15 @@ func (u *UDP) flushAnswers() {
 	}
 }
 
-// sendFailed counts answers that could not be sent and logs, at most once
-// per logEvery, the first of them with the number dropped since the last
-// record.
+// sendFailed counts answers that could not be sent and logs, at a limited
+// rate, the first of them with the number dropped since the last record.
 func (u *UDP) sendFailed(failed int, first evport.SendFailure) {
 	u.stats.DropSendError += uint64(failed)
 	u.sendErrors += uint64(failed)
-	addr, port, err := first.Addr, first.Port, first.Err
-	now := u.loop.Now()
-	if !u.sendErrLogged.IsZero() && now.Sub(u.sendErrLogged) < logEvery {
+	if !u.limits.sendFailed.Allow(u.loop.Now()) {
 		return
 	}
-	u.sendErrLogged = now
-	e := bunyan.IPv4(u.log.Warn(), "remote_ip", addr).Uint16("remote_port", port).Uint64("dropped", u.sendErrors)
-	bunyan.Errno(e, err).Msg("could not send UDP answer; dropped")
+	e := bunyan.IPv4(u.log.Warn(), "remote_ip", first.Addr).Uint16("remote_port", first.Port).Uint64("dropped", u.sendErrors)
+	bunyan.Errno(e, first.Err).Msg(msgSendFailed)
 	u.sendErrors = 0
 }

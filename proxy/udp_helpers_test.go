@@ -28,6 +28,7 @@ import (
 	"github.com/joyent/mname-balancer/bunyan/bunyantest"
 	"github.com/joyent/mname-balancer/evport"
 	"github.com/joyent/mname-balancer/evport/looptest"
+	"github.com/joyent/mname-balancer/internal/ipv4"
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
 )
@@ -50,6 +51,7 @@ type udpHarness struct {
 	dir    string
 	set    *backend.Set
 	table  *remote.Table
+	limits *bunyan.Limits // every rate-limited record; tests flush it by hand
 	udp    *proxy.UDP
 	client *net.UDPConn
 	to     netip.AddrPort // the proxy's address
@@ -60,7 +62,7 @@ type udpHarness struct {
 func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *backendtest.Session) {
 	t.Helper()
 	dir := backendtest.SocketDir(t, "pt")
-	h := &udpHarness{t: t, dir: dir, logs: &logBuffer{}}
+	h := &udpHarness{t: t, dir: dir, logs: &logBuffer{}, limits: &bunyan.Limits{}}
 	var fake *backendtest.Fake
 	if backendName != "" {
 		fake = backendtest.Listen(t, dir, backendName)
@@ -76,9 +78,9 @@ func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *backendtest.
 	bt.HeartbeatInterval = time.Hour
 	rt := remote.Timings{Expiry: time.Hour, Sweep: time.Hour, Rebalance: time.Hour, EvictAfter: time.Hour}
 	onLoop(t, h.loop, func() {
-		h.set = backend.NewSet(h.loop, log, dir, bt)
-		h.table = remote.NewTable(h.loop, log, h.set, rt)
-		h.udp, err = proxy.ListenUDP(h.loop, log, netip.MustParseAddrPort("127.0.0.1:0"), h.table)
+		h.set = backend.NewSet(h.loop, log, h.limits, dir, bt)
+		h.table = remote.NewTable(h.loop, log, h.limits, h.set, rt)
+		h.udp, err = proxy.ListenUDP(h.loop, log, h.limits, netip.MustParseAddrPort("127.0.0.1:0"), h.table)
 		if err == nil {
 			h.set.SetAnswerSink(h.udp.SendAnswer)
 			h.set.Start()
@@ -122,15 +124,14 @@ func (h *udpHarness) clientAddr() (uint32, uint16) {
 // balancerAddr is an IPv4 address and port as the balancer numbers them
 // (the address a big-endian uint32, as the remote table keys it).
 func balancerAddr(ap netip.AddrPort) (uint32, uint16) {
-	a := ap.Addr().As4()
-	return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]), ap.Port()
+	return ipv4.FromBytes(ap.Addr().As4()), ap.Port()
 }
 
 // makeKnown puts addr in the remote table, as a query from it would, so
 // that the reflection guard lets answers to it through.
 func (h *udpHarness) makeKnown(addr uint32) {
 	h.t.Helper()
-	onLoop(h.t, h.loop, func() { h.table.Lookup(addr) })
+	onLoop(h.t, h.loop, func() { h.table.HeardFrom(addr) })
 }
 
 func (h *udpHarness) send(msg []byte) {
@@ -168,4 +169,11 @@ func (h *udpHarness) backendStats() backend.Stats {
 	var st backend.Stats
 	onLoop(h.t, h.loop, func() { st = h.set.Backends()[0].Stats })
 	return st
+}
+
+// flushLimits writes, on the loop, the summaries due after the loop's time
+// plus d: what the daemon's one flush timer does once d has passed.
+func (h *udpHarness) flushLimits(d time.Duration) {
+	h.t.Helper()
+	onLoop(h.t, h.loop, func() { h.limits.Flush(h.loop.Now().Add(d)) })
 }

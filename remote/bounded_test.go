@@ -28,20 +28,20 @@ func TestEvictLeastRecentlySeen(t *testing.T) {
 	onLoop(t, h.loop, func() {
 		h.table.SetMaxRemotes(3)
 		for i := 1; i <= 3; i++ {
-			h.table.Backend(h.table.Lookup(ip10(i)))
+			h.table.Route(h.table.HeardFrom(ip10(i)))
 		}
 	})
 	// Within EvictAfter of the last of them: a newcomer is refused.
 	h.run.Advance(rt.EvictAfter - time.Nanosecond)
 	onLoop(t, h.loop, func() {
-		if h.table.Backend(h.table.Lookup(ip10(4))) != nil || h.table.Known(ip10(4)) || h.table.Stats().Refused != 1 {
+		if h.table.Route(h.table.HeardFrom(ip10(4))) != nil || h.table.Known(ip10(4)) || h.table.Stats().Refused != 1 {
 			t.Errorf("a newcomer %v before EvictAfter was admitted (stats %+v)", rt.EvictAfter-time.Nanosecond, h.table.Stats())
 		}
 	})
 	h.run.Advance(time.Nanosecond)
 	onLoop(t, h.loop, func() {
-		h.table.Lookup(ip10(1)) // 1 is seen again: 2 is now the oldest
-		if b := h.table.Backend(h.table.Lookup(ip10(4))); b == nil {
+		h.table.HeardFrom(ip10(1)) // 1 is seen again: 2 is now the oldest
+		if b := h.table.Route(h.table.HeardFrom(ip10(4))); b == nil {
 			t.Error("the new remote got no backend")
 		}
 		if h.table.Len() != 3 || h.table.Known(ip10(2)) || !h.table.Known(ip10(1)) || !h.table.Known(ip10(3)) || !h.table.Known(ip10(4)) {
@@ -65,14 +65,14 @@ func TestFullOfActiveRemotesRefusesNewClients(t *testing.T) {
 	h := newHarness(t, rt, "5301", "5302")
 	onLoop(t, h.loop, func() {
 		h.table.SetMaxRemotes(2)
-		h.table.Backend(h.table.Lookup(ip10(1)))
-		h.table.Backend(h.table.Lookup(ip10(2)))
+		h.table.Route(h.table.HeardFrom(ip10(1)))
+		h.table.Route(h.table.HeardFrom(ip10(2)))
 		for range 3 {
-			r := h.table.Lookup(ip10(3))
+			r := h.table.HeardFrom(ip10(3))
 			if r == nil {
 				t.Fatal("Lookup returned nil")
 			}
-			if b := h.table.Backend(r); b != nil {
+			if b := h.table.Route(r); b != nil {
 				t.Errorf("a refused client got backend %d, want nil", b.ID())
 			}
 			r.Stats.UDPDrop++ // what the proxy does: must be harmless
@@ -81,7 +81,7 @@ func TestFullOfActiveRemotesRefusesNewClients(t *testing.T) {
 			t.Errorf("Len %d, 10.0.0.3 known %v; want 2 and not known", h.table.Len(), h.table.Known(ip10(3)))
 		}
 		for i := 1; i <= 2; i++ {
-			if h.table.Backend(h.table.Lookup(ip10(i))) == nil {
+			if h.table.Route(h.table.HeardFrom(ip10(i))) == nil {
 				t.Errorf("known remote %d not served in a full table", i)
 			}
 		}
@@ -108,11 +108,11 @@ func TestEvictionKeepsCountsExact(t *testing.T) {
 	onLoop(t, h.loop, func() {
 		h.table.SetMaxRemotes(50)
 		for i := 0; i < 500; i++ {
-			if h.table.Backend(h.table.Lookup(ip10(i))) == nil {
+			if h.table.Route(h.table.HeardFrom(ip10(i))) == nil {
 				t.Fatalf("remote %d got no backend", i)
 			}
 			if i%7 == 0 { // keep some old ones alive
-				h.table.Lookup(ip10(i / 2))
+				h.table.HeardFrom(ip10(i / 2))
 			}
 		}
 		if h.table.Len() > 50 {
@@ -120,7 +120,7 @@ func TestEvictionKeepsCountsExact(t *testing.T) {
 		}
 		total, withPrimary := 0, 0
 		for _, b := range h.set.Backends() {
-			total += b.Remotes()
+			total += h.table.RemotesOf(b.ID())
 		}
 		h.table.Each(func(r *remote.Remote) {
 			if r.PrimaryID() != 0 {
@@ -145,12 +145,12 @@ func TestExpiryOfManyRemotesIsSpreadOverTurns(t *testing.T) {
 	h := newHarnessClock(t, rt, "5301", "5302")
 	onLoop(t, h.loop, func() {
 		for i := 0; i < n; i++ {
-			h.table.Backend(h.table.Lookup(ip10(i)))
+			h.table.Route(h.table.HeardFrom(ip10(i)))
 		}
 	})
 	h.run.Advance(rt.Expiry + time.Nanosecond)
 	onLoop(t, h.loop, func() {
-		h.table.Lookup(ip10(n)) // a fresh one stays
+		h.table.HeardFrom(ip10(n)) // a fresh one stays
 		h.table.Expire()
 		// One turn forgets a batch, not everything.
 		if left := h.table.Len(); left <= 1 || left >= n+1 {
@@ -174,7 +174,7 @@ func TestFloodOfNewClientsIsRateLimited(t *testing.T) {
 	onLoop(t, h.loop, func() {
 		h.table.Start()
 		for i := 0; i < 1000; i++ { // the clock stands still
-			h.table.Backend(h.table.Lookup(ip10(i)))
+			h.table.Route(h.table.HeardFrom(ip10(i)))
 		}
 	})
 	for _, msg := range []string{"new remote peer", "remote assigned to new primary backend"} {
@@ -185,8 +185,10 @@ func TestFloodOfNewClientsIsRateLimited(t *testing.T) {
 			t.Errorf("a summary before a second has passed: %v", rs)
 		}
 	}
-	// The flush timer writes the summaries a second later.
+	// The process's flush (one timer in bbal) writes the summaries a second
+	// later: the table's limiters are in the group it flushes.
 	h.run.Advance(time.Second)
+	onLoop(t, h.loop, func() { h.limits.Flush(h.loop.Now()) })
 	for _, msg := range []string{"new remote peer", "remote assigned to new primary backend"} {
 		rs := h.logs.Find(t, "log records suppressed", "suppressed_msg", msg)
 		if want := 1000 - bunyan.DefaultRate.Burst; len(rs) != 1 || int(rs[0].Num("suppressed")) != want {
@@ -204,13 +206,13 @@ func TestKnownRemoteLookupDoesNotAllocate(t *testing.T) {
 	h := newHarness(t, noPeriodic, "5301", "5302")
 	onLoop(t, h.loop, func() {
 		for i := 0; i < 100; i++ {
-			h.table.Backend(h.table.Lookup(ip10(i)))
+			h.table.Route(h.table.HeardFrom(ip10(i)))
 		}
 		i := 0
 		if n := testing.AllocsPerRun(1000, func() {
 			i = (i + 1) % 100
-			r := h.table.Lookup(ip10(i))
-			if h.table.Backend(r) == nil || !h.table.Known(ip10(i)) || h.table.Known(ip10(1000)) {
+			r := h.table.HeardFrom(ip10(i))
+			if h.table.Route(r) == nil || !h.table.Known(ip10(i)) || h.table.Known(ip10(1000)) {
 				t.Fatal("known remote not served")
 			}
 			r.Stats.UDP++
@@ -236,11 +238,11 @@ func TestFullTableDoesNotAllocate(t *testing.T) {
 				h.table.SetMaxRemotes(10000)
 				i := 0
 				for ; i < 20000; i++ { // full, and past the map's growth
-					h.table.Backend(h.table.Lookup(ip10(i)))
+					h.table.Route(h.table.HeardFrom(ip10(i)))
 				}
 				n := testing.AllocsPerRun(50000, func() {
 					i++
-					h.table.Backend(h.table.Lookup(ip10(i)))
+					h.table.Route(h.table.HeardFrom(ip10(i)))
 				})
 				if n != 0 {
 					t.Errorf("%v allocations per new address in a full table, want 0", n)

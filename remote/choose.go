@@ -19,9 +19,10 @@ package remote
 
 import "github.com/joyent/mname-balancer/backend"
 
-// Backend chooses the backend for the remote's next packet or connection
-// by the rules in the file comment; nil when no backend is ok.
-func (t *Table) Backend(r *Remote) *backend.Backend {
+// Route chooses the backend for the remote's next packet or connection by
+// the rules in the file comment, assigning a primary or a backup (and
+// logging the change) where they say so; nil when no backend is ok.
+func (t *Table) Route(r *Remote) *backend.Backend {
 	if r == &t.refused {
 		return nil
 	}
@@ -86,13 +87,18 @@ func (t *Table) unassign(r *Remote) {
 
 // setPrimary keeps the backends' primary counts exact.
 func (t *Table) setPrimary(r *Remote, id uint32) {
-	if r.primary != 0 {
-		if b := t.set.Lookup(r.primary); b != nil {
-			t.counts.Adjust(b, -1)
+	if old := r.primary; old != 0 {
+		switch n := t.primaries[old]; n {
+		case 0:
+			panic("remote: primary count below zero")
+		case 1:
+			delete(t.primaries, old)
+		default:
+			t.primaries[old] = n - 1
 		}
 	}
 	r.primary = id
 	if id != 0 {
-		t.counts.Adjust(t.set.Lookup(id), 1)
+		t.primaries[id]++
 	}
 }

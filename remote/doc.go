@@ -16,11 +16,14 @@
 // evicts the least recently seen remote, but never one seen within
 // Timings.EvictAfter (new clients are refused instead), so a client with a
 // query outstanding stays Known and its answer passes the UDP proxy's
-// reflection guard. Each backend's primary count (Backend.Remotes) is
-// written only by this table and always equals the number of remotes
-// whose primary it is. No remote keeps a logger: per-client records build
+// reflection guard. Each backend's primary count (Table.RemotesOf) is
+// kept by this table and always equals the number of remotes whose
+// primary it is. No remote keeps a logger: per-client records build
 // remote_ip when written, and every kind of them is rate-limited.
 //
-// Everything runs on the event loop (package evport); Lookup of a known
-// remote, Backend and Known allocate nothing.
+// A packet or connection from a client is routed in two steps:
+// Table.HeardFrom (find or create the client's remote, mark it seen now)
+// and Table.Route (choose its backend, assigning a primary or a backup
+// and logging the change). Everything runs on the event loop (package
+// evport); HeardFrom of a known remote, Route and Known allocate nothing.
 package remote

@@ -26,6 +26,7 @@ import (
 	"github.com/joyent/mname-balancer/bunyan/bunyantest"
 	"github.com/joyent/mname-balancer/evport"
 	"github.com/joyent/mname-balancer/evport/looptest"
+	"github.com/joyent/mname-balancer/internal/timescale"
 	"github.com/joyent/mname-balancer/remote"
 )
 
@@ -38,21 +39,22 @@ var (
 
 // harness: demo backends, a started Set and a Table (not started).
 type harness struct {
-	t     *testing.T
-	run   *looptest.Runner // run.Clock is nil unless made by newHarnessClock
-	loop  *evport.Loop
-	logs  *logBuffer
-	dir   string
-	set   *backend.Set
-	table *remote.Table
-	demos map[string]*demo.Server
+	t      *testing.T
+	run    *looptest.Runner // run.Clock is nil unless made by newHarnessClock
+	loop   *evport.Loop
+	logs   *logBuffer
+	dir    string
+	set    *backend.Set
+	table  *remote.Table
+	limits *bunyan.Limits // every rate-limited record; tests flush it by hand
+	demos  map[string]*demo.Server
 }
 
 // backendTimings: SPEC's divided by 50, but a fault keeps a backend down
 // for 200 ms, long enough to look at, short enough to wait for; and a
 // backend is stable (counted by Rebalance) as soon as it is ok.
 func backendTimings() backend.Timings {
-	tm := backend.DefaultTimings().Scale(50)
+	tm := timescale.Scale(backend.DefaultTimings(), 50)
 	tm.ReconnectFirst = 200 * time.Millisecond
 	tm.StableAfter = 0
 	return tm
@@ -89,7 +91,7 @@ func newHarnessWith(t *testing.T, rt remote.Timings, log *zerolog.Logger, clock 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	h := &harness{t: t, dir: dir, logs: &logBuffer{}, demos: make(map[string]*demo.Server)}
+	h := &harness{t: t, dir: dir, logs: &logBuffer{}, limits: &bunyan.Limits{}, demos: make(map[string]*demo.Server)}
 	if clock {
 		h.run = looptest.StartWithClock(t)
 	} else {
@@ -118,8 +120,8 @@ func newHarnessWith(t *testing.T, rt remote.Timings, log *zerolog.Logger, clock 
 		bt.ProbeAfter = 1000 * time.Hour
 	}
 	onLoop(t, h.loop, func() {
-		h.set = backend.NewSet(h.loop, *log, dir, bt)
-		h.table = remote.NewTable(h.loop, *log, h.set, rt)
+		h.set = backend.NewSet(h.loop, *log, h.limits, dir, bt)
+		h.table = remote.NewTable(h.loop, *log, h.limits, h.set, rt)
 		h.set.Start()
 	})
 	t.Cleanup(func() {
@@ -151,8 +153,8 @@ func (h *harness) be(id uint32) *backend.Backend {
 	return b
 }
 
-// checkCounts verifies, on the loop, that each backend's Remotes() is the
-// number of remotes whose primary it is.
+// checkCounts verifies, on the loop, that each backend's count
+// (Table.RemotesOf) is the number of remotes whose primary it is.
 func (h *harness) checkCounts() {
 	h.t.Helper()
 	onLoop(h.t, h.loop, func() {
@@ -163,8 +165,8 @@ func (h *harness) checkCounts() {
 			}
 		})
 		for _, b := range h.set.Backends() {
-			if b.Remotes() != count[b] {
-				h.t.Errorf("backend %d: Remotes() %d, but it is primary of %d remotes", b.ID(), b.Remotes(), count[b])
+			if n := h.table.RemotesOf(b.ID()); n != count[b] {
+				h.t.Errorf("backend %d: RemotesOf %d, but it is primary of %d remotes", b.ID(), n, count[b])
 			}
 		}
 	})

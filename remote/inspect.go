@@ -43,9 +43,6 @@ func (t *Table) NameTimers(name func(t *evport.Timer, arg string)) {
 	if t.rebalanceTimer != nil {
 		name(t.rebalanceTimer, "remote table (rebalance)")
 	}
-	if t.flushTimer != nil {
-		name(t.flushTimer, "remote table (log summaries)")
-	}
 	if t.expireMore != nil {
 		name(t.expireMore, "remote table (expiry, continued)")
 	}

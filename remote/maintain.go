@@ -70,10 +70,11 @@ func (t *Table) Rebalance() {
 		if !b.Stable() {
 			continue
 		}
-		if okCount == 0 || b.Remotes() < lowest {
-			lowest = b.Remotes()
+		n := t.primaries[b.ID()]
+		if okCount == 0 || n < lowest {
+			lowest = n
 		}
-		if busiest == nil || b.Remotes() > busiest.Remotes() {
+		if busiest == nil || n > t.primaries[busiest.ID()] {
 			busiest = b
 		}
 		okCount++
@@ -81,8 +82,9 @@ func (t *Table) Rebalance() {
 	if busiest == nil {
 		return
 	}
-	spread := busiest.Remotes() - lowest
-	t.log.Trace().Int("max_count", busiest.Remotes()).Int("min_count", lowest).Uint32("max_be_id", busiest.ID()).
+	highest := t.primaries[busiest.ID()]
+	spread := highest - lowest
+	t.log.Trace().Int("max_count", highest).Int("min_count", lowest).Uint32("max_be_id", busiest.ID()).
 		Int("spread", spread).Msg("balancer spread statistics")
 	if spread <= okCount {
 		return

@@ -41,7 +41,7 @@ func bytesPerRemote(t *testing.T, n int) float64 {
 	onLoop(t, h.loop, func() {
 		for i := 0; i < n; i++ {
 			addr := 0x0A000000 + uint32(i)
-			if table.Backend(table.Lookup(addr)) == nil {
+			if table.Route(table.HeardFrom(addr)) == nil {
 				t.Fatalf("remote %d got no backend", i)
 			}
 		}

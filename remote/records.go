@@ -2,7 +2,8 @@
  * The table's log records: remotes.c's messages, levels and fields, with
  * remote_ip built when a record is written (there is no per-remote
  * logger), each kind through its own rate limiter (bunyan.RateLimiter,
- * bunyan.DefaultRate) because client input triggers all of them. Go's
+ * bunyan.DefaultRate, in the process's bunyan.Limits, whose one timer
+ * writes the summaries) because client input triggers all of them. Go's
  * extra fields: primary_be_id on the backup record, last_seen on expiry
  * and eviction, spread on rebalancing. Eviction and refusal are Go's own
  * records (the C table had no cap).
@@ -37,9 +38,9 @@ type records struct {
 	rebalancedL, evictedL, refusedL                   *bunyan.RateLimiter
 }
 
-func (c *records) init(log zerolog.Logger) {
+func (c *records) init(log zerolog.Logger, limits *bunyan.Limits) {
 	lim := func(level zerolog.Level, msg string) *bunyan.RateLimiter {
-		return bunyan.NewRateLimiter(log, level, msg, bunyan.DefaultRate)
+		return limits.New(log, level, msg, bunyan.DefaultRate)
 	}
 	c.log = log
 	c.newPeerL = lim(zerolog.InfoLevel, msgNewPeer)
@@ -56,13 +57,6 @@ func (c *records) init(log zerolog.Logger) {
 func (c *records) limiters() [8]*bunyan.RateLimiter {
 	return [...]*bunyan.RateLimiter{c.newPeerL, c.assignedL, c.backupL, c.returnedL,
 		c.expiredL, c.rebalancedL, c.evictedL, c.refusedL}
-}
-
-// flush writes pending summaries.
-func (c *records) flush(now time.Time) {
-	for _, l := range c.limiters() {
-		l.Flush(now)
-	}
 }
 
 // Suppressed is the number of the table's records suppressed by the rate

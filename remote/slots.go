@@ -22,7 +22,7 @@ const chunkSize = 1024
 const none = ^uint32(0)
 
 // Remote is one client host. Addr and Stats may be read, and Stats
-// counted, by the caller of Lookup; the rest is the table's.
+// counted, by the caller of HeardFrom; the rest is the table's.
 type Remote struct {
 	Addr    uint32 // IPv4 address, most significant byte first
 	primary uint32 // primary backend's ID, 0 for none

@@ -1,49 +1,22 @@
 /*
- * Remotes: the client hosts the balancer has heard from, keyed by IPv4
- * address, and which backend each one talks to (SPEC §5); remotes.c's
- * remote_t and its AVL tree.
+ * The Table itself: finding remotes by address, creating them, and the
+ * cap (the defaults, the fields, HeardFrom, eviction and refusal).
  *
- * A remote is created on first contact (a UDP packet or a TCP connection)
- * and forgotten once it has been silent for Timings.Expiry (a sweep runs
- * every Timings.Sweep). Each has a primary backend, to which it sticks, and
- * a backup used only while the primary is not ok (choose.go).
+ * A new remote in a full table evicts the least recently seen one, unless
+ * that one was seen within Timings.EvictAfter: then the table is full of
+ * clients that are all still active, and the new client is refused:
+ * HeardFrom returns a stand-in remote outside the table for which Route
+ * is always nil, so the caller drops the packet or connection as it does
+ * when no backend is ok, and the table counts the refusal. EvictAfter
+ * (10 s) is longer than a backend may take to answer before its clients
+ * fail over (about 2 s, the heartbeat timeout), which is what lets the
+ * reflection guard (Known) keep every answer to a real client.
  *
- * The table is bounded (issue 12): at most SetMaxRemotes (default
- * DefaultMaxRemotes) remotes. A new remote in a full table evicts the least
- * recently seen one, unless that one was seen within Timings.EvictAfter:
- * then the table is full of clients that are all still active (a flood of
- * new addresses faster than the cap per EvictAfter), and the new client is
- * refused: Lookup returns a stand-in remote outside the table for which
- * Backend is always nil, so the caller drops the packet or connection as it
- * does when no backend is ok, and the table counts the refusal. Never
- * evicting a recently seen remote is what lets the reflection guard (Known,
- * used by the UDP proxy for answers) keep every answer to a real client: a
- * client whose query is outstanding was seen when it sent the query, so it
- * stays in the table for at least EvictAfter (and Expiry) after that, longer
- * than a backend may take to answer before its clients fail over (fast
- * failover, about 2 s; the heartbeat timeout).
- *
- * Compact (issue 11): a remote is one fixed-size, pointer-free slot
- * (slots.go: 72 bytes) in chunks that never move, found by a
- * map[uint32]uint32 from address to slot number; backends are named by
- * ID, as in remotes.c. Remotes form an intrusive list in the order they
- * were last seen, so expiry and eviction take the oldest first without a
- * scan. There is no per-remote logger: records name the client by
- * building remote_ip when they are written (records.go).
- *
- * Every per-client record (new remote peer, assignments, expiry,
- * rebalancing, eviction, refusal) goes through a rate limiter (see
- * bunyan.RateLimiter): a flood of new clients gives at most a burst and
- * then ten records a second of each kind, plus one summary a second with
- * the count of what was suppressed.
- *
- * Each backend counts the remotes whose primary it is (Backend.Remotes);
- * this table is the only writer of that count, and keeps it exact: every
- * assignment, clearing, expiry and eviction of a primary adjusts it.
- *
- * Everything here runs on the loop. Lookup of a known remote, Backend,
- * and Known allocate nothing; a new remote allocates only when the map or
- * the slots grow.
+ * Remotes are found by a map[uint32]uint32 from address to slot number
+ * (slots.go). A known remote costs no allocation; a new one allocates only
+ * when the map or the slots grow. The primary counts are a map from
+ * backend ID, adjusted at every assignment, clearing, expiry and eviction
+ * of a primary (choose.go).
  */
 
 package remote
@@ -54,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/evport"
 )
 
@@ -65,16 +39,12 @@ type Timings struct {
 	EvictAfter time.Duration // never evict a remote seen more recently than this (0: evict any)
 }
 
-// DefaultTimings are SPEC §5's, and a 10 s eviction guard: five times the
-// fast-failover bound and longer than a DNS client waits for an answer.
+// DefaultTimings are the C balancer's (a remote expires after 5 minutes of
+// silence, swept every 30 s; rebalancing every 15 s), and a 10 s eviction
+// guard: five times the fast-failover bound and longer than a DNS client
+// waits for an answer.
 func DefaultTimings() Timings {
 	return Timings{Expiry: 5 * time.Minute, Sweep: 30 * time.Second, Rebalance: 15 * time.Second, EvictAfter: 10 * time.Second}
-}
-
-// Scale divides every interval by f (f > 1 shortens them); a test aid.
-func (t Timings) Scale(f float64) Timings {
-	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) / f) }
-	return Timings{Expiry: d(t.Expiry), Sweep: d(t.Sweep), Rebalance: d(t.Rebalance), EvictAfter: d(t.EvictAfter)}
 }
 
 // DefaultMaxRemotes caps the table so that it costs at most 256 MB: 2^20
@@ -85,10 +55,6 @@ const DefaultMaxRemotes = 1 << 20
 // maxMaxRemotes is the largest cap: slot numbers are uint32 with one value
 // reserved.
 const maxMaxRemotes = 1 << 31
-
-// recordsFlush is how often pending summaries of suppressed records are
-// written when no further record comes.
-const recordsFlush = time.Second
 
 // Stats are a remote's counters.
 type Stats struct {
@@ -113,33 +79,33 @@ type Table struct {
 	loop    *evport.Loop
 	log     zerolog.Logger
 	set     *backend.Set
-	counts  *backend.RemoteCounts // the only writer of the primary counts
 	timings Timings
 	max     int
 
-	byAddr map[uint32]uint32 // address -> slot number
-	slots  slots
-	stats  TableStats
-	rec    records
-	moving []uint32 // Rebalance's scratch: candidate addresses
+	byAddr    map[uint32]uint32 // address -> slot number
+	primaries map[uint32]int    // backend ID -> remotes whose primary it is (no zeros)
+	slots     slots
+	stats     TableStats
+	rec       records
+	moving    []uint32 // Rebalance's scratch: candidate addresses
 
 	// refused stands in for a client refused by a full table; never in
-	// byAddr or the slots, and Backend(&refused) is nil.
+	// byAddr or the slots, and Route(&refused) is nil.
 	refused Remote
 
 	sweepTimer     *evport.Timer
 	rebalanceTimer *evport.Timer
-	flushTimer     *evport.Timer
 	expireMore     *evport.Timer // Expire's continuation (maintain.go)
 }
 
 // NewTable creates an empty table choosing among set's backends, holding
-// at most DefaultMaxRemotes (see SetMaxRemotes).
-func NewTable(loop *evport.Loop, log zerolog.Logger, set *backend.Set, t Timings) *Table {
-	tb := &Table{loop: loop, log: log, set: set, counts: set.ClaimRemoteCounts(), timings: t, max: DefaultMaxRemotes,
-		byAddr: make(map[uint32]uint32)}
+// at most DefaultMaxRemotes (see SetMaxRemotes); its rate-limited records
+// join limits.
+func NewTable(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, set *backend.Set, t Timings) *Table {
+	tb := &Table{loop: loop, log: log, set: set, timings: t, max: DefaultMaxRemotes,
+		byAddr: make(map[uint32]uint32), primaries: make(map[uint32]int)}
 	tb.slots.init()
-	tb.rec.init(log)
+	tb.rec.init(log, limits)
 	return tb
 }
 
@@ -151,12 +117,10 @@ func (t *Table) SetMaxRemotes(n int) {
 	t.max = min(max(n, 1), maxMaxRemotes)
 }
 
-// Start runs the expiry sweep, the rebalance and the summaries of
-// suppressed records periodically.
+// Start runs the expiry sweep and the rebalance periodically.
 func (t *Table) Start() {
 	t.sweepTimer = t.loop.Every(t.timings.Sweep, t.Expire)
 	t.rebalanceTimer = t.loop.Every(t.timings.Rebalance, t.Rebalance)
-	t.flushTimer = t.loop.Every(recordsFlush, t.flushRecords)
 }
 
 // Stop stops the periodic work.
@@ -164,7 +128,6 @@ func (t *Table) Stop() {
 	if t.sweepTimer != nil {
 		t.sweepTimer.Stop()
 		t.rebalanceTimer.Stop()
-		t.flushTimer.Stop()
 	}
 	if t.expireMore != nil {
 		t.expireMore.Stop()
@@ -181,8 +144,11 @@ func (t *Table) Stats() TableStats {
 	return s
 }
 
+// RemotesOf is the number of remotes whose primary is backend id.
+func (t *Table) RemotesOf(id uint32) int { return t.primaries[id] }
+
 // Each calls fn for every remote, in no particular order. fn must not
-// call Lookup or Expire.
+// call HeardFrom or Expire.
 func (t *Table) Each(fn func(*Remote)) {
 	t.slots.each(fn)
 }
@@ -195,16 +161,17 @@ func (t *Table) Known(addr uint32) bool {
 	return ok
 }
 
-// Lookup returns the remote for addr, creating it on first contact, and
-// marks it seen now. When the table is full of remotes seen within
-// Timings.EvictAfter (see the file comment) it returns a stand-in outside
-// the table for which Backend returns nil: the caller drops the client's
-// packet or connection as it does when no backend is ok. It never returns
-// nil.
+// HeardFrom records that addr sent a packet or connection now: it returns
+// the remote for addr, creating it on first contact (and logging "new
+// remote peer"), and marks it seen now. When the table is full of remotes
+// seen within Timings.EvictAfter (see the file comment) it returns a
+// stand-in outside the table for which Route returns nil: the caller
+// drops the client's packet or connection as it does when no backend is
+// ok. It never returns nil.
 //
-// The *Remote is valid until the next Lookup or Expire (which may evict or
-// forget it and reuse its slot): use it at once, never keep it.
-func (t *Table) Lookup(addr uint32) *Remote {
+// The *Remote is valid until the next HeardFrom or Expire (which may evict
+// or forget it and reuse its slot): use it at once, never keep it.
+func (t *Table) HeardFrom(addr uint32) *Remote {
 	now := t.loop.Now()
 	stamp := now.UnixNano()
 	if n, ok := t.byAddr[addr]; ok {
@@ -254,6 +221,3 @@ func (t *Table) forget(n uint32) {
 	delete(t.byAddr, r.Addr)
 	t.slots.release(n)
 }
-
-// flushRecords writes pending summaries of suppressed records.
-func (t *Table) flushRecords() { t.rec.flush(t.loop.Now()) }

@@ -29,14 +29,14 @@ func TestNewRemotesRoundRobin(t *testing.T) {
 	var got []uint32
 	onLoop(t, h.loop, func() {
 		for i := 1; i <= 6; i++ {
-			r := h.table.Lookup(ip10(i))
-			got = append(got, idOf(h.table.Backend(r)))
+			r := h.table.HeardFrom(ip10(i))
+			got = append(got, idOf(h.table.Route(r)))
 		}
 		if h.table.Len() != 6 {
 			t.Errorf("Len() %d, want 6", h.table.Len())
 		}
 		for _, id := range []uint32{5301, 5302, 5303} {
-			if n := h.set.Lookup(id).Remotes(); n != 2 {
+			if n := h.table.RemotesOf(id); n != 2 {
 				t.Errorf("backend %d is primary of %d remotes, want 2", id, n)
 			}
 		}
@@ -59,16 +59,16 @@ func TestNewRemotesRoundRobin(t *testing.T) {
 
 	// Known remotes: same record, same primary, nothing new logged.
 	var first *remote.Remote
-	onLoop(t, h.loop, func() { first = h.table.Lookup(ip10(1)) })
+	onLoop(t, h.loop, func() { first = h.table.HeardFrom(ip10(1)) })
 	time.Sleep(5 * time.Millisecond)
 	onLoop(t, h.loop, func() {
 		for i := 1; i <= 6; i++ {
-			r := h.table.Lookup(ip10(i))
-			if b := h.table.Backend(r); idOf(b) != want[i-1] {
+			r := h.table.HeardFrom(ip10(i))
+			if b := h.table.Route(r); idOf(b) != want[i-1] {
 				t.Errorf("remote %d moved to %d, want it to stay on %d", i, idOf(b), want[i-1])
 			}
 		}
-		r := h.table.Lookup(ip10(1))
+		r := h.table.HeardFrom(ip10(1))
 		if r != first || r.Addr != ip10(1) || !r.LastSeen().After(r.FirstSeen()) {
 			t.Errorf("remote 1 is %p (first %p), first seen %v last seen %v", r, first, r.FirstSeen(), r.LastSeen())
 		}
@@ -92,13 +92,13 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 	ip := bunyan.IPv4String(ip10(1))
 	b1, b2 := h.be(5301), h.be(5302)
 	onLoop(t, h.loop, func() {
-		r := h.table.Lookup(ip10(1))
-		if b := h.table.Backend(r); b != b1 {
+		r := h.table.HeardFrom(ip10(1))
+		if b := h.table.Route(r); b != b1 {
 			t.Errorf("primary %d, want 5301", idOf(b))
 			return
 		}
-		b1.Fault(b1.Session(), "test")
-		if b := h.table.Backend(r); b != b2 {
+		b1.Fault(b1.SessionNumber(), "test")
+		if b := h.table.Route(r); b != b2 {
 			t.Errorf("with the primary down got %d, want backup 5302", idOf(b))
 			return
 		}
@@ -107,17 +107,17 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 		}
 		// The backup is reused while the primary stays down.
 		for range 3 {
-			if b := h.table.Backend(r); b != b2 {
+			if b := h.table.Route(r); b != b2 {
 				t.Errorf("second packet went to %d, want the backup 5302", idOf(b))
 			}
 		}
 		// The primary count stays with the primary.
-		if b1.Remotes() != 1 || b2.Remotes() != 0 {
-			t.Errorf("counts 5301:%d 5302:%d, want 1 and 0", b1.Remotes(), b2.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 1 || h.table.RemotesOf(b2.ID()) != 0 {
+			t.Errorf("counts 5301:%d 5302:%d, want 1 and 0", h.table.RemotesOf(b1.ID()), h.table.RemotesOf(b2.ID()))
 		}
 		// The backup fails too: a new backup.
-		b2.Fault(b2.Session(), "test")
-		if b := h.table.Backend(r); idOf(b) != 5303 || h.table.BackupOf(r) != b {
+		b2.Fault(b2.SessionNumber(), "test")
+		if b := h.table.Route(r); idOf(b) != 5303 || h.table.BackupOf(r) != b {
 			t.Errorf("with primary and backup down got %d (backup %d), want 5303", idOf(b), idOf(h.table.BackupOf(r)))
 		}
 	})
@@ -128,9 +128,9 @@ func TestBackupWhilePrimaryDown(t *testing.T) {
 
 	waitFor(t, h.loop, "5301 back", b1.OK)
 	onLoop(t, h.loop, func() {
-		r := h.table.Lookup(ip10(1))
+		r := h.table.HeardFrom(ip10(1))
 		for range 2 {
-			if b := h.table.Backend(r); b != b1 {
+			if b := h.table.Route(r); b != b1 {
 				t.Errorf("with the primary back got %d, want 5301", idOf(b))
 			}
 		}
@@ -151,24 +151,24 @@ func TestPrimaryRemoved(t *testing.T) {
 	h := newHarness(t, noPeriodic, "5301", "5302", "5303")
 	b1 := h.be(5301)
 	onLoop(t, h.loop, func() {
-		r := h.table.Lookup(ip10(1))
-		h.table.Backend(r)
-		b1.Fault(b1.Session(), "test")
-		if b := h.table.Backend(r); idOf(b) != 5302 {
+		r := h.table.HeardFrom(ip10(1))
+		h.table.Route(r)
+		b1.Fault(b1.SessionNumber(), "test")
+		if b := h.table.Route(r); idOf(b) != 5302 {
 			t.Errorf("backup %d, want 5302", idOf(b))
 		}
 	})
 	h.demos["5301"].Close() // removes the socket
 	waitFor(t, h.loop, "5301 removed", b1.Removed)
 	onLoop(t, h.loop, func() {
-		r := h.table.Lookup(ip10(1))
-		b := h.table.Backend(r)
+		r := h.table.HeardFrom(ip10(1))
+		b := h.table.Route(r)
 		// Round-robin goes on after 5302, the backup just chosen.
 		if idOf(b) != 5303 || h.table.PrimaryOf(r) != b || h.table.BackupOf(r) != nil {
 			t.Errorf("got %d, primary %d backup %d; want a new primary 5303 and no backup", idOf(b), idOf(h.table.PrimaryOf(r)), idOf(h.table.BackupOf(r)))
 		}
-		if b1.Remotes() != 0 || b.Remotes() != 1 {
-			t.Errorf("counts 5301:%d %d:%d, want 0 and 1", b1.Remotes(), idOf(b), b.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 0 || h.table.RemotesOf(b.ID()) != 1 {
+			t.Errorf("counts 5301:%d %d:%d, want 0 and 1", h.table.RemotesOf(b1.ID()), idOf(b), h.table.RemotesOf(b.ID()))
 		}
 	})
 	rs := h.logs.Find(t, "remote assigned to new primary backend", "remote_ip", "10.0.0.1")
@@ -183,22 +183,22 @@ func TestNothingOK(t *testing.T) {
 	b1 := h.be(5301)
 	onLoop(t, h.loop, func() {
 		// An existing remote whose primary fails, with nothing else OK.
-		old := h.table.Lookup(ip10(1))
-		h.table.Backend(old)
-		b1.Fault(b1.Session(), "test")
-		if b := h.table.Backend(old); b != nil {
+		old := h.table.HeardFrom(ip10(1))
+		h.table.Route(old)
+		b1.Fault(b1.SessionNumber(), "test")
+		if b := h.table.Route(old); b != nil {
 			t.Errorf("got %d with nothing OK, want nil", idOf(b))
 		}
 		if h.table.PrimaryOf(old) != b1 || h.table.BackupOf(old) != nil {
 			t.Errorf("primary %d backup %d, want the primary kept and no backup", idOf(h.table.PrimaryOf(old)), idOf(h.table.BackupOf(old)))
 		}
 		// A new remote with nothing OK: known, but without a primary.
-		r := h.table.Lookup(ip10(2))
-		if b := h.table.Backend(r); b != nil {
+		r := h.table.HeardFrom(ip10(2))
+		if b := h.table.Route(r); b != nil {
 			t.Errorf("new remote got %d with nothing OK, want nil", idOf(b))
 		}
-		if h.table.PrimaryOf(r) != nil || h.table.Len() != 2 || b1.Remotes() != 1 {
-			t.Errorf("primary %d, Len %d, 5301 count %d; want none, 2, 1", idOf(h.table.PrimaryOf(r)), h.table.Len(), b1.Remotes())
+		if h.table.PrimaryOf(r) != nil || h.table.Len() != 2 || h.table.RemotesOf(b1.ID()) != 1 {
+			t.Errorf("primary %d, Len %d, 5301 count %d; want none, 2, 1", idOf(h.table.PrimaryOf(r)), h.table.Len(), h.table.RemotesOf(b1.ID()))
 		}
 	})
 	if n := len(h.logs.Find(t, "no backends available")); n != 1 {
@@ -207,7 +207,7 @@ func TestNothingOK(t *testing.T) {
 	// When the backend returns, the new remote gets it as primary.
 	waitFor(t, h.loop, "5301 back", b1.OK)
 	onLoop(t, h.loop, func() {
-		if b := h.table.Backend(h.table.Lookup(ip10(2))); b != b1 {
+		if b := h.table.Route(h.table.HeardFrom(ip10(2))); b != b1 {
 			t.Errorf("got %d, want 5301", idOf(b))
 		}
 	})
@@ -220,11 +220,11 @@ func TestExpire(t *testing.T) {
 	h := newHarnessClock(t, rt, "5301", "5302")
 	b1, b2 := h.be(5301), h.be(5302)
 	onLoop(t, h.loop, func() {
-		h.table.Backend(h.table.Lookup(ip10(1))) // A -> 5301
-		h.table.Backend(h.table.Lookup(ip10(3))) // C -> 5302
+		h.table.Route(h.table.HeardFrom(ip10(1))) // A -> 5301
+		h.table.Route(h.table.HeardFrom(ip10(3))) // C -> 5302
 	})
 	h.run.Advance(300 * time.Millisecond)
-	onLoop(t, h.loop, func() { h.table.Lookup(ip10(3)) }) // C heard from again
+	onLoop(t, h.loop, func() { h.table.HeardFrom(ip10(3)) }) // C heard from again
 	// At exactly Expiry A is kept (remotes.c expires when age > Expiry).
 	h.run.Advance(300 * time.Millisecond)
 	onLoop(t, h.loop, func() {
@@ -235,7 +235,7 @@ func TestExpire(t *testing.T) {
 	})
 	h.run.Advance(time.Nanosecond)
 	onLoop(t, h.loop, func() {
-		h.table.Backend(h.table.Lookup(ip10(2))) // B, new -> 5301
+		h.table.Route(h.table.HeardFrom(ip10(2))) // B, new -> 5301
 		h.table.Expire()
 		var left []uint32
 		h.table.Each(func(r *remote.Remote) { left = append(left, r.Addr) })
@@ -247,8 +247,8 @@ func TestExpire(t *testing.T) {
 				t.Error("A, silent longer than Expiry, was kept")
 			}
 		}
-		if b1.Remotes() != 1 || b2.Remotes() != 1 {
-			t.Errorf("counts 5301:%d 5302:%d, want 1 and 1", b1.Remotes(), b2.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 1 || h.table.RemotesOf(b2.ID()) != 1 {
+			t.Errorf("counts 5301:%d 5302:%d, want 1 and 1", h.table.RemotesOf(b1.ID()), h.table.RemotesOf(b2.ID()))
 		}
 	})
 	rs := h.logs.Find(t, "expiring remote entry")
@@ -258,7 +258,7 @@ func TestExpire(t *testing.T) {
 	h.checkCounts()
 
 	// A remote that returns after expiry is new again.
-	onLoop(t, h.loop, func() { h.table.Backend(h.table.Lookup(ip10(1))) })
+	onLoop(t, h.loop, func() { h.table.Route(h.table.HeardFrom(ip10(1))) })
 	if n := len(h.logs.Find(t, "new remote peer", "remote_ip", "10.0.0.1")); n != 2 {
 		t.Errorf("%d \"new remote peer\" records for A, want 2", n)
 	}
@@ -271,7 +271,7 @@ func TestSweepRunsPeriodically(t *testing.T) {
 	b1 := h.be(5301)
 	onLoop(t, h.loop, func() {
 		h.table.Start()
-		h.table.Backend(h.table.Lookup(ip10(1)))
+		h.table.Route(h.table.HeardFrom(ip10(1)))
 	})
 	// Sweeps at 50, 100, 150 ms: the remote's age is at most Expiry.
 	for range 3 {
@@ -289,8 +289,8 @@ func TestSweepRunsPeriodically(t *testing.T) {
 		}
 	})
 	onLoop(t, h.loop, func() {
-		if b1.Remotes() != 0 {
-			t.Errorf("5301 count %d after expiry, want 0", b1.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 0 {
+			t.Errorf("5301 count %d after expiry, want 0", h.table.RemotesOf(b1.ID()))
 		}
 	})
 }
@@ -301,9 +301,9 @@ func (h *harness) unbalance(base, n int) {
 	h.t.Helper()
 	b1, b2 := h.be(5301), h.be(5302)
 	onLoop(h.t, h.loop, func() {
-		b2.Fault(b2.Session(), "test")
+		b2.Fault(b2.SessionNumber(), "test")
 		for i := base; i < base+n; i++ {
-			if b := h.table.Backend(h.table.Lookup(ip10(i))); b != b1 {
+			if b := h.table.Route(h.table.HeardFrom(ip10(i))); b != b1 {
 				h.t.Errorf("remote %d went to %d, want 5301 while 5302 is down", i, idOf(b))
 			}
 		}
@@ -321,8 +321,8 @@ func TestRebalance(t *testing.T) {
 	// addresses first (remotes.c walks its tree in address order).
 	onLoop(t, h.loop, func() {
 		h.table.Rebalance()
-		if b1.Remotes() != 2 || b2.Remotes() != 0 {
-			t.Errorf("counts 5301:%d 5302:%d, want 2 and 0", b1.Remotes(), b2.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 2 || h.table.RemotesOf(b2.ID()) != 0 {
+			t.Errorf("counts 5301:%d 5302:%d, want 2 and 0", h.table.RemotesOf(b1.ID()), h.table.RemotesOf(b2.ID()))
 		}
 		h.table.Each(func(r *remote.Remote) {
 			if moved, low := h.table.PrimaryOf(r) == nil, r.Addr <= ip10(8); moved != low {
@@ -334,8 +334,8 @@ func TestRebalance(t *testing.T) {
 		}
 		// Spread 2 == OK count: nothing more.
 		h.table.Rebalance()
-		if b1.Remotes() != 2 {
-			t.Errorf("second rebalance moved remotes: 5301 has %d", b1.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 2 {
+			t.Errorf("second rebalance moved remotes: 5301 has %d", h.table.RemotesOf(b1.ID()))
 		}
 	})
 	rs := h.logs.Find(t, msg)
@@ -352,12 +352,12 @@ func TestRebalance(t *testing.T) {
 	// The cleared remotes choose again round-robin on their next packet.
 	onLoop(t, h.loop, func() {
 		for i := 1; i <= 10; i++ {
-			if h.table.Backend(h.table.Lookup(ip10(i))) == nil {
+			if h.table.Route(h.table.HeardFrom(ip10(i))) == nil {
 				t.Errorf("remote %d got no backend", i)
 			}
 		}
-		if b1.Remotes() != 6 || b2.Remotes() != 4 {
-			t.Errorf("counts 5301:%d 5302:%d, want 6 and 4", b1.Remotes(), b2.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 6 || h.table.RemotesOf(b2.ID()) != 4 {
+			t.Errorf("counts 5301:%d 5302:%d, want 6 and 4", h.table.RemotesOf(b1.ID()), h.table.RemotesOf(b2.ID()))
 		}
 	})
 	h.checkCounts()
@@ -367,8 +367,8 @@ func TestRebalance(t *testing.T) {
 	// one remote moves.
 	b2Down := false
 	onLoop(t, h.loop, func() {
-		b2.Fault(b2.Session(), "test")
-		h.table.Backend(h.table.Lookup(ip10(11)))
+		b2.Fault(b2.SessionNumber(), "test")
+		h.table.Route(h.table.HeardFrom(ip10(11)))
 		h.table.Rebalance()
 		b2Down = !b2.OK()
 	})
@@ -387,8 +387,8 @@ func TestRebalance(t *testing.T) {
 			}
 		})
 		h.table.Rebalance()
-		if b1.Remotes() != 6 || b2.Remotes() != 4 {
-			t.Errorf("counts 5301:%d 5302:%d, want 6 and 4", b1.Remotes(), b2.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 6 || h.table.RemotesOf(b2.ID()) != 4 {
+			t.Errorf("counts 5301:%d 5302:%d, want 6 and 4", h.table.RemotesOf(b1.ID()), h.table.RemotesOf(b2.ID()))
 		}
 	})
 	if rs := h.logs.Find(t, msg); len(rs) != 9 || rs[8].Str("spread") != "3" || rs[8].Str("remote_ip") != bunyan.IPv4String(lowest) {
@@ -403,7 +403,7 @@ func TestRebalanceRunsPeriodically(t *testing.T) {
 	b1 := h.be(5301)
 	h.unbalance(1, 6)
 	onLoop(t, h.loop, h.table.Start)
-	waitFor(t, h.loop, "a rebalance", func() bool { return b1.Remotes() < 6 })
+	waitFor(t, h.loop, "a rebalance", func() bool { return h.table.RemotesOf(b1.ID()) < 6 })
 	if n := len(h.logs.Find(t, "rebalancing to reduce spread")); n != 4 {
 		t.Errorf("%d rebalance records, want 4 (spread 6 over 2 backends)", n)
 	}
@@ -424,9 +424,9 @@ func TestRebalanceCountsStableBackendsOnly(t *testing.T) {
 	// 5302 faults (stable, so it reconnects after ReconnectFirst) and
 	// 5301 gets 10 new remotes meanwhile.
 	onLoop(t, h.loop, func() {
-		b2.Fault(b2.Session(), "test")
+		b2.Fault(b2.SessionNumber(), "test")
 		for i := 1; i <= 10; i++ {
-			if b := h.table.Backend(h.table.Lookup(ip10(i))); b != b1 {
+			if b := h.table.Route(h.table.HeardFrom(ip10(i))); b != b1 {
 				t.Errorf("remote %d went to %d, want 5301 while 5302 is down", i, idOf(b))
 			}
 		}
@@ -441,8 +441,8 @@ func TestRebalanceCountsStableBackendsOnly(t *testing.T) {
 			t.Fatalf("5302 ok %v stable %v, 5301 stable %v; want 5302 ok and not stable, 5301 stable", b2.OK(), b2.Stable(), b1.Stable())
 		}
 		h.table.Rebalance()
-		if b1.Remotes() != 10 || b2.Remotes() != 0 {
-			t.Errorf("counts 5301:%d 5302:%d, want 10 and 0 (5302 not yet stable)", b1.Remotes(), b2.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 10 || h.table.RemotesOf(b2.ID()) != 0 {
+			t.Errorf("counts 5301:%d 5302:%d, want 10 and 0 (5302 not yet stable)", h.table.RemotesOf(b1.ID()), h.table.RemotesOf(b2.ID()))
 		}
 	})
 	if n := len(h.logs.Find(t, msg)); n != 0 {
@@ -456,8 +456,8 @@ func TestRebalanceCountsStableBackendsOnly(t *testing.T) {
 			t.Fatal("5302 not stable StableAfter after its hello")
 		}
 		h.table.Rebalance()
-		if b1.Remotes() != 2 || b2.Remotes() != 0 {
-			t.Errorf("counts 5301:%d 5302:%d, want 2 and 0", b1.Remotes(), b2.Remotes())
+		if h.table.RemotesOf(b1.ID()) != 2 || h.table.RemotesOf(b2.ID()) != 0 {
+			t.Errorf("counts 5301:%d 5302:%d, want 2 and 0", h.table.RemotesOf(b1.ID()), h.table.RemotesOf(b2.ID()))
 		}
 	})
 	if n := len(h.logs.Find(t, msg)); n != 8 {

@@ -34,16 +34,22 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/internal/timescale"
 	"github.com/joyent/mname-balancer/mdb"
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
 )
+
+// limitsFlush is how often the summaries of suppressed records are
+// written when no further record of their kind comes.
+const limitsFlush = time.Second
 
 // logTimings records the intervals in force, in milliseconds.
 func logTimings(log zerolog.Logger, bt backend.Timings, rt remote.Timings, tcp proxy.TCPConfig) {
@@ -97,8 +103,8 @@ func run(opts options) int {
 	if !ok {
 		return 1
 	}
-	bt, rt = bt.Scale(scale), rt.Scale(scale)
-	tcpCfg := proxy.DefaultTCPConfig(raiseFileLimit(log)).Scale(scale)
+	bt, rt = timescale.Scale(bt, scale), timescale.Scale(rt, scale)
+	tcpCfg := timescale.Scale(proxy.DefaultTCPConfig(raiseFileLimit(log)), scale)
 	if opts.tcpMax > 0 {
 		tcpCfg.MaxConns = opts.tcpMax
 	}
@@ -115,8 +121,14 @@ func run(opts options) int {
 	defer loop.Close()
 	started := loop.Now()
 
-	set := backend.NewSet(loop, log, opts.dir, bt)
-	table := remote.NewTable(loop, log, set, rt)
+	// Every record client input can trigger is rate-limited; one timer
+	// writes the summaries of what the limiters suppressed.
+	limits := &bunyan.Limits{}
+	flushLimits := func() { limits.Flush(loop.Now()) }
+	loop.Every(limitsFlush, flushLimits)
+
+	set := backend.NewSet(loop, log, limits, opts.dir, bt)
+	table := remote.NewTable(loop, log, limits, set, rt)
 	table.SetMaxRemotes(opts.remotes)
 
 	// Signals are caught from here on, before anything listens, so that a
@@ -127,21 +139,24 @@ func run(opts options) int {
 	stop := &stopping{loop: loop, log: log, table: table, set: set}
 	shutdown := func() {
 		stop.udp, stop.tcp = udp, tcp
-		stop.lameDuck(loop.Stop)
+		stop.lameDuck(func() {
+			flushLimits() // the summaries of the last records
+			loop.Stop()
+		})
 	}
 	stopSignals := handleSignals(loop, log, shutdown, set.Rescan)
 	defer stopSignals()
 
 	listen := netip.AddrPortFrom(opts.addr, opts.port)
 	log.Debug().Str("address", listen.Addr().String()).Str("port", strconv.Itoa(int(listen.Port()))).Msg("opening UDP listen socket")
-	udp, err = proxy.ListenUDP(loop, log, listen, table)
+	udp, err = proxy.ListenUDP(loop, log, limits, listen, table)
 	if err != nil {
 		logListenFailure(log, udpFailureMsg(err), listen, err)
 		return 1
 	}
 	set.SetAnswerSink(udp.SendAnswer) // backends' OUTBOUND_UDP answers leave by the UDP socket
 
-	tcp, err = proxy.ListenTCP(loop, log, listen, table, tcpCfg)
+	tcp, err = proxy.ListenTCP(loop, log, limits, listen, table, tcpCfg)
 	if err != nil {
 		logListenFailure(log, msgTCPListen, listen, err)
 		return 1

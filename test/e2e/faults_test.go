@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/internal/timescale"
 	"github.com/joyent/mname-balancer/mdb/view"
 )
 
@@ -371,7 +372,7 @@ func TestFlappingBackendBacksOff(t *testing.T) {
 	StartMnameBackend(t, dir, "5302")
 	StartBadBackend(t, filepath.Join(dir, "5301"), "flap")
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, TimeScale: faultTimeScale})
-	tm := backend.DefaultTimings().Scale(faultTimeScale)
+	tm := timescale.Scale(backend.DefaultTimings(), faultTimeScale)
 	var want []int64
 	for d := tm.ReconnectFirst; ; d += tm.ReconnectStep {
 		want = append(want, d.Milliseconds())

@@ -95,7 +95,7 @@ func TestUDPReflectionGuard(t *testing.T) {
 
 	// Drops are logged at warn, within the rate limit, and summarised.
 	rs := c.bal.Find(msgNotClient, map[string]any{"remote_ip": "127.0.0.250"})
-	limit := bunyan.DefaultRate.Burst + int(elapsed.Seconds()*float64(bunyan.DefaultRate.PerSecond)) + 1
+	limit := bunyan.DefaultRate.Burst + int(elapsed/bunyan.DefaultRate.Every) + 1
 	if len(rs) == 0 || len(rs) > limit {
 		t.Errorf("%d %q records for %d drops in %v, want 1..%d", len(rs), msgNotClient, 3*perClient, elapsed, limit)
 	}
@@ -203,7 +203,7 @@ func TestUDPFloodOfClientAddresses(t *testing.T) {
 	for _, r := range flood {
 		perKind[r.Msg()]++
 	}
-	limit := bunyan.DefaultRate.Burst + int(elapsed.Seconds()*float64(bunyan.DefaultRate.PerSecond)) + 1
+	limit := bunyan.DefaultRate.Burst + int(elapsed/bunyan.DefaultRate.Every) + 1
 	for _, msg := range []string{"new remote peer", "remote assigned to new primary backend",
 		"remote table full: evicting least recently seen remote",
 		"remote table full of active remotes: dropping new client"} {

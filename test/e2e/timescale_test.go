@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/internal/timescale"
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
 )
@@ -26,7 +27,7 @@ const timeScaleVar = "BBAL_TEST_TIME_SCALE"
 
 // wantTimings is the "timings" record's fields for intervals divided by scale.
 func wantTimings(scale float64) map[string]any {
-	bt, rt := backend.DefaultTimings().Scale(scale), remote.DefaultTimings().Scale(scale)
+	bt, rt := timescale.Scale(backend.DefaultTimings(), scale), timescale.Scale(remote.DefaultTimings(), scale)
 	ms := func(d interface{ Milliseconds() int64 }) int64 { return d.Milliseconds() }
 	return map[string]any{
 		"scan_ms":               ms(bt.Scan),

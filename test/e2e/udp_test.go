@@ -51,13 +51,14 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/internal/timescale"
 )
 
 // udpTimeScale divides every balancer interval in these tests.
 const udpTimeScale = 10
 
 // udpTimings are the balancer's backend intervals at udpTimeScale.
-var udpTimings = backend.DefaultTimings().Scale(udpTimeScale)
+var udpTimings = timescale.Scale(backend.DefaultTimings(), udpTimeScale)
 
 // udpAnswerTimeout is how long a query that must be answered may take; it
 // only turns a lost answer into a failure.
