@@ -94,8 +94,8 @@ var (
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.Backends) }),
 		newMetric("bbal_backends_ok", "Backends taking traffic.", gauge,
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.BackendsOK) }),
-		newMetric("bbal_timeouts", "Timers scheduled on the event loop.", gauge,
-			func(s *view.Snapshot) float64 { return float64(s.Balancer.Timeouts) }),
+		newMetric("bbal_timers", "Timers scheduled on the event loop now (reconnects, heartbeats, expiry sweeps, TCP deadlines, ...; balstat -e 'g_timeouts::walk avl' lists them).", gauge,
+			func(s *view.Snapshot) float64 { return float64(s.Balancer.Timers) }),
 	}
 
 	backendMetrics = []backendMetric{

@@ -159,7 +159,7 @@ func (in *Inspector) build(r *raw) *view.Snapshot {
 	t.UDPDropOversize, t.UDPDropNoBackend = r.udp.DropOversize, r.udp.DropNoBackend
 	t.UDPDropStuck, t.UDPDropSendError = r.udp.DropStuck, r.udp.DropSendError
 	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(r.tcp.Open)
-	t.Remotes, t.Backends, t.Timeouts = uint64(r.nRemotes), uint64(len(r.backends)), uint64(r.nTimers)
+	t.Remotes, t.Backends, t.Timers = uint64(r.nRemotes), uint64(len(r.backends)), uint64(r.nTimers)
 
 	snap.Backends = make([]view.Backend, 0, len(r.backends))
 	for i, b := range r.backends {

@@ -112,8 +112,8 @@ func TestSnapshotNamesTimeouts(t *testing.T) {
 	if again.Crtime != snap.Crtime || again.Snaptime <= snap.Snaptime || snap.Snaptime <= snap.Crtime {
 		t.Errorf("crtime %d then %d, snaptime %d then %d: crtime must be fixed, snaptime advance", snap.Crtime, again.Crtime, snap.Snaptime, again.Snaptime)
 	}
-	if int(snap.Balancer.Timeouts) != len(snap.Timeouts) {
-		t.Errorf("timeouts total %d, %d listed", snap.Balancer.Timeouts, len(snap.Timeouts))
+	if int(snap.Balancer.Timers) != len(snap.Timeouts) {
+		t.Errorf("timers total %d, %d listed", snap.Balancer.Timers, len(snap.Timeouts))
 	}
 }
 

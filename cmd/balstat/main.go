@@ -19,7 +19,7 @@ the counters.
 the balancer's totals and bbal:<be_id>:backend:* for each backend. PATTERNs
 are kstat's (bbal:5301::, bbal:0:balancer:udp_*, /regex/ fields). With
 INTERVAL it repeats every INTERVAL seconds, COUNT times (forever without
-COUNT). -k adds the zone's udp and tcp kernel kstats that matter to a DNS
+COUNT), with a blank line between rounds, as kstat does. -k adds the zone's udp and tcp kernel kstats that matter to a DNS
 balancer; it needs balstat built for illumos with cgo.
 
 -e accepts the pipelines operators ran against the C balancer with mdb:
@@ -34,7 +34,8 @@ to it now; alone, -l shows the level in force.
 
 The socket is /var/run/binder/balancer/control unless -c says otherwise.
 Only root and the balancer's own user are served. Exit status: 0, 1 if the
-balancer could not be asked or refused, 2 for a usage error.
+balancer could not be asked or refused (or, with -p, as kstat: if no
+statistic matched), 2 for a usage error.
 */
 package main
 
@@ -149,6 +150,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err = enc.Encode(snap)
 		}
 	}
+	if errors.Is(err, errNoMatch) {
+		return 1
+	}
 	if err != nil {
 		var u usageError
 		if errors.As(err, &u) {
@@ -193,29 +197,32 @@ func runKstat(o options, w io.Writer) error {
 		}
 		pats = append(pats, p)
 	}
-	for i := 0; count == 0 || i < count; i++ {
-		if i > 0 {
-			time.Sleep(time.Duration(interval) * time.Second)
-		}
+	wait := func() { time.Sleep(time.Duration(interval) * time.Second) }
+	matched, err := view.KstatRounds(w, pats, count, wait, func() ([]view.Kstat, error) {
 		snap, err := view.FetchSnapshot(o.control, false, requestTimeout)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ks := view.Kstats(snap)
 		if o.kernel {
 			kern, err := kernelKstats()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			ks = append(ks, kern...)
 			view.SortKstats(ks)
 		}
-		if err := view.WriteKstatP(w, ks, pats); err != nil {
-			return err
-		}
+		return ks, nil
+	})
+	if err == nil && !matched {
+		return errNoMatch
 	}
-	return nil
+	return err
 }
+
+// errNoMatch is -p's "no statistic matched": exit status 1 and no
+// message, as kstat does.
+var errNoMatch = errors.New("no statistic matched")
 
 // runLevel shows or changes the balancer's log level.
 func runLevel(o options, w io.Writer) error {

@@ -1,13 +1,17 @@
 /*
- * The balancer's counters as kstats, printed as kstat(1M) -p prints them:
+ * The balancer's counters as kstats, printed as kstat(1M) -p prints them
+ * (illumos usr/src/cmd/stat/kstat/kstat.c):
  *
  *	module:instance:name:statistic<TAB>value
  *
  * one line per statistic; kstats in the order kstat sorts them (module,
- * then instance numerically, then name), the statistics of each kstat
- * sorted by name (byte order), "class", "crtime" and "snaptime" among them;
- * crtime and snaptime in seconds since boot with nine decimals, as kstat
- * prints hrtimes. Module "bbal":
+ * then instance numerically, then name, the names compared without regard
+ * to case), the statistics of each kstat sorted by name without regard to
+ * case, "class", "crtime" and "snaptime" among them; crtime and snaptime
+ * in seconds since boot with nine decimals (0 as "0"), as kstat prints
+ * hrtimes. With several patterns kstat prints, pattern by pattern, what
+ * each one matches. With an interval, rounds are separated by a blank
+ * line; kstat exits 1 when nothing matched. Module "bbal":
  *
  *	bbal:0:balancer:<stat>     the balancer-wide totals (class "misc")
  *	bbal:<be_id>:backend:<stat> one per backend (class "net"): conn_start,
@@ -71,7 +75,7 @@ func Kstats(s *Snapshot) []Kstat {
 			num("udp_drop_stuck", t.UDPDropStuck), num("udp_drop_send_error", t.UDPDropSendError),
 			num("tcp_accepted", t.TCPAccepted), num("tcp_refused", t.TCPRefused), num("tcp_open", t.TCPOpen),
 			num("remotes", t.Remotes), num("backends", t.Backends), num("backends_ok", t.BackendsOK),
-			num("timeouts", t.Timeouts), num("uptime_ns", uint64(max(t.UptimeNS, 0))),
+			num("timers", t.Timers), num("uptime_ns", uint64(max(t.UptimeNS, 0))),
 		},
 	}}
 	for _, b := range s.Backends {
@@ -89,17 +93,36 @@ func Kstats(s *Snapshot) []Kstat {
 	return ks
 }
 
-// SortKstats sorts as kstat does: module, instance, name.
+// SortKstats sorts as kstat does: module, instance, name, the names
+// compared without regard to case (strcasecmp).
 func SortKstats(ks []Kstat) {
-	slices.SortFunc(ks, func(a, b Kstat) int {
-		if c := strings.Compare(a.Module, b.Module); c != 0 {
+	slices.SortStableFunc(ks, func(a, b Kstat) int {
+		if c := compareFold(a.Module, b.Module); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(a.Instance, b.Instance); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Name, b.Name)
+		return compareFold(a.Name, b.Name)
 	})
+}
+
+// compareFold compares as strcasecmp does in the C locale: byte by byte,
+// ASCII upper case folded to lower.
+func compareFold(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if c := cmp.Compare(lower(a[i]), lower(b[i])); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // KstatPattern selects statistics, as kstat's operands do.
@@ -140,36 +163,94 @@ func (p KstatPattern) match(k *Kstat, stat string) bool {
 	return p.fields[0](k.Module) && p.fields[1](strconv.Itoa(k.Instance)) && p.fields[2](k.Name) && p.fields[3](stat)
 }
 
-// hrSeconds prints an hrtime as kstat does: seconds, nine decimals.
+// hrSeconds prints an hrtime as kstat does: 0 as "0", any other as
+// seconds with nine decimals (printf's %.9f of the seconds as a double).
 func hrSeconds(hr int64) string {
-	return fmt.Sprintf("%d.%09d", hr/1e9, hr%1e9)
+	if hr == 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(float64(hr)/1e9, 'f', 9, 64)
 }
 
-// WriteKstatP prints the statistics of ks that match any of pats (all of
-// them if pats is empty) in kstat -p format.
-func WriteKstatP(w io.Writer, ks []Kstat, pats []KstatPattern) error {
+// statsOf is k's statistics in the order kstat prints them: crtime,
+// snaptime and class first, then the kstat's own, each inserted before
+// the first name greater without regard to case (kstat's nvpair_insert).
+func statsOf(k *Kstat) []KstatValue {
+	stats := append([]KstatValue{
+		{Name: "crtime", Str: hrSeconds(k.Crtime), IsStr: true},
+		{Name: "snaptime", Str: hrSeconds(k.Snaptime), IsStr: true},
+		{Name: "class", Str: k.Class, IsStr: true},
+	}, k.Stats...)
+	sorted := make([]KstatValue, 0, len(stats))
+	for _, st := range stats {
+		i := 0
+		for i < len(sorted) && compareFold(st.Name, sorted[i].Name) > 0 {
+			i++
+		}
+		sorted = slices.Insert(sorted, i, st)
+	}
+	return sorted
+}
+
+// WriteKstatP prints one round of kstat -p: for each pattern in turn (one
+// that matches everything if pats is empty), every statistic of ks that
+// it matches, so that a statistic two patterns match is printed twice, as
+// kstat prints it. It returns the number of lines printed (kstat exits 1
+// when no statistic matched).
+func WriteKstatP(w io.Writer, ks []Kstat, pats []KstatPattern) (int, error) {
+	if len(pats) == 0 {
+		pats = []KstatPattern{matchAll}
+	}
 	var b strings.Builder
-	for i := range ks {
-		k := &ks[i]
-		stats := append([]KstatValue{
-			{Name: "class", Str: k.Class, IsStr: true},
-			{Name: "crtime", Str: hrSeconds(k.Crtime), IsStr: true},
-			{Name: "snaptime", Str: hrSeconds(k.Snaptime), IsStr: true},
-		}, k.Stats...)
-		slices.SortFunc(stats, func(a, b KstatValue) int { return strings.Compare(a.Name, b.Name) })
-		for _, st := range stats {
-			if len(pats) > 0 && !slices.ContainsFunc(pats, func(p KstatPattern) bool { return p.match(k, st.Name) }) {
-				continue
+	n := 0
+	for _, p := range pats {
+		for i := range ks {
+			k := &ks[i]
+			for _, st := range statsOf(k) {
+				if !p.match(k, st.Name) {
+					continue
+				}
+				n++
+				fmt.Fprintf(&b, "%s:%d:%s:%s\t", k.Module, k.Instance, k.Name, st.Name)
+				if st.IsStr {
+					b.WriteString(st.Str)
+				} else {
+					b.WriteString(strconv.FormatUint(st.Num, 10))
+				}
+				b.WriteByte('\n')
 			}
-			fmt.Fprintf(&b, "%s:%d:%s:%s\t", k.Module, k.Instance, k.Name, st.Name)
-			if st.IsStr {
-				b.WriteString(st.Str)
-			} else {
-				b.WriteString(strconv.FormatUint(st.Num, 10))
-			}
-			b.WriteByte('\n')
 		}
 	}
 	_, err := io.WriteString(w, b.String())
-	return err
+	return n, err
+}
+
+// matchAll is the pattern "" (every field empty).
+var matchAll, _ = ParseKstatPattern("")
+
+// KstatRounds prints count rounds (0: until next fails) of kstat -p, as
+// kstat does with an interval: wait before every round but the first,
+// and a blank line between rounds (printed after the wait, none after the
+// last). next gives each round's kstats. It reports whether any
+// statistic matched in any round: kstat's exit status is 0 if so, 1 if
+// not.
+func KstatRounds(w io.Writer, pats []KstatPattern, count int, wait func(), next func() ([]Kstat, error)) (matched bool, err error) {
+	for i := 0; count == 0 || i < count; i++ {
+		if i > 0 {
+			wait()
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return matched, err
+			}
+		}
+		ks, err := next()
+		if err != nil {
+			return matched, err
+		}
+		n, err := WriteKstatP(w, ks, pats)
+		matched = matched || n > 0
+		if err != nil {
+			return matched, err
+		}
+	}
+	return matched, nil
 }

@@ -6,6 +6,7 @@
 package view
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -53,7 +54,9 @@ func TestKstatPMatchesRealOutput(t *testing.T) {
 		{"cpu_info:0:cpu_info0:/^[a-p]/", realCPUInfo},
 		{"unix:0:system_misc:snaptime", realSnaptime},
 		{"unix::system_misc:snap*", realSnaptime},
-		{"*:0::snaptime", "cpu_info:0:cpu_info0:snaptime\t9305222.459039730\n" + realSnaptime},
+		// kstat prints an hrtime with %.9f of a double: the hrtime
+		// 9305222459039730 comes out ...729, as it would from kstat.
+		{"*:0::snaptime", "cpu_info:0:cpu_info0:snaptime\t9305222.459039729\n" + realSnaptime},
 		{"unix:1", ""},
 	} {
 		p, err := ParseKstatPattern(c.pattern)
@@ -61,7 +64,7 @@ func TestKstatPMatchesRealOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 		var b strings.Builder
-		if err := WriteKstatP(&b, ks, []KstatPattern{p}); err != nil {
+		if _, err := WriteKstatP(&b, ks, []KstatPattern{p}); err != nil {
 			t.Fatal(err)
 		}
 		if b.String() != c.want {
@@ -87,14 +90,15 @@ func TestKstatsOfSnapshot(t *testing.T) {
 		pats = append(pats, kp)
 	}
 	WriteKstatP(&b, Kstats(s), pats)
-	want := "bbal:0:balancer:crtime\t1.500000000\n" +
-		"bbal:0:balancer:udp_answered\t6\n" +
+	// Pattern by pattern, as kstat prints: the crtime line after udp_*.
+	want := "bbal:0:balancer:udp_answered\t6\n" +
 		"bbal:0:balancer:udp_drop_no_backend\t0\n" +
 		"bbal:0:balancer:udp_drop_oversize\t0\n" +
 		"bbal:0:balancer:udp_drop_send_error\t0\n" +
 		"bbal:0:balancer:udp_drop_stuck\t0\n" +
 		"bbal:0:balancer:udp_forwarded\t0\n" +
 		"bbal:0:balancer:udp_received\t7\n" +
+		"bbal:0:balancer:crtime\t1.500000000\n" +
 		"bbal:10:backend:class\tnet\n" +
 		"bbal:10:backend:conn_error\t1\n" +
 		"bbal:10:backend:conn_start\t2\n" +
@@ -117,5 +121,89 @@ func TestKstatPatternErrors(t *testing.T) {
 		if _, err := ParseKstatPattern(p); err == nil {
 			t.Errorf("pattern %q accepted", p)
 		}
+	}
+}
+
+// TestKstatRoundsAsKstat prints what `kstat -p unix:0:system_misc:snaptime
+// unix:0:system_misc:crtime 'cpu_info:0:cpu_info0:/^c[hlo]|^br/' 1 2`
+// prints (testdata/kstat-p-rounds.txt): the lines are the real ones
+// quoted above, arranged as kstat.c arranges them: pattern by pattern
+// (ks_instances_print loops over the selectors, then the kstats), so the
+// unix lines come before cpu_info's though cpu_info sorts first; the
+// statistics of a kstat without regard to case (clock_MHz between class
+// and core_id: nvpair_insert's strcasecmp); an hrtime of 0 as "0"
+// (ks_value_print); a blank line between rounds and none after the last
+// (main's loop: putchar('\n') after the sleep when a round follows).
+// Kstat exits 1 when no statistic matched (g_matched).
+func TestKstatRoundsAsKstat(t *testing.T) {
+	want, err := os.ReadFile("testdata/kstat-p-rounds.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := func(snap int64) []Kstat {
+		ks := []Kstat{
+			{Module: "unix", Instance: 0, Name: "system_misc", Class: "misc", Crtime: 0, Snaptime: snap,
+				Stats: []KstatValue{num("clk_intr", 1480990)}},
+			{Module: "cpu_info", Instance: 0, Name: "cpu_info0", Class: "misc", Crtime: 182755017565, Snaptime: snap,
+				Stats: []KstatValue{num("core_id", 1026), num("clock_MHz", 1649), num("chip_id", 0),
+					str("brand", "SPARC-T3"), str("cpu_type", "sparcv9")}},
+		}
+		SortKstats(ks)
+		return ks
+	}
+	var pats []KstatPattern
+	for _, s := range []string{"unix:0:system_misc:snaptime", "unix:0:system_misc:crtime", "cpu_info:0:cpu_info0:/^c[hlo]|^br/"} {
+		p, err := ParseKstatPattern(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pats = append(pats, p)
+	}
+	snaps := []int64{14809906993005, 14810906993005}
+	waits := 0
+	var b strings.Builder
+	matched, err := KstatRounds(&b, pats, 2, func() { waits++ }, func() ([]Kstat, error) {
+		s := snaps[0]
+		snaps = snaps[1:]
+		return round(s), nil
+	})
+	if err != nil || !matched {
+		t.Fatalf("KstatRounds: matched %v, %v", matched, err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("got:\n%s\nwant (kstat's):\n%s", b.String(), want)
+	}
+	if waits != 1 {
+		t.Errorf("%d waits for 2 rounds, want 1 (before the second)", waits)
+	}
+
+	none, _ := ParseKstatPattern("unix:0:system_misc:nosuchstat")
+	b.Reset()
+	matched, err = KstatRounds(&b, []KstatPattern{none}, 3, func() {}, func() ([]Kstat, error) { return round(1), nil })
+	if err != nil || matched || b.String() != "\n\n" {
+		t.Errorf("a pattern matching nothing: matched %v, err %v, printed %q; want false, nil and the two blank lines between rounds", matched, err, b.String())
+	}
+}
+
+// TestKstatSortsWithoutCase: kstat sorts statistics with strcasecmp, so
+// the sd driver's error kstat prints "snaptime" between "Size" and "Soft
+// Errors" and "class" before "Device Not Ready" (byte order would put
+// every capitalised name first).
+func TestKstatSortsWithoutCase(t *testing.T) {
+	ks := []Kstat{{Module: "sderr", Instance: 0, Name: "sd0,err", Class: "device_error", Crtime: 31e9, Snaptime: 32e9,
+		Stats: []KstatValue{num("Soft Errors", 0), num("Size", 500107862016), num("Device Not Ready", 0), str("Vendor", "ATA")}}}
+	var b strings.Builder
+	if _, err := WriteKstatP(&b, ks, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := "sderr:0:sd0,err:class\tdevice_error\n" +
+		"sderr:0:sd0,err:crtime\t31.000000000\n" +
+		"sderr:0:sd0,err:Device Not Ready\t0\n" +
+		"sderr:0:sd0,err:Size\t500107862016\n" +
+		"sderr:0:sd0,err:snaptime\t32.000000000\n" +
+		"sderr:0:sd0,err:Soft Errors\t0\n" +
+		"sderr:0:sd0,err:Vendor\tATA\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }

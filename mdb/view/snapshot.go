@@ -45,7 +45,7 @@ type Totals struct {
 	Remotes          uint64 `json:"remotes"`
 	Backends         uint64 `json:"backends"`
 	BackendsOK       uint64 `json:"backends_ok"`
-	Timeouts         uint64 `json:"timeouts"`
+	Timers           uint64 `json:"timers"` // timers scheduled on the event loop
 }
 
 // Backend is a backend as a snapshot saw it: the C backend_t.

@@ -245,8 +245,12 @@ func TestInspectViewsAgreeWithTraffic(t *testing.T) {
 			t.Errorf("-p bbal:5302::udp printed %q", one)
 		}
 		twice := balstat(t, c.bal, "-p", "bbal:0:balancer:udp_received", "1", "2")
-		if strings.Count(twice, "bbal:0:balancer:udp_received\t") != 2 {
-			t.Errorf("-p ... 1 2 printed %q", twice)
+		if !regexp.MustCompile(`^bbal:0:balancer:udp_received\t\d+\n\nbbal:0:balancer:udp_received\t\d+\n$`).MatchString(twice) {
+			t.Errorf("-p ... 1 2 printed %q; want two rounds with a blank line between, as kstat", twice)
+		}
+		none := exec.Command(balstatBinary(t), "-c", c.bal.Control, "-p", "bbal:0:balancer:nosuchstat")
+		if out, err := none.Output(); none.ProcessState == nil || none.ProcessState.ExitCode() != 1 || len(out) != 0 {
+			t.Errorf("-p with a pattern matching nothing: %v, stdout %q; want exit 1 and nothing printed, as kstat", err, out)
 		}
 	})
 
