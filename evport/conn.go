@@ -34,8 +34,11 @@
  * (half-close); reading goes on.
  *
  * Invariants: 0 <= rstart <= rend <= cap(rbuf) <= RecvBuffer;
- * len(sbuf) - shead <= SendBuffer; after Closed no callback runs and every
- * method is a harmless no-op.
+ * len(sbuf) - shead <= SendBuffer; cap(sbuf) <= SendBuffer, however long
+ * a slow reader keeps the queue from emptying (Write drops the bytes
+ * already written from the front before the array would have to grow,
+ * and grows it no further than SendBuffer);
+ * after Closed no callback runs and every method is a harmless no-op.
  */
 
 package evport
@@ -69,6 +72,8 @@ type ConnConfig struct {
 }
 
 // Conn is a buffered non-blocking stream connection; see the file comment.
+// Its memory is bounded by its ConnConfig: at most RecvBuffer for the
+// receive buffer and SendBuffer for the send queue's array.
 type Conn struct {
 	loop    *Loop
 	fd      *FD
@@ -191,8 +196,16 @@ func (c *Conn) Write(b []byte) int {
 		return 0
 	}
 	if c.shead > 0 && len(c.sbuf)+n > cap(c.sbuf) {
+		// Drop the bytes already written rather than grow the array.
 		c.sbuf = c.sbuf[:copy(c.sbuf, c.sbuf[c.shead:])]
 		c.shead = 0
+	}
+	if need := len(c.sbuf) + n; need > cap(c.sbuf) {
+		// Grow by doubling, but never past SendBuffer: queued bytes
+		// (need) never exceed it once the front is dropped.
+		grown := make([]byte, len(c.sbuf), min(max(2*cap(c.sbuf), need), c.sendMax))
+		copy(grown, c.sbuf)
+		c.sbuf = grown
 	}
 	c.sbuf = append(c.sbuf, b[:n]...)
 	c.markDirty()

@@ -163,6 +163,46 @@ func TestConnSendBound(t *testing.T) {
 	}
 }
 
+// TestConnSendQueueBoundedForSlowReader: a peer that reads a little at a
+// time while the Conn is kept full never lets the send queue empty (so
+// flush never starts it over), yet the queue's array stays within
+// SendBuffer (the bound Conn's doc states): the bytes already written are
+// dropped from the front when more need room.
+func TestConnSendQueueBoundedForSlowReader(t *testing.T) {
+	const sendBuffer = 16 << 10
+	l := newTestLoop(t)
+	fa, fb := socketpair(t)
+	t.Cleanup(func() { unix.Close(fb) })
+	if err := unix.SetsockoptInt(fa, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
+		t.Fatal(err)
+	}
+	r := newRecorder(t, "a")
+	c, err := NewConn(l, fa, r, ConnConfig{SendBuffer: sendBuffer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	payload := pattern(sendBuffer)
+	buf := make([]byte, 512)
+	read, maxCap := 0, 0
+	runUntil(t, l, 20*time.Second, "8 send buffers through a slow reader", func() bool {
+		for c.Free() > 0 {
+			c.Write(payload[:c.Free()])
+		}
+		maxCap = max(maxCap, cap(c.sbuf))
+		if n, err := unix.Read(fb, buf); err == nil {
+			read += n
+		}
+		return read >= 8*sendBuffer
+	})
+	if r.drained != 0 {
+		t.Fatalf("the send queue emptied %d times: the reader was not slow enough to test compaction", r.drained)
+	}
+	if maxCap > sendBuffer {
+		t.Errorf("send queue array grew to %d bytes for a SendBuffer of %d", maxCap, sendBuffer)
+	}
+}
+
 // frame is a length-prefixed test message: 4 bytes of length, then body.
 func frame(body []byte) []byte {
 	f := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))

@@ -10,6 +10,9 @@ func (t *TCP) ClientFDs() []int {
 	return fds
 }
 
+// LeavesTooFew is the descriptor-reserve rule (leavesTooFew).
+var LeavesTooFew = leavesTooFew
+
 // ScanMessages feeds chunks to a fresh message scanner and returns how
 // many messages each completed and the bytes of the last one in progress.
 func ScanMessages(chunks ...[]byte) (completed []int, partial int) {

@@ -372,7 +372,13 @@ func fdsRunningOut(fd, reserve int) bool {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<31 {
 		return false
 	}
-	limit := int(lim.Cur)
+	return leavesTooFew(fd, reserve, int(lim.Cur))
+}
+
+// leavesTooFew reports whether fd and fd+1 (descriptors are allocated
+// lowest first: the backend session's comes next) would leave fewer than
+// reserve, at most limit/4, of the descriptors below limit free.
+func leavesTooFew(fd, reserve, limit int) bool {
 	return fd+2+min(reserve, limit/4) > limit
 }
 

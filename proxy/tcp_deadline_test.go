@@ -201,6 +201,36 @@ func TestTCPHalfCloseTimeout(t *testing.T) {
 	}
 }
 
+// TestTCPHalfCloseAfterCompleteThenPartial: a client that sends a
+// complete message, then part of a second, then closes its side is owed
+// nothing for the partial one (dropped at the EOF), but it is the last
+// thing it sent: the half-close deadline applies, not the idle one, so
+// both sides close exactly HalfCloseTimeout after the EOF.
+func TestTCPHalfCloseAfterCompleteThenPartial(t *testing.T) {
+	cfg := proxy.DefaultTCPConfig(1 << 16)
+	h := newTCPHarness(t, cfg)
+	c := h.dial()
+	s := h.nextSession(true)
+	if _, err := c.Write([]byte{0, 1, 'q', 0, 5, 'a'}); err != nil {
+		t.Fatal(err)
+	}
+	c.CloseWrite()
+	h.waitClientEOFs(1)
+	got := make([]byte, 3)
+	s.Conn.SetReadDeadline(time.Now().Add(waitLimit))
+	if _, err := io.ReadFull(s, got); err != nil || string(got) != "\x00\x01q" {
+		t.Fatalf("backend got %q (%v), want the complete message", got, err)
+	}
+	h.advance(cfg.HalfCloseTimeout - time.Nanosecond)
+	h.expectOpen(1, "just before the half-close deadline")
+	h.advance(time.Nanosecond)
+	expectClientClosed(t, c)
+	s.ExpectClosed()
+	if st := h.stats(); st.HalfCloseTimeouts != 1 || st.IdleTimeouts != 0 || st.Open != 0 {
+		t.Errorf("stats %+v, want 1 half-close timeout and no other", st)
+	}
+}
+
 // TestTCPLimits: past MaxConns, and past MaxPerClient from one address,
 // connections are closed at once and counted, with the records at a
 // limited rate.
@@ -239,6 +269,29 @@ func TestTCPLimits(t *testing.T) {
 	}
 	if recs[0].Str("reason") != "too many TCP connections from this client" || recs[0].Str("level") != "40" {
 		t.Errorf("first refusal %v", recs[0])
+	}
+}
+
+// TestTCPDescriptorReserveRule: both sides of the boundary. With a limit
+// of 1000 and a reserve of 100, the accepted fd 898 and the session's 899
+// leave fds 900-999 free, exactly the reserve: admitted; fd 899 is one
+// too many. The reserve is at most a quarter of the limit.
+func TestTCPDescriptorReserveRule(t *testing.T) {
+	for _, tc := range []struct {
+		fd, reserve, limit int
+		refused            bool
+	}{
+		{898, 100, 1000, false},
+		{899, 100, 1000, true},
+		{0, 100, 1000, false},
+		{998, 0, 1000, false},
+		{999, 0, 1000, true},
+		{73, 1000, 100, false}, // reserve capped at 25
+		{74, 1000, 100, true},
+	} {
+		if got := proxy.LeavesTooFew(tc.fd, tc.reserve, tc.limit); got != tc.refused {
+			t.Errorf("fd %d, reserve %d, limit %d: refused %v, want %v", tc.fd, tc.reserve, tc.limit, got, tc.refused)
+		}
 	}
 }
 
