@@ -34,8 +34,13 @@ move a batch at a time.
     speaks it. A control session gets SERVER_HELLO for CLIENT_HELLO and
     SERVER_HEARTBEAT for each CLIENT_HEARTBEAT; each read (up to 256 KiB)
     is parsed into INBOUND_UDP frames whose answers go back as OUTBOUND_UDP
-    frames in one write. A session that starts with INBOUND_TCP gets
-    INBOUND_TCP_OK and then carries DNS over TCP.
+    frames in one write. It waits for input in poll(POLLIN), as node-mname
+    waits in epoll, not in a blocking read: a reader asleep in read(2) on
+    an AF_UNIX stream is woken each time the balancer consumes one of its
+    answers (the freed send space wakes every sleeper on the socket, and
+    only poll and epoll filter by event), and each such wake-up would be
+    counted against the balancer's path. A session that starts with
+    INBOUND_TCP gets INBOUND_TCP_OK and then carries DNS over TCP.
 
 DNS over TCP (the UDP echo's TCP listener on the same port, and framed TCP
 sessions after the OK) is one function: read length-prefixed queries,
@@ -242,17 +247,27 @@ func (e *frameEcho) control(fd int, buf []byte, have int) error {
 			out = out[n:]
 		}
 		have = copy(buf, buf[off:have])
-		for {
-			n, err := unix.Read(fd, buf[have:])
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || n == 0 {
-				return err
-			}
-			have += n
-			break
+		n, err := readAfterPoll(fd, buf[have:])
+		if err != nil || n == 0 {
+			return err
 		}
+		have += n
+	}
+}
+
+// readAfterPoll waits in poll until fd is readable, then reads into buf
+// (see the file comment for why not in read itself).
+func readAfterPoll(fd int, buf []byte) (int, error) {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(pfd, -1); err != nil && err != unix.EINTR {
+			return 0, fmt.Errorf("frame echo: poll: %w", err)
+		}
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		return n, err
 	}
 }
 
