@@ -28,10 +28,12 @@ reflector) and of the whole path (front and backends):
 	CPU                time on CPU, summed over /proc/PID/task/TID/schedstat
 	                   (nanoseconds, unlike /proc/PID/stat's 10 ms ticks)
 
-Each figure is taken over rounds that rotate through the paths, and the
-ratios between paths are taken within a round (then the median of the
-rounds' ratios), so that a burst of other work weighs on both sides of a
-ratio. Threads that exit during a load take their counts with them; the
+Each figure is taken over rounds that rotate through the paths, each round
+starting one path further on (a path measured right after another tends to
+count less: with a fixed order that alone made two builds of the same bbal
+differ by 10-20 %), and the ratios between paths are taken within a round
+(then the median of the rounds' ratios), so that a burst of other work
+weighs on both sides of a ratio. Threads that exit during a load take their counts with them; the
 paths measured keep theirs for the whole run.
 */
 
@@ -315,7 +317,7 @@ func (b *bench) countedPaths() []string {
 }
 
 // countFigures runs the counted loads: for each rate, rounds that rotate
-// through the paths.
+// through the paths, in an order that turns by one path each round.
 func (b *bench) countFigures() error {
 	p := b.plan
 	b.perfErr = perfCheck(b.cfg.Perf)
@@ -324,8 +326,8 @@ func (b *bench) countFigures() error {
 	}
 	for _, rate := range p.countRates {
 		rounds := map[string][]countRound{}
-		for range p.countRounds {
-			for _, path := range b.countedPaths() {
+		for round := range p.countRounds {
+			for _, path := range rotated(b.countedPaths(), round) {
 				r, err := b.countLoad(path, rate)
 				if err != nil {
 					return err
@@ -336,6 +338,12 @@ func (b *bench) countFigures() error {
 		b.rep.Counted[rate] = rounds
 	}
 	return nil
+}
+
+// rotated is paths starting at paths[k % len(paths)], wrapping around.
+func rotated(paths []string, k int) []string {
+	k %= len(paths)
+	return append(append([]string(nil), paths[k:]...), paths[:k]...)
 }
 
 // countLoad runs one load on path at rate and counts what its processes did.

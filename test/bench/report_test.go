@@ -143,3 +143,17 @@ func TestCountTargetsVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// Each round of counted loads starts one path further on, so that over the
+// rounds every path is measured in every position.
+func TestRotatedOrder(t *testing.T) {
+	paths := []string{"a", "b", "c"}
+	for k, want := range []string{"a b c", "b c a", "c a b", "a b c"} {
+		if got := strings.Join(rotated(paths, k), " "); got != want {
+			t.Errorf("rotated(%v, %d) = %s, want %s", paths, k, got, want)
+		}
+	}
+	if strings.Join(paths, " ") != "a b c" {
+		t.Errorf("rotated changed its argument: %v", paths)
+	}
+}
