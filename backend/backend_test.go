@@ -581,7 +581,9 @@ func TestRemovedSocket(t *testing.T) {
 		}
 	})
 	before := h.stats(b).ConnStart
-	time.Sleep(3 * tm.Scan) // several scans find nothing
+	for range 3 { // several scans find nothing
+		h.rescan()
+	}
 	if after := h.stats(b).ConnStart; after != before {
 		t.Errorf("%d connects to a removed backend", after-before)
 	}

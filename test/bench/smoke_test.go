@@ -45,6 +45,7 @@ func needTool(t *testing.T, name, install string) string {
 }
 
 func TestSmokeEveryPathAnswers(t *testing.T) {
+	e2e.SkipInShort(t)
 	dnsdist := needTool(t, "dnsdist", "apt-get install dnsdist")
 	dnsperf := needTool(t, "dnsperf", "apt-get install dnsperf")
 	node := e2e.NodeBinary(t)

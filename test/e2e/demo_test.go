@@ -24,6 +24,7 @@ import (
 // three demo backends, round-robin by client, and SIGTERM (Ctrl-C is
 // SIGINT, handled alike) stops it all and removes the temporary directory.
 func TestDemoMode(t *testing.T) {
+	SkipInShort(t)
 	port := FreePort(t)
 	cmd := exec.Command(BalancerBinary(t), "--demo", "-p", strconv.Itoa(port))
 	stdout, err := cmd.StdoutPipe()

@@ -15,6 +15,7 @@ import (
 )
 
 func TestProductionBinaryHasNoMiekgDNS(t *testing.T) {
+	SkipInShort(t)
 	out, err := exec.Command("go", "version", "-m", ProductionBinary(t)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go version -m: %v\n%s", err, out)

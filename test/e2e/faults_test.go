@@ -56,6 +56,7 @@ func backendRecords(bal *Balancer, id string, msgs ...string) []string {
 // TestBackendFaultRecords: each way a backend can fail, alone behind its
 // own balancer, and the records that follow.
 func TestBackendFaultRecords(t *testing.T) {
+	SkipInShort(t)
 	const id = "5301"
 	type check struct {
 		msg    string
@@ -182,6 +183,7 @@ func badPeer(mode string) func(t *testing.T, dir string) func() {
 // TestNoBackendsAvailable: a query with no backend ok is dropped and logged
 // as the C balancer does, at error.
 func TestNoBackendsAvailable(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	StartBadBackend(t, filepath.Join(dir, "5301"), "garbage")
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, TimeScale: faultTimeScale})
@@ -202,6 +204,7 @@ func TestNoBackendsAvailable(t *testing.T) {
 // measured on a socket pair here. (The Go balancer before issue 9 queued
 // 256 KiB more: that fails this test.)
 func TestStuckBackend(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	StartBadBackend(t, filepath.Join(dir, "5301"), "no-read")
 	// Real-time intervals: the first heartbeat is due 5 s after the hello
@@ -293,6 +296,7 @@ func streamCapacity(t *testing.T, chunk int) int {
 // the balancer logs "no heartbeat from backend" at error; resumed, it is
 // established again and its clients return to it.
 func TestHungBackendFailover(t *testing.T) {
+	SkipInShort(t)
 	// SPEC's intervals (no time scale): the missed heartbeat alone would
 	// take 5 to 20 s, so only the probe can move the client within 3 s.
 	c := startUDPClusterWith(t, BalancerConfig{}, "5301", "5302")
@@ -368,6 +372,7 @@ func TestHungBackendFailover(t *testing.T) {
 // its hello is reconnected with delays growing to the maximum (33 s,
 // scaled), not every second for ever as before issue 12.
 func TestFlappingBackendBacksOff(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	StartMnameBackend(t, dir, "5302")
 	StartBadBackend(t, filepath.Join(dir, "5301"), "flap")

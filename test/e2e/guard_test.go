@@ -36,6 +36,7 @@ import (
 const msgNotClient = "dropping UDP answer to an address that sent no query"
 
 func TestUDPReflectionGuard(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	victimConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 250)})
 	if err != nil {
@@ -129,6 +130,7 @@ func TestUDPReflectionGuard(t *testing.T) {
 }
 
 func TestUDPFloodOfClientAddresses(t *testing.T) {
+	SkipInShort(t)
 	const (
 		maxRemotes = 500
 		addresses  = 6000

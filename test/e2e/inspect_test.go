@@ -159,6 +159,7 @@ func (c *inspectCluster) waitSettled(t *testing.T) {
 }
 
 func TestInspectViewsAgreeWithTraffic(t *testing.T) {
+	SkipInShort(t)
 	c := startInspectCluster(t)
 	c.waitSettled(t)
 	clients := len(c.by)
@@ -358,6 +359,7 @@ func TestInspectViewsAgreeWithTraffic(t *testing.T) {
 }
 
 func TestInspectLogLevelAtRunTime(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	StartMnameBackend(t, dir, "5301")
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info"})
@@ -397,6 +399,7 @@ func TestInspectLogLevelAtRunTime(t *testing.T) {
 // socket's mode, and, with the mode opened up by mistake, by the peer
 // check; root still is served.
 func TestInspectRefusesOtherUsers(t *testing.T) {
+	SkipInShort(t)
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("this test runs balstat as nobody and needs root")
@@ -436,6 +439,7 @@ func TestInspectRefusesOtherUsers(t *testing.T) {
 // one sending an endless line and one that never reads its (large)
 // snapshot, and checks that UDP and TCP queries are answered meanwhile.
 func TestInspectBadControlClientsDoNotDelayDNS(t *testing.T) {
+	SkipInShort(t)
 	c := startUDPCluster(t, "5301", "5302")
 	var clients []*udpClient
 	for i := 0; i < 60; i++ {

@@ -226,6 +226,7 @@ func peerTXT(t *testing.T, m *dns.Msg) string {
 }
 
 func TestMnameBackendControlSession(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	peer := StartMnameBackend(t, SocketDir(t), "5301")
 	pc := dialPeer(t, peer.Path)
@@ -309,6 +310,7 @@ func TestMnameBackendControlSession(t *testing.T) {
 }
 
 func TestMnameBackendRequiresHelloFirst(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	peer := StartMnameBackend(t, SocketDir(t), "5302")
 
@@ -330,6 +332,7 @@ func TestMnameBackendRequiresHelloFirst(t *testing.T) {
 }
 
 func TestMnameBackendTCPSession(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	peer := StartMnameBackend(t, SocketDir(t), "5303")
 
@@ -405,6 +408,7 @@ func TestMnameBackendTCPSession(t *testing.T) {
 }
 
 func TestMnameBackendBigRecordsFlag(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	peer := StartMnameBackend(t, SocketDir(t), "small", "--big-records", "3")
 	pc := dialPeer(t, peer.Path)
@@ -417,6 +421,7 @@ func TestMnameBackendBigRecordsFlag(t *testing.T) {
 }
 
 func TestPeerLifecycle(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	dir := SocketDir(t)
 
@@ -470,6 +475,7 @@ func TestPeerLifecycle(t *testing.T) {
 }
 
 func TestBadBackendModes(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	dir := SocketDir(t)
 	tcpFrame := backend.AppendInboundTCP(nil, peerAddrU32("10.77.77.5"), 4242)

@@ -26,6 +26,7 @@ import (
 // SIGHUP makes the balancer read the socket directory at once, without
 // waiting for the 5 s scan (the test runs with SPEC's timings).
 func TestSignalHUPRescans(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	StartMnameBackend(t, dir, "5301")
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir})
@@ -46,6 +47,7 @@ func TestSignalHUPRescans(t *testing.T) {
 // connection has its answer the balancer closes it, logs "exiting" and
 // exits 0.
 func TestSignalTERMDrainsTCP(t *testing.T) {
+	SkipInShort(t)
 	bal, conn := balancerWithOpenTCP(t)
 	udp := newUDPClient(t, bal, "127.0.0.1")
 	udp.mustWhoami("5301")
@@ -117,6 +119,7 @@ func TestSignalTERMDrainsTCP(t *testing.T) {
 // SIGTERM closes an idle TCP connection (one that owes its client nothing)
 // at once, so the process does not wait for it (RFC 7766 6.2.3).
 func TestSignalTERMClosesIdleTCP(t *testing.T) {
+	SkipInShort(t)
 	bal, conn := balancerWithOpenTCP(t)
 	start := time.Now()
 	bal.Signal(syscall.SIGTERM)
@@ -137,6 +140,7 @@ func TestSignalTERMClosesIdleTCP(t *testing.T) {
 
 // A second SIGTERM during the grace period exits at once, with status 1.
 func TestSignalSecondTERMExitsAtOnce(t *testing.T) {
+	SkipInShort(t)
 	bal, _ := balancerWithOpenTCP(t)
 
 	bal.Signal(syscall.SIGTERM)
@@ -156,6 +160,7 @@ func TestSignalSecondTERMExitsAtOnce(t *testing.T) {
 
 // A usage error is one line on stderr, exit status 1, nothing on stdout.
 func TestUsageErrorExits1(t *testing.T) {
+	SkipInShort(t)
 	bin := BalancerBinary(t)
 	cmd := exec.Command(bin, "-p", "53", "-l", "verbose", "-s", filepath.Join(t.TempDir()))
 	stdout, _ := cmd.StdoutPipe()

@@ -77,6 +77,7 @@ func waitFDs(t *testing.T, what string, pid, want int, limit time.Duration) time
 // and close; every descriptor comes back, in the balancer and in
 // node-mname.
 func TestTCPPartialMessagesDoNotLeak(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	const conns = 2000
 	const scale = 4 // half-close deadline 0.5 s
@@ -161,6 +162,7 @@ func closedAfter(t *testing.T, c net.Conn, since time.Time) time.Duration {
 // are closed at their deadlines while a normal client is answered
 // throughout.
 func TestTCPSlowClientsClosedAtDeadlines(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	const scale = 5 // message deadline 1 s, idle 2 s
 	message, idle := proxy.DefaultMessageTimeout/scale, proxy.DefaultIdleTimeout/scale
@@ -408,6 +410,7 @@ func checkRefusalRecords(t *testing.T, bal *Balancer, f *flood, elapsed time.Dur
 // TestTCPAtCap: with --tcp-max 40, a flood is refused at once while UDP
 // and the backend sessions carry on.
 func TestTCPAtCap(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	dir := SocketDir(t)
 	peers := map[string]*Peer{
@@ -431,6 +434,7 @@ func TestTCPAtCap(t *testing.T) {
 // flood is refused before it eats the reserve, so UDP, a backend's
 // reconnection and, after the flood, new TCP all still work.
 func TestTCPAtDescriptorLimit(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 )
 
 func TestTCPTraceRecords(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	StartMnameBackend(t, dir, "5301")
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "trace"})

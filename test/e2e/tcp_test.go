@@ -241,6 +241,7 @@ func tcpExpectClosed(t *testing.T, c net.Conn, wantEOF bool) {
 // TestTCPQueries: the ordinary exchanges, against one balancer and one
 // backend.
 func TestTCPQueries(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	dir := SocketDir(t)
 	StartMnameBackend(t, dir, "5301")
@@ -356,6 +357,7 @@ func TestTCPQueries(t *testing.T) {
 // TestTCPBackendWithoutTCPOK: the client's only backend accepts the TCP
 // session but never sends INBOUND_TCP_OK.
 func TestTCPBackendWithoutTCPOK(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	dir := SocketDir(t)
 	StartBadBackend(t, filepath.Join(dir, "5301"), "no-tcp-ok")
@@ -395,6 +397,7 @@ func TestTCPBackendWithoutTCPOK(t *testing.T) {
 // backend rather than buffer the answers, and pass everything on once the
 // client reads again.
 func TestTCPNeverReadingClient(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	const records = 4000 // about 64 KiB per answer
 	dir := SocketDir(t)
@@ -516,6 +519,7 @@ func TestTCPNeverReadingClient(t *testing.T) {
 // one exchange; afterwards every descriptor the balancer opened for them
 // is closed.
 func TestTCPManyConnections(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	const conns = 500
 	tcpRaiseFileLimit(t, 2*conns+200)
@@ -571,6 +575,7 @@ func TestTCPManyConnections(t *testing.T) {
 // TestTCPBackendKilled: the backend of an open connection dies; the client
 // sees its connection end, and its next connection goes elsewhere.
 func TestTCPBackendKilled(t *testing.T) {
+	SkipInShort(t)
 	t.Parallel()
 	dir := SocketDir(t)
 	peers := map[string]*Peer{

@@ -20,6 +20,7 @@ import (
 )
 
 func TestLoopRecordsNameOneThread(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	StartMnameBackend(t, dir, "5301")
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, TimeScale: udpTimeScale, LogLevel: "trace"})

@@ -47,6 +47,7 @@ func wantTimings(scale float64) map[string]any {
 }
 
 func TestProductionBinaryIgnoresTimeScale(t *testing.T) {
+	SkipInShort(t)
 	bin := ProductionBinary(t)
 	data, err := os.ReadFile(bin)
 	if err != nil {
@@ -72,6 +73,7 @@ func TestProductionBinaryIgnoresTimeScale(t *testing.T) {
 
 // The control: the tests' binary reads the variable.
 func TestTestBinaryHonoursTimeScale(t *testing.T) {
+	SkipInShort(t)
 	b := StartBalancer(t, BalancerConfig{SocketDir: SocketDir(t), TimeScale: 1000})
 	rec := b.WaitLog("timings", nil, 0)
 	if want := wantTimings(1000); !matches(rec, want) {

@@ -21,6 +21,7 @@ import (
 )
 
 func TestUDPTraceRecords(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	peer := StartMnameBackend(t, dir, "5301")
 	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, TimeScale: udpTimeScale, LogLevel: "trace"})

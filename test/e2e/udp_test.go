@@ -288,6 +288,7 @@ func udpRemoteLog(ip string, backendName string) map[string]any {
 // true source; new clients are spread round-robin in ID order, one per
 // backend, and each then sticks to its backend, whatever its source port.
 func TestUDPStickyRoundRobin(t *testing.T) {
+	SkipInShort(t)
 	names := []string{"5301", "5302", "5303"}
 	c := startUDPCluster(t, names...)
 
@@ -331,6 +332,7 @@ func TestUDPStickyRoundRobin(t *testing.T) {
 // answered by a backup; once the primary listens again on the same path the
 // client returns to it. Clients of the other backends never notice.
 func TestUDPFailoverToBackupAndBack(t *testing.T) {
+	SkipInShort(t)
 	c := startUDPCluster(t, "5301", "5302", "5303")
 	a, b, d := c.client(udpClientIP(0)), c.client(udpClientIP(1)), c.client(udpClientIP(2))
 	a.mustWhoami("5301")
@@ -376,6 +378,7 @@ func TestUDPFailoverToBackupAndBack(t *testing.T) {
 // closes its session; 5303's peer crashes (SIGKILL, the file stays and
 // reconnects are refused) and the file is deleted afterwards.
 func TestUDPRemovedBackendNotRetried(t *testing.T) {
+	SkipInShort(t)
 	c := startUDPCluster(t, "5301", "5302", "5303")
 	a, b, d := c.client(udpClientIP(0)), c.client(udpClientIP(1)), c.client(udpClientIP(2))
 	a.mustWhoami("5301")
@@ -447,6 +450,7 @@ func TestUDPRemovedBackendNotRetried(t *testing.T) {
 // and is faulted; its client moves to another backend; resumed (SIGCONT),
 // it is established again and the client returns.
 func TestUDPHeartbeatTimeout(t *testing.T) {
+	SkipInShort(t)
 	c := startUDPCluster(t, "5301", "5302", "5303")
 	a, b, d := c.client(udpClientIP(0)), c.client(udpClientIP(1)), c.client(udpClientIP(2))
 	a.mustWhoami("5301")
@@ -488,6 +492,7 @@ func TestUDPHeartbeatTimeout(t *testing.T) {
 // bytes) are faulted, again and again, while the good backends' clients
 // are answered every time and new clients find a good backend.
 func TestUDPMisbehavingBackendsFaultedAlone(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	good := []string{"5301", "5302"}
 	bad := map[string]string{"5311": "garbage", "5312": "double-hello", "5313": "oversized"}
@@ -569,6 +574,7 @@ func TestUDPMisbehavingBackendsFaultedAlone(t *testing.T) {
 // with a warning and creates no remote; one of exactly 1500 bytes is
 // forwarded and answered; the balancer keeps serving.
 func TestUDPOversizedDatagramDropped(t *testing.T) {
+	SkipInShort(t)
 	c := startUDPCluster(t, "5301")
 	cl := c.client(udpClientIP(7))
 

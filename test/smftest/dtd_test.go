@@ -33,6 +33,7 @@ func runDTDTestWithout(t *testing.T, ci string) (string, error) {
 }
 
 func TestMissingDTDSkipsOutsideCI(t *testing.T) {
+	skipInShort(t)
 	out, err := runDTDTestWithout(t, "")
 	if err != nil || !strings.Contains(out, "--- SKIP: TestManifestsValidateAgainstDTD") ||
 		!strings.Contains(out, "SMF DTD not found") {
@@ -41,6 +42,7 @@ func TestMissingDTDSkipsOutsideCI(t *testing.T) {
 }
 
 func TestMissingDTDFailsInCI(t *testing.T) {
+	skipInShort(t)
 	out, err := runDTDTestWithout(t, "true")
 	if err == nil || !strings.Contains(out, "--- FAIL: TestManifestsValidateAgainstDTD") ||
 		!strings.Contains(out, "required when CI=true") {

@@ -190,3 +190,14 @@ func readFile(t *testing.T, path string) string {
 func hostPath(fakeBin string) string {
 	return strings.Join([]string{fakeBin, "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"}, ":")
 }
+
+// skipInShort skips t under go test -short, saying so: these tests run the
+// shipped scripts, xmllint, shellcheck and make release. The quick run
+// (go test -short ./...) leaves them to make test and CI, which never pass
+// -short.
+func skipInShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("SMF and release test skipped under -short (make test runs it)")
+	}
+}

@@ -52,6 +52,7 @@ func xmllintValidate(t *testing.T, xmllint, dtd, file string) (string, error) {
 }
 
 func TestManifestsValidateAgainstDTD(t *testing.T) {
+	skipInShort(t)
 	xmllint := requireTool(t, "xmllint", "apt-get install libxml2-utils")
 	dtd := smfDTD(t)
 	for _, name := range manifestNames {
@@ -67,6 +68,7 @@ func TestManifestsValidateAgainstDTD(t *testing.T) {
 // A manifest with an attribute value the DTD does not allow must fail: the
 // check above would be worthless if xmllint were not validating.
 func TestBrokenManifestFailsValidation(t *testing.T) {
+	skipInShort(t)
 	xmllint := requireTool(t, "xmllint", "apt-get install libxml2-utils")
 	dtd := smfDTD(t)
 	text := readFile(t, manifestPath(t, "binder-balancer.xml"))
@@ -85,6 +87,7 @@ func TestBrokenManifestFailsValidation(t *testing.T) {
 }
 
 func TestMethodsAreShellcheckClean(t *testing.T) {
+	skipInShort(t)
 	shellcheck := requireTool(t, "shellcheck", "apt-get install shellcheck")
 	for _, name := range methodNames {
 		t.Run(name, func(t *testing.T) {
@@ -99,6 +102,7 @@ func TestMethodsAreShellcheckClean(t *testing.T) {
 // The methods are POSIX sh (SmartOS runs them with ksh93, Linux with dash or
 // bash): the shebang says so, and the files are executable.
 func TestMethodsArePOSIXShellScripts(t *testing.T) {
+	skipInShort(t)
 	for _, name := range methodNames {
 		path := methodPath(t, name)
 		info, err := os.Stat(path)

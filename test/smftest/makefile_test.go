@@ -110,6 +110,7 @@ func runMake(t *testing.T, umask string, args ...string) {
 }
 
 func TestMakeAllBuildsHostProgram(t *testing.T) {
+	skipInShort(t)
 	requireBuildTools(t)
 	bin := filepath.Join(t.TempDir(), "bin")
 	runMake(t, "022", "all", "BIN="+bin)
@@ -139,6 +140,7 @@ func TestMakeAllBuildsHostProgram(t *testing.T) {
 }
 
 func TestMakeReleaseIsReproducible(t *testing.T) {
+	skipInShort(t)
 	requireBuildTools(t)
 	var first string
 	var tarball, again []byte

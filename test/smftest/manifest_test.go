@@ -178,6 +178,7 @@ func assertMethodPath(t *testing.T, m smfMethod, script string) {
 }
 
 func TestBalancerManifest(t *testing.T) {
+	skipInShort(t)
 	s := loadService(t, "binder-balancer.xml")
 	if s.Name != "manta/application/binder-balancer" || s.Type != "service" {
 		t.Errorf("service %q type %q, want manta/application/binder-balancer type service", s.Name, s.Type)
@@ -269,6 +270,7 @@ func TestBalancerManifest(t *testing.T) {
 }
 
 func TestSocketsManifest(t *testing.T) {
+	skipInShort(t)
 	s := loadService(t, "binder-balancer-sockets.xml")
 	if s.Name != "manta/application/binder-balancer-sockets" {
 		t.Errorf("service %q, want manta/application/binder-balancer-sockets", s.Name)

@@ -207,6 +207,7 @@ func assertArgv(t *testing.T, got, want []string) {
 }
 
 func TestStartMethodAllDefaults(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	// No properties at all: every value comes from the method's defaults.
 	// The default socket directory is a real system path; what the method
@@ -228,6 +229,7 @@ func TestStartMethodAllDefaults(t *testing.T) {
 }
 
 func TestStartMethodDefaultsBesideSocketDir(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t, "config/socket_dir="+dir)
@@ -235,6 +237,7 @@ func TestStartMethodDefaultsBesideSocketDir(t *testing.T) {
 }
 
 func TestStartMethodEveryProperty(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t,
@@ -247,6 +250,7 @@ func TestStartMethodEveryProperty(t *testing.T) {
 }
 
 func TestStartMethodLimitsOfValidValues(t *testing.T) {
+	skipInShort(t)
 	for _, tc := range []struct {
 		name, address, port, level string
 	}{
@@ -269,6 +273,7 @@ func TestStartMethodLimitsOfValidValues(t *testing.T) {
 // when config/metrics_port is set, on config/metrics_address, which
 // defaults to the listen address.
 func TestStartMethodControlSocketAndMetrics(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t, "config/address=10.1.2.3", "config/socket_dir="+dir, "config/control_socket=/run/bbal/ctl",
@@ -291,6 +296,7 @@ func TestStartMethodControlSocketAndMetrics(t *testing.T) {
 
 // An empty astring value (svcprop prints it as "") counts as absent.
 func TestStartMethodEmptyValueMeansDefault(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t, `config/address=""`, "config/port=5300", "config/socket_dir="+dir, `config/log_level=""`)
@@ -300,6 +306,7 @@ func TestStartMethodEmptyValueMeansDefault(t *testing.T) {
 // Only our own instance's properties count: the same file of properties
 // answered for another FMRI leaves the method on its defaults.
 func TestStartMethodReadsItsOwnInstance(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t, "config/port=5353", "config/socket_dir="+dir)
@@ -317,6 +324,7 @@ func TestStartMethodReadsItsOwnInstance(t *testing.T) {
 }
 
 func TestStartMethodRejectsBadConfiguration(t *testing.T) {
+	skipInShort(t)
 	for _, tc := range []struct {
 		name    string
 		props   func(t *testing.T, w *startWorld) []string
@@ -409,6 +417,7 @@ func withProp(prop string) func(*testing.T, *startWorld) []string {
 }
 
 func TestStartMethodOutsideSMF(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	w.setProps(t, "config/socket_dir="+w.socketDir(t))
 	w.env = slices.DeleteFunc(w.env, func(kv string) bool { return strings.HasPrefix(kv, "SMF_FMRI=") })
@@ -420,6 +429,7 @@ func TestStartMethodOutsideSMF(t *testing.T) {
 }
 
 func TestStartMethodMissingBalancer(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	w.setProps(t, "config/socket_dir="+w.socketDir(t))
 	res := w.run(t, "BALANCER_BIN="+filepath.Join(w.dir, "no-such-balancer"))
@@ -432,6 +442,7 @@ func TestStartMethodMissingBalancer(t *testing.T) {
 }
 
 func TestStartMethodMissingSMFInclude(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	w.setProps(t, "config/socket_dir="+w.socketDir(t))
 	res := w.run(t, "SMF_INCLUDE="+filepath.Join(w.dir, "no-such-include.sh"))
@@ -445,6 +456,7 @@ func TestStartMethodMissingSMFInclude(t *testing.T) {
 // return SMF_EXIT_OK within its timeout while the balancer, a separate
 // process, goes on running in the background.
 func TestStartMethodContractModel(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	w.setProps(t, "config/socket_dir="+w.socketDir(t))
 	w.env = append(w.env, "FAKE_BALANCER_HOLD=1")

@@ -141,6 +141,7 @@ func assertDir(t *testing.T, path string, mode os.FileMode, want owner) {
 }
 
 func TestSocketsMethodCreatesDirectory(t *testing.T) {
+	skipInShort(t)
 	w := newSocketsWorld(t)
 	o := expectedOwner(t)
 	res := w.run(t, o.env...)
@@ -162,6 +163,7 @@ func TestSocketsMethodCreatesDirectory(t *testing.T) {
 // A second run keeps the directory and what is in it, and puts its owner and
 // mode right again.
 func TestSocketsMethodIsIdempotent(t *testing.T) {
+	skipInShort(t)
 	w := newSocketsWorld(t)
 	o := expectedOwner(t)
 	if res := w.run(t, o.env...); res.exitCode != exitOK {
@@ -198,6 +200,7 @@ func TestSocketsMethodIsIdempotent(t *testing.T) {
 }
 
 func TestSocketsMethodRefusesNonDirectory(t *testing.T) {
+	skipInShort(t)
 	for _, tc := range []struct {
 		name    string
 		make    func(t *testing.T, path string)
@@ -251,6 +254,7 @@ func TestSocketsMethodRefusesNonDirectory(t *testing.T) {
 // Without SOCKET_OWNER and SOCKET_GROUP the method gives the directory to
 // nobody:nobody, as SPEC §11 says.  A fake chown records its arguments.
 func TestSocketsMethodDefaultOwnerIsNobody(t *testing.T) {
+	skipInShort(t)
 	w := newSocketsWorld(t)
 	record := filepath.Join(w.dir, "chown-args")
 	writeScript(t, filepath.Join(w.fakeBin, "chown"), `#!/bin/sh
@@ -269,6 +273,7 @@ printf '%s\n' "$@" >> "$FAKE_CHOWN_RECORD"
 
 // The real directory is the default.
 func TestSocketsMethodDefaultPath(t *testing.T) {
+	skipInShort(t)
 	w := newSocketsWorld(t)
 	w.env = slices.DeleteFunc(w.env, func(kv string) bool {
 		return strings.HasPrefix(kv, "SOCKET_DIR=") || strings.HasPrefix(kv, "CONTROL_DIR=")
@@ -299,6 +304,7 @@ printf '%s\n' "`+name+` $*" >> "$FAKE_RECORD"
 // The control directory may not be inside the socket directory, where the
 // balancer would take its own control socket for a backend.
 func TestSocketsMethodRefusesControlDirInSocketDir(t *testing.T) {
+	skipInShort(t)
 	w := newSocketsWorld(t)
 	o := expectedOwner(t)
 	res := w.run(t, append(o.env, "CONTROL_DIR="+filepath.Join(w.socketDir, "balancer"))...)
