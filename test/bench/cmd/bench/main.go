@@ -10,6 +10,9 @@
 //	                                           (syscalls, context switches,
 //	                                           CPU per query) and their targets
 //	bench -soak [-bbal PATH]                   the hostile-conditions soak
+//	bench -inspect [-bbal PATH] [-balstat PATH] [-remotes N]
+//	                                           what one balstat -j of N
+//	                                           remotes costs RSS and DNS
 //
 // BBAL in the environment names the balancer binary when -bbal is not
 // given (default bin/bbal), BBAL_COMPARE the one -compare names.
@@ -40,6 +43,9 @@ func main() {
 	workers := flag.Int("workers", 1, "UDP generator threads (more reach higher rates, but take CPU from the paths)")
 	pin := flag.Bool("pin", false, "run the generator (and TCP load, dnsperf) on one CPU and every path process on the others (with 2 CPUs or more)")
 	poll := flag.Duration("poll", 200*time.Microsecond, "for the overload and CPU figures, the generator's receivers poll at this interval instead of sleeping on their sockets (0: they sleep)")
+	inspect := flag.Bool("inspect", false, "measure one balstat -j of a large remote table instead")
+	balstat := flag.String("balstat", "bin/balstat", "the balstat binary (-inspect)")
+	remotes := flag.Int("remotes", 1_000_000, "remotes to fill the table with (-inspect)")
 	flag.Parse()
 	root, err := os.Getwd()
 	if err != nil {
@@ -62,7 +68,15 @@ func main() {
 		BBAL: abs, Compare: cmp, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node", Perf: *perf, Counts: *counts,
 		RepoRoot: root, Smoke: *smoke, Workers: *workers, Pin: *pin, Poll: *poll, Out: os.Stdout, Progress: os.Stderr,
 	}
-	if *soak {
+	if *inspect {
+		bs, aerr := filepath.Abs(*balstat)
+		if aerr != nil {
+			fmt.Fprintln(os.Stderr, aerr)
+			os.Exit(1)
+		}
+		err = bench.Inspect(bench.InspectConfig{BBAL: abs, Balstat: bs, Node: "node", RepoRoot: root,
+			Remotes: *remotes, Out: os.Stdout, Progress: os.Stderr})
+	} else if *soak {
 		err = bench.Soak(cfg)
 	} else {
 		_, err = bench.Run(cfg)
