@@ -39,7 +39,7 @@ var (
 
 // harness: demo backends, a started Set and a Table (not started).
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	run    *looptest.Runner // run.Clock is nil unless made by newHarnessClock
 	loop   *evport.Loop
 	logs   *logBuffer
@@ -62,14 +62,14 @@ func backendTimings() backend.Timings {
 
 // newHarness starts demo backends with the given socket names and waits
 // until the Set has them all OK.
-func newHarness(t *testing.T, rt remote.Timings, names ...string) *harness {
+func newHarness(t testing.TB, rt remote.Timings, names ...string) *harness {
 	t.Helper()
 	return newHarnessLog(t, rt, nil, names...)
 }
 
 // newHarnessLog is newHarness with the given logger for the Table and Set
 // (nil: debug records into h.logs).
-func newHarnessLog(t *testing.T, rt remote.Timings, log *zerolog.Logger, names ...string) *harness {
+func newHarnessLog(t testing.TB, rt remote.Timings, log *zerolog.Logger, names ...string) *harness {
 	t.Helper()
 	return newHarnessWith(t, rt, log, false, backendTimings(), names...)
 }
@@ -77,14 +77,14 @@ func newHarnessLog(t *testing.T, rt remote.Timings, log *zerolog.Logger, names .
 // newHarnessClock is newHarness on a loop whose clock moves only when the
 // test calls h.run.Advance (backends' timers stand still too: none
 // faults by itself).
-func newHarnessClock(t *testing.T, rt remote.Timings, names ...string) *harness {
+func newHarnessClock(t testing.TB, rt remote.Timings, names ...string) *harness {
 	t.Helper()
 	return newHarnessWith(t, rt, nil, true, backendTimings(), names...)
 }
 
 // newHarnessWith is the harness with the given backend timings (bt; those
 // of backendTimings unless a test needs others).
-func newHarnessWith(t *testing.T, rt remote.Timings, log *zerolog.Logger, clock bool, bt backend.Timings, names ...string) *harness {
+func newHarnessWith(t testing.TB, rt remote.Timings, log *zerolog.Logger, clock bool, bt backend.Timings, names ...string) *harness {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "rt")
 	if err != nil {

@@ -122,6 +122,9 @@ func (s *slots) touch(n uint32) {
 // oldest is the least recently seen slot in use.
 func (s *slots) oldest() (uint32, bool) { return s.tail, s.tail != none }
 
+// span is the number of slots, in use or free: slot numbers are below it.
+func (s *slots) span() uint32 { return uint32(len(s.chunks)) * chunkSize }
+
 // each calls fn for every slot in use, in slot order.
 func (s *slots) each(fn func(*Remote)) {
 	for _, c := range s.chunks {
