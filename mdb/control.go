@@ -13,16 +13,25 @@
  *	loglevel reset             return to the configured level now
  *
  * Responses are one JSON object and a newline: {"snapshot":{...}},
- * {"log_level":{...}} or {"error":"..."}.
+ * {"log_level":{...}} or {"error":"..."}. The whole snapshot is streamed
+ * as its remotes are read, a slice per loop turn (walk.go): its remotes
+ * are in no particular order (the client sorts them), and the balancer
+ * never holds more than a slice of them per client.
  *
  * Who is served: the socket file is mode 0600 and inside a directory that
  * only the balancer's user may enter (SMF makes it), and the server checks
  * the peer's credentials itself as well (peercred_*.go): only root and the
  * balancer's own effective user. Everything runs off the loop, one
- * goroutine per client, at most maxControlClients at a time; each client
- * has controlTimeout for the whole exchange, so one that says nothing,
- * sends an endless line or reads slowly costs a goroutine for that long and
- * never the loop (which spends only the taking of a snapshot: see take.go).
+ * goroutine per client, at most maxControlClients at a time, one of them
+ * kept for root: clients that are not root (the balancer's user, or
+ * refused ones being told so) have the others. A client has
+ * requestLineTimeout to send its request line, and then controlTimeout
+ * for the rest of the exchange; a whole snapshot, which may be large, has
+ * fullSnapshotTimeout instead, and every write of it must finish within
+ * writeTimeout, so a client that reads slowly or not at all is cut off
+ * with its buffers (one slice and a 64 KiB writer) and never holds up
+ * another, nor the loop (which spends only the taking of a snapshot: see
+ * take.go and walk.go).
  *
  * The path must not be inside the backend socket directory: the balancer
  * would discover its own control socket as a backend.
@@ -54,22 +63,37 @@ import (
 const (
 	maxRequestLine    = 1024
 	maxControlClients = 8
-	controlTimeout    = 10 * time.Second
 	snapshotTimeout   = 5 * time.Second
 )
 
+// controlTimes bound each client's exchange (see the file comment).
+type controlTimes struct {
+	requestLine time.Duration // to send the request line
+	exchange    time.Duration // the whole exchange but a full snapshot
+	full        time.Duration // the whole exchange of a full snapshot
+	write       time.Duration // each write of a full snapshot
+}
+
+var defaultControlTimes = controlTimes{
+	requestLine: time.Second,
+	exchange:    10 * time.Second,
+	full:        2 * time.Minute,
+	write:       5 * time.Second,
+}
+
 // ControlServer serves the control socket.
 type ControlServer struct {
-	ln   *net.UnixListener
-	path string
-	in   *Inspector
-	log  zerolog.Logger
-	uid  int
-	sem  chan struct{}
-	full chan struct{} // one full snapshot at a time
-	wg   sync.WaitGroup
+	ln      *net.UnixListener
+	path    string
+	in      *Inspector
+	log     zerolog.Logger
+	uid     int
+	all     chan struct{} // a slot for every client being served
+	nonRoot chan struct{} // and one of these too for a client not root
+	wg      sync.WaitGroup
 
-	timeout time.Duration // bounds each client's whole exchange
+	times controlTimes
+	peer  func(*net.UnixConn) (int, error) // peerUID; tests replace it
 
 	refusedMu sync.Mutex
 	refused   *bunyan.RateLimiter
@@ -103,12 +127,13 @@ func CheckControlPath(path, backendDir string) error {
 // ListenControl creates the control socket at path (replacing a stale one)
 // and starts serving in. It refuses a path inside backendDir.
 func ListenControl(path, backendDir string, in *Inspector, log zerolog.Logger) (*ControlServer, error) {
-	return listenControl(path, backendDir, in, log, controlTimeout)
+	return listenControl(path, backendDir, in, log, defaultControlTimes, peerUID, os.Geteuid())
 }
 
-// listenControl is ListenControl with the per-client timeout given: fixed
-// before the first client is served, so nothing changes it concurrently.
-func listenControl(path, backendDir string, in *Inspector, log zerolog.Logger, timeout time.Duration) (*ControlServer, error) {
+// listenControl is ListenControl with the per-client times, the peer
+// check and the balancer's user given: fixed before the first client is
+// served, so nothing changes them concurrently.
+func listenControl(path, backendDir string, in *Inspector, log zerolog.Logger, times controlTimes, peer func(*net.UnixConn) (int, error), self int) (*ControlServer, error) {
 	if err := CheckControlPath(path, backendDir); err != nil {
 		return nil, err
 	}
@@ -124,10 +149,11 @@ func listenControl(path, backendDir string, in *Inspector, log zerolog.Logger, t
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	s := &ControlServer{
-		ln: ln, path: path, in: in, log: log, uid: os.Geteuid(),
-		sem:     make(chan struct{}, maxControlClients),
-		full:    make(chan struct{}, 1),
-		timeout: timeout,
+		ln: ln, path: path, in: in, log: log, uid: self,
+		all:     make(chan struct{}, maxControlClients),
+		nonRoot: make(chan struct{}, maxControlClients-1),
+		times:   times,
+		peer:    peer,
 		refused: bunyan.NewRateLimiter(log, zerolog.WarnLevel, "control socket client refused", bunyan.DefaultRate),
 	}
 	s.wg.Add(1)
@@ -182,9 +208,9 @@ func (s *ControlServer) serve() {
 			time.Sleep(100 * time.Millisecond) // EMFILE and the like: don't spin
 			continue
 		}
-		select {
-		case s.sem <- struct{}{}:
-		default:
+		uid, err := s.peer(c)
+		release, ok := s.admit(uid == 0 && err == nil)
+		if !ok {
 			c.SetDeadline(time.Now().Add(time.Second))
 			writeResponse(c, view.Response{Error: fmt.Sprintf("busy: %d clients already being served", maxControlClients)})
 			c.Close()
@@ -193,10 +219,36 @@ func (s *ControlServer) serve() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			s.handle(c)
+			defer release()
+			s.handle(c, uid, err)
 		}()
 	}
+}
+
+// admit takes a slot for a client, if one is free: any of them for root,
+// any but the last for anyone else.
+func (s *ControlServer) admit(root bool) (release func(), ok bool) {
+	if !root {
+		select {
+		case s.nonRoot <- struct{}{}:
+		default:
+			return nil, false
+		}
+	}
+	select {
+	case s.all <- struct{}{}:
+	default:
+		if !root {
+			<-s.nonRoot
+		}
+		return nil, false
+	}
+	return func() {
+		<-s.all
+		if !root {
+			<-s.nonRoot
+		}
+	}, true
 }
 
 func writeResponse(w io.Writer, r view.Response) error {
@@ -208,10 +260,10 @@ func writeResponse(w io.Writer, r view.Response) error {
 	return err
 }
 
-func (s *ControlServer) handle(c *net.UnixConn) {
+func (s *ControlServer) handle(c *net.UnixConn, uid int, err error) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(s.timeout))
-	uid, err := peerUID(c)
+	start := time.Now()
+	c.SetDeadline(start.Add(s.times.exchange))
 	if err != nil || (uid != 0 && uid != s.uid) {
 		s.refusedMu.Lock()
 		if s.refused.Allow(time.Now()) {
@@ -225,25 +277,47 @@ func (s *ControlServer) handle(c *net.UnixConn) {
 		writeResponse(c, view.Response{Error: "permission denied: only root and the balancer's user are served"})
 		return
 	}
+	c.SetReadDeadline(start.Add(s.times.requestLine))
 	line, err := readLine(c, maxRequestLine)
 	if err != nil {
 		writeResponse(c, view.Response{Error: err.Error()})
 		return
 	}
-	// A full snapshot lists every remote (there may be millions): one is
-	// built, encoded and sent at a time, so memory holds one, not eight.
+	// A full snapshot lists every remote (there may be millions): it is
+	// streamed, each write bounded by its own deadline.
 	if strings.TrimSpace(line) == "snapshot" {
-		wait := time.NewTimer(s.timeout)
-		defer wait.Stop()
-		select {
-		case s.full <- struct{}{}:
-			defer func() { <-s.full }()
-		case <-wait.C:
-			writeResponse(c, view.Response{Error: "busy: another full snapshot is being sent"})
-			return
+		end := start.Add(s.times.full)
+		c.SetDeadline(end)
+		w := &deadlineWriter{c: c, each: s.times.write, end: end}
+		if err := s.in.WriteSnapshot(w, snapshotTimeout); err != nil && !w.failed {
+			writeResponse(c, view.Response{Error: err.Error()})
 		}
+		return
 	}
 	writeResponse(c, s.answer(line, uid))
+}
+
+// deadlineWriter gives each write its own deadline (each from now, never
+// past end); failed records that a write failed.
+type deadlineWriter struct {
+	c      *net.UnixConn
+	each   time.Duration
+	end    time.Time
+	failed bool
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	d := time.Now().Add(w.each)
+	if d.After(w.end) {
+		d = w.end
+	}
+	w.c.SetWriteDeadline(d)
+	n, err := w.c.Write(p)
+	if err != nil {
+		w.failed = true
+		err = fmt.Errorf("control socket client: %w", err)
+	}
+	return n, err
 }
 
 // readLine reads one line of at most max bytes (without its newline; a
@@ -280,8 +354,8 @@ func (s *ControlServer) answer(line string, uid int) view.Response {
 	}
 	who := "control socket (uid " + strconv.Itoa(uid) + ")"
 	switch {
-	case f[0] == "snapshot" && len(f) == 1, f[0] == "summary" && len(f) == 1:
-		snap, err := s.in.Take(f[0] == "snapshot", snapshotTimeout)
+	case f[0] == "summary" && len(f) == 1:
+		snap, err := s.in.Take(false, snapshotTimeout)
 		if err != nil {
 			return view.Response{Error: err.Error()}
 		}

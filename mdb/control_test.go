@@ -27,14 +27,22 @@ import (
 
 func startControl(t *testing.T, b *testBalancer) *ControlServer {
 	t.Helper()
-	return startControlTimeout(t, b, controlTimeout)
+	return startControlTimes(t, b, defaultControlTimes, peerUID, os.Geteuid())
 }
 
-// startControlTimeout serves the control socket with a per-client timeout.
+// startControlTimeout serves the control socket with every per-client
+// time set to timeout.
 func startControlTimeout(t *testing.T, b *testBalancer, timeout time.Duration) *ControlServer {
 	t.Helper()
+	return startControlTimes(t, b, controlTimes{requestLine: timeout, exchange: timeout, full: timeout, write: timeout}, peerUID, os.Geteuid())
+}
+
+// startControlTimes serves the control socket with the given times, peer
+// check and balancer's user.
+func startControlTimes(t *testing.T, b *testBalancer, times controlTimes, peer func(*net.UnixConn) (int, error), self int) *ControlServer {
+	t.Helper()
 	dir := t.TempDir()
-	s, err := listenControl(filepath.Join(dir, "control"), b.dir, b.in, quietLog(), timeout)
+	s, err := listenControl(filepath.Join(dir, "control"), b.dir, b.in, quietLog(), times, peer, self)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,5 +338,72 @@ func TestReadLineBounds(t *testing.T) {
 		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("readLine(%.20q...) = %q, %v; want %q, %q", c.in, got, err, c.want, c.err)
 		}
+	}
+}
+
+// Silent clients are cut off at the request line's deadline (1 s), so
+// eight of them keep the operator out for about that long, not for the
+// whole exchange's 10 s.
+func TestControlSilentClientsCutOffAtRequestLine(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	s := startControl(t, b)
+	start := time.Now()
+	for i := 0; i < maxControlClients; i++ {
+		c, err := net.Dial("unix", s.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	for {
+		_, err := view.FetchSnapshot(s.Path(), false, 5*time.Second)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "busy") || time.Since(start) > 5*time.Second {
+			t.Fatalf("after %v: %v", time.Since(start), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := time.Since(start); d < defaultControlTimes.requestLine || d > defaultControlTimes.requestLine+time.Second {
+		t.Errorf("served %v after eight silent clients came, want just after the request line's %v", d, defaultControlTimes.requestLine)
+	}
+}
+
+// A slot is kept for root: the balancer's own user (here uid 1000, the
+// peer check told so) can hold all the others, and root is still served.
+func TestControlKeepsASlotForRoot(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	const self = 1000
+	uids := make(chan int, 2*maxControlClients)
+	times := defaultControlTimes
+	times.requestLine = time.Minute // the held clients stay
+	s := startControlTimes(t, b, times, func(*net.UnixConn) (int, error) { return <-uids, nil }, self)
+	dial := func(uid int) net.Conn {
+		uids <- uid
+		c, err := net.Dial("unix", s.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for i := 0; i < maxControlClients-1; i++ {
+		dial(self)
+	}
+	// One more of the balancer's user is refused as busy...
+	c := dial(self)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var r view.Response
+	if err := json.NewDecoder(c).Decode(&r); err != nil || !strings.Contains(r.Error, "busy") {
+		t.Errorf("the eighth client not root: %+v, %v; want busy", r, err)
+	}
+	// ...and root is served in the slot kept for it.
+	c = dial(0)
+	io.WriteString(c, "summary\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r = view.Response{}
+	if err := json.NewDecoder(c).Decode(&r); err != nil || r.Snapshot == nil {
+		t.Errorf("root beside seven held clients: %+v, %v", r, err)
 	}
 }

@@ -16,10 +16,12 @@
 //
 // A snapshot is taken on the event loop in one posted function, so every
 // part of it describes the same instant, and handed back to the caller's
-// goroutine. On the loop are the copying and the timers' description (their
-// callbacks named, their labels built, the timers sorted); everything else
-// (converting, sorting the remotes and proxies, formatting, serving) happens
-// off the loop. Nothing here runs on the packet path, and nothing here
+// goroutine; but the remotes, which may number millions, are read a
+// bounded slice per loop turn and streamed to the control socket's client
+// (walk.go says what the walk guarantees). On the loop are the copying
+// and the timers' description (their callbacks named, their labels built,
+// the timers sorted); everything else (converting, sorting the proxies,
+// encoding, serving) happens off the loop. Nothing here runs on the packet path, and nothing here
 // changes balancer state except the log level.
 //
 // Times in a snapshot are hrtimes, nanoseconds since an arbitrary fixed

@@ -2,6 +2,9 @@
  * Taking a snapshot: one function posted to the loop reads everything (the
  * accessors in backend, remote, proxy and evport return plain values), and
  * the caller's goroutine then converts, and sorts the remotes and proxies.
+ * The remotes, which may number millions, are read in slices on later loop
+ * turns (walk.go); the first slice is read with the rest, so a table of
+ * up to one slice is read at the same instant as everything else.
  * On the loop are the copying and the timers' description:
  * evport.AppendTimers names each callback and sorts the timers, and the
  * NameTimers of backend, remote and proxy build each timer's label. The
@@ -43,13 +46,14 @@ type Sources struct {
 
 // Inspector takes snapshots of one balancer.
 type Inspector struct {
-	src    Sources
-	crtime int64 // the start as an hrtime, fixed once so every snapshot agrees
+	src     Sources
+	crtime  int64         // the start as an hrtime, fixed once so every snapshot agrees
+	slicing chan struct{} // one slice of the remotes on the loop at a time (walk.go)
 }
 
 // NewInspector returns an inspector of src.
 func NewInspector(src Sources) *Inspector {
-	return &Inspector{src: src, crtime: newHRClock(src.Started).hr(src.Started)}
+	return &Inspector{src: src, crtime: newHRClock(src.Started).hr(src.Started), slicing: make(chan struct{}, 1)}
 }
 
 // Level is the inspector's log level control (nil if none).
@@ -69,7 +73,6 @@ type raw struct {
 	now      time.Time
 	backends []backend.Info
 	primary  []int // remotes whose primary each of backends is (remote.Table.RemotesOf)
-	remotes  []remote.Info
 	timers   []evport.TimerInfo
 	proxies  []proxy.ProxyInfo
 	udp      proxy.UDPStats
@@ -77,27 +80,53 @@ type raw struct {
 	nRemotes int
 	nTimers  int
 	labels   map[*evport.Timer]string
+	walk     walkSlice // the remotes' first slice (takeRemotes)
 }
 
 // Take returns a snapshot; remotes are listed only if withRemotes (there
-// may be millions: the totals count them either way).
+// may be millions: the totals count them either way), sorted by address.
+// The whole list is in memory: the control socket streams it instead
+// (WriteSnapshot).
 func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*view.Snapshot, error) {
-	d := takeLists
-	if withRemotes {
-		d = takeRemotes
+	if !withRemotes {
+		return in.take(takeLists, timeout)
 	}
-	return in.take(d, timeout)
+	snap, w, err := in.startWalk(timeout)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		rs, err := w.next(timeout)
+		if err != nil {
+			return nil, err
+		}
+		if rs == nil {
+			break
+		}
+		snap.Remotes = append(snap.Remotes, rs...)
+	}
+	slices.SortFunc(snap.Remotes, func(a, b view.Remote) int { return a.Addr.Compare(b.Addr) })
+	return snap, nil
 }
 
 // take returns a snapshot of detail d.
 func (in *Inspector) take(d detail, timeout time.Duration) (*view.Snapshot, error) {
+	r, err := in.copy(d, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return in.build(r), nil
+}
+
+// copy posts copyOnLoop and waits for it.
+func (in *Inspector) copy(d detail, timeout time.Duration) (*raw, error) {
 	done := make(chan *raw, 1)
 	in.src.Loop.Post(func() { done <- in.copyOnLoop(d) })
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case r := <-done:
-		return in.build(r), nil
+		return r, nil
 	case <-t.C:
 		return nil, ErrTimeout
 	}
@@ -115,7 +144,7 @@ func (in *Inspector) copyOnLoop(d detail) *raw {
 	}
 	r.nRemotes = s.Table.Len()
 	if d == takeRemotes {
-		r.remotes = s.Table.AppendInfo(make([]remote.Info, 0, r.nRemotes))
+		r.walk = walkOnLoop(s.Table, nil, 0)
 	}
 	if s.UDP != nil {
 		r.udp = s.UDP.Stats()
@@ -140,8 +169,15 @@ func (in *Inspector) copyOnLoop(d detail) *raw {
 	return r
 }
 
-// build runs on the caller's goroutine.
+// build runs on the caller's goroutine. It lists no remotes.
 func (in *Inspector) build(r *raw) *view.Snapshot {
+	snap, _ := in.buildClock(r)
+	return snap
+}
+
+// buildClock is build, also returning the clock that converted r's times
+// (which converts the remotes' too).
+func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 	clock := newHRClock(r.now)
 	snap := &view.Snapshot{
 		Version:  1,
@@ -175,17 +211,6 @@ func (in *Inspector) build(r *raw) *view.Snapshot {
 			StatUDP: b.Stats.UDP, StatTCP: b.Stats.TCP, StatStuck: b.Stats.Stuck,
 		})
 	}
-	if r.remotes != nil {
-		slices.SortFunc(r.remotes, func(a, b remote.Info) int { return cmp.Compare(a.Addr, b.Addr) })
-		snap.Remotes = make([]view.Remote, 0, len(r.remotes))
-		for _, x := range r.remotes {
-			snap.Remotes = append(snap.Remotes, view.Remote{
-				Object: uint64(x.Object), Addr: addr4(x.Addr), Backend: x.Backend, BackendBackup: x.Backup,
-				StatUDP: x.Stats.UDP, StatUDPDrop: x.Stats.UDPDrop, StatTCP: x.Stats.TCP, StatTCPDrop: x.Stats.TCPDrop,
-				FirstSeen: clock.hr(x.FirstSeen), LastSeen: clock.hr(x.LastSeen),
-			})
-		}
-	}
 	snap.Timeouts = make([]view.Timeout, 0, len(r.timers))
 	for _, x := range r.timers {
 		snap.Timeouts = append(snap.Timeouts, view.Timeout{
@@ -203,7 +228,16 @@ func (in *Inspector) build(r *raw) *view.Snapshot {
 			Started: clock.hr(p.Started), AgeNS: int64(r.now.Sub(p.Started)),
 		})
 	}
-	return snap
+	return snap, clock
+}
+
+// remoteView converts a remote's copy.
+func remoteView(clock hrClock, x *remote.Info) view.Remote {
+	return view.Remote{
+		Object: uint64(x.Object), Addr: addr4(x.Addr), Backend: x.Backend, BackendBackup: x.Backup,
+		StatUDP: x.Stats.UDP, StatUDPDrop: x.Stats.UDPDrop, StatTCP: x.Stats.TCP, StatTCPDrop: x.Stats.TCPDrop,
+		FirstSeen: clock.hr(x.FirstSeen), LastSeen: clock.hr(x.LastSeen),
+	}
 }
 
 // addr4 is the IPv4 address a (most significant byte first).

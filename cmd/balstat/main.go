@@ -59,8 +59,13 @@ const usage = `usage: balstat [-c SOCKET] [-v]
        balstat [-c SOCKET] -j
        balstat [-c SOCKET] -l [LEVEL [SECONDS] | reset]`
 
-// requestTimeout bounds each exchange with the balancer.
-const requestTimeout = 30 * time.Second
+// requestTimeout bounds each exchange with the balancer; fullTimeout one
+// for the whole snapshot, which the balancer streams (and cuts off) over
+// as long.
+const (
+	requestTimeout = 30 * time.Second
+	fullTimeout    = 2 * time.Minute
+)
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -135,7 +140,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runLevel(o, stdout)
 	default:
 		var snap *view.Snapshot
-		snap, err = view.FetchSnapshot(o.control, true, requestTimeout)
+		snap, err = view.FetchSnapshot(o.control, true, fullTimeout)
 		if err != nil {
 			break
 		}

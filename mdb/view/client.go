@@ -8,11 +8,13 @@
 package view
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 )
 
@@ -65,7 +67,10 @@ func Request(path, line string, timeout time.Duration) (*Response, error) {
 }
 
 // FetchSnapshot asks for a snapshot (with the remotes list if
-// withRemotes).
+// withRemotes, sorted by address). The balancer streams the remotes as it
+// walks its table, in no particular order, and a client forgotten and
+// heard from again during the walk may come twice: the list is sorted
+// here and such an address kept once, as last seen.
 func FetchSnapshot(path string, withRemotes bool, timeout time.Duration) (*Snapshot, error) {
 	req := "summary"
 	if withRemotes {
@@ -78,5 +83,25 @@ func FetchSnapshot(path string, withRemotes bool, timeout time.Duration) (*Snaps
 	if r.Snapshot == nil {
 		return nil, fmt.Errorf("control socket %s: the answer has no snapshot", path)
 	}
+	r.Snapshot.Remotes = SortRemotes(r.Snapshot.Remotes)
 	return r.Snapshot, nil
+}
+
+// SortRemotes sorts rs by address, keeping of each address the one last
+// seen (in place: it returns rs shortened).
+func SortRemotes(rs []Remote) []Remote {
+	slices.SortFunc(rs, func(a, b Remote) int {
+		if c := a.Addr.Compare(b.Addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.LastSeen, b.LastSeen)
+	})
+	out := rs[:0]
+	for i := range rs {
+		if i+1 < len(rs) && rs[i+1].Addr == rs[i].Addr {
+			continue
+		}
+		out = append(out, rs[i])
+	}
+	return out
 }

@@ -1,0 +1,136 @@
+/*
+ * Tests of the streamed snapshot: the stream is the whole snapshot (every
+ * remote once, the rest as Take has it) for a table of many slices; a
+ * reader of a full snapshot that reads nothing is cut off by the write
+ * deadline and holds up neither another full snapshot nor DNS.
+ */
+
+package mdb
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/joyent/mname-balancer/evport/looptest"
+	"github.com/joyent/mname-balancer/mdb/view"
+)
+
+// addRemotes puts n remotes (10.x.y.z) in b's table, on the loop.
+func addRemotes(t *testing.T, b *testBalancer, n int) {
+	t.Helper()
+	looptest.OnLoop(t, b.run.Loop, func() {
+		for i := 0; i < n; i++ {
+			b.table.HeardFrom(0x0A000000 | uint32(i+1))
+		}
+	})
+}
+
+func TestWriteSnapshotIsTheWholeSnapshot(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	const n = 3*remoteSpan + 100 // four slices
+	addRemotes(t, b, n)
+	query(t, "udp", "127.0.0.7", b.udp.Port())
+	var out bytes.Buffer
+	if err := b.in.WriteSnapshot(&out, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(out.Bytes(), []byte("}\n")) || bytes.Count(out.Bytes(), []byte("\n}")) > 0 {
+		t.Errorf("the answer does not end in one newline: %q", out.Bytes()[max(0, out.Len()-40):])
+	}
+	var r view.Response
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Snapshot == nil {
+		t.Fatalf("the stream is not a snapshot answer: %v", err)
+	}
+	whole, err := b.in.Take(true, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Snapshot
+	if len(got.Remotes) != n+1 || len(whole.Remotes) != n+1 || got.Balancer.Remotes != n+1 {
+		t.Fatalf("%d remotes streamed (total %d), %d taken; want %d", len(got.Remotes), got.Balancer.Remotes, len(whole.Remotes), n+1)
+	}
+	seen := map[string]int{}
+	for _, x := range got.Remotes {
+		seen[x.Addr.String()]++
+	}
+	for _, x := range whole.Remotes {
+		if seen[x.Addr.String()] != 1 {
+			t.Errorf("remote %s streamed %d times", x.Addr, seen[x.Addr.String()])
+		}
+	}
+	// Apart from the remotes' order and the instant, the snapshot Take
+	// returns (each snapshot converts times with its own reading of the
+	// clocks: the same within a millisecond).
+	got.Remotes = view.SortRemotes(got.Remotes)
+	for i := range got.Remotes {
+		g, w := &got.Remotes[i], &whole.Remotes[i]
+		if d := g.LastSeen - w.LastSeen; d < -1e6 || d > 1e6 || g.LastSeen-g.FirstSeen != w.LastSeen-w.FirstSeen {
+			t.Errorf("remote %s: seen %d..%d streamed, %d..%d taken", g.Addr, g.FirstSeen, g.LastSeen, w.FirstSeen, w.LastSeen)
+		}
+		g.FirstSeen, g.LastSeen, w.FirstSeen, w.LastSeen = 0, 0, 0, 0
+	}
+	for _, s := range []*view.Snapshot{got, whole} {
+		s.Snaptime, s.Walltime, s.Balancer.UptimeNS = 0, "", 0
+		s.Timeouts = nil
+	}
+	a, _ := json.Marshal(got)
+	w, _ := json.Marshal(whole)
+	if !bytes.Equal(a, w) {
+		i := 0
+		for i < min(len(a), len(w)) && a[i] == w[i] {
+			i++
+		}
+		t.Errorf("streamed snapshot differs from the whole one at byte %d:\n%.300s\n%.300s", i, a[max(0, i-100):], w[max(0, i-100):])
+	}
+}
+
+// A reader of a full snapshot that reads nothing is cut off at its write
+// deadline, and meanwhile another full snapshot and DNS are served.
+func TestSlowFullSnapshotReaderBlocksNoOne(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	addRemotes(t, b, 2*remoteSpan) // some MB of JSON: more than the socket buffers
+	times := defaultControlTimes
+	times.write = 5 * time.Second
+	s := startControlTimes(t, b, times, peerUID, os.Geteuid())
+	slow, err := net.Dial("unix", s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.(*net.UnixConn).SetReadBuffer(1)
+	io.WriteString(slow, "snapshot\n")
+	time.Sleep(100 * time.Millisecond) // the slow one is being served first
+
+	start := time.Now()
+	for i := 0; i < 3; i++ {
+		snap, err := view.FetchSnapshot(s.Path(), true, 10*time.Second)
+		if err != nil {
+			t.Fatalf("a full snapshot beside a slow reader: %v", err)
+		}
+		if len(snap.Remotes) < 2*remoteSpan {
+			t.Fatalf("a full snapshot beside a slow reader: %d remotes, want %d and more", len(snap.Remotes), 2*remoteSpan)
+		}
+		query(t, "udp", "127.0.0.9", b.udp.Port())
+	}
+	// Served while the slow reader still holds its connection (its write
+	// deadline is further away).
+	if d := time.Since(start); d > times.write*3/5 {
+		t.Errorf("three full snapshots beside a slow reader took %v", d)
+	}
+	// The slow reader is cut off after its write deadline: what it can
+	// still read is a part of the snapshot, not all of it.
+	time.Sleep(times.write + time.Second)
+	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(slow)
+	if err != nil {
+		t.Fatalf("the slow reader was not cut off: %v after %d bytes", err, len(got))
+	}
+	if json.Valid(got) {
+		t.Errorf("the slow reader received its whole snapshot (%d bytes): it was not cut off", len(got))
+	}
+}
