@@ -3,25 +3,26 @@
  * non-blocking UDP socket, one at a time or in batches, the peers' addresses
  * staying plain numbers rather than freshly allocated unix.Sockaddrs.
  *
- * One at a time: RecvFrom and SendTo. x/sys/unix's exported Recvfrom
- * converts every sender address into a new Sockaddr value, one heap
- * allocation per datagram, which the balancer's packet path must not make.
- * Its unexported recvfrom (the same declaration, `//sys recvfrom(fd int,
- * p []byte, flags int, from *RawSockaddrAny, fromlen *_Socklen)`, on Linux
- * and illumos alike) takes a raw sockaddr buffer; it is reached here by
- * linkname, so Linux tests exercise the very call the illumos build makes.
- * go.mod pins x/sys; the tests in this package catch a changed signature on
- * Linux, where both ports share it.
+ * One at a time: RecvFrom and SendTo, over each binding's recvfrom and
+ * sendto. x/sys/unix's exported Recvfrom converts every sender address
+ * into a new Sockaddr value, one heap allocation per datagram, which the
+ * balancer's packet path must not make. On Linux (datagram_linux.go) its
+ * unexported recvfrom, which takes a raw sockaddr buffer, is reached by
+ * linkname, and Sendto is x/sys's own. On illumos (datagram_illumos.go)
+ * both are libsocket calls made through the raw path, as port_associate
+ * is: x/sys's recvfrom and sendto go through sysvicall6, which hands the
+ * P off for a blocking call, once per datagram; on a non-blocking socket
+ * they cannot block.
  *
  * In batches, the interface the UDP proxy uses: RecvBatch reads up to
  * DatagramBatch waiting datagrams at once and Received(i) returns each;
  * QueueSend copies an answer into the send batch and FlushSends sends the
- * batch. On Linux (datagram_linux.go) a batch is one recvmmsg(2) or
- * sendmmsg(2) over headers, iovecs, address buffers and slots allocated
- * once with the socket; on illumos, which has neither, the same interface
- * loops over recvfrom and sendto (datagram_illumos.go). Each received
- * datagram keeps at most DatagramSlot bytes but reports its true size, so
- * the caller can tell and report an oversized one.
+ * batch. On Linux a batch is one recvmmsg(2) or sendmmsg(2) over headers,
+ * iovecs, address buffers and slots allocated once with the socket; on
+ * illumos, which has neither, the same interface loops over recvfrom and
+ * sendto. Each received datagram keeps at most DatagramSlot bytes but
+ * reports its true size, so the caller can tell and report an oversized
+ * one.
  *
  * A DatagramSocket belongs to the loop goroutine.
  */
@@ -45,15 +46,11 @@ const DatagramBatch = 64
 // QueueSend takes.
 const DatagramSlot = 2048
 
-//go:linkname recvfrom golang.org/x/sys/unix.recvfrom
-func recvfrom(fd int, p []byte, flags int, from *unix.RawSockaddrAny, fromlen *uint32) (n int, err error)
-
 // DatagramSocket reads and writes IPv4 datagrams on fd without allocating.
 type DatagramSocket struct {
 	fd      int
 	from    unix.RawSockaddrAny
 	fromlen uint32 // a field: passed by pointer to a bodiless (linknamed) function, a local would escape
-	to      unix.SockaddrInet4
 
 	// Received datagrams: sizes (true, possibly > DatagramSlot), senders.
 	rsize [DatagramBatch]int
@@ -68,7 +65,7 @@ type DatagramSocket struct {
 	tport [DatagramBatch]uint16
 	tbuf  *[DatagramBatch][DatagramSlot]byte
 
-	batchIO // the platform's batch machinery
+	batchIO // the platform's batch machinery and send address
 }
 
 // SendFailure describes the first queued datagram that FlushSends could
@@ -96,7 +93,7 @@ func NewDatagramSocket(fd int) *DatagramSocket {
 // to learn every datagram's true size). unix.EAGAIN means none is waiting.
 func (s *DatagramSocket) RecvFrom(buf []byte) (n int, addr uint32, port uint16, err error) {
 	s.fromlen = unix.SizeofSockaddrAny
-	n, err = recvfrom(s.fd, buf, 0, &s.from, &s.fromlen)
+	n, err = s.recvfrom(buf)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -109,9 +106,7 @@ func (s *DatagramSocket) RecvFrom(buf []byte) (n int, addr uint32, port uint16, 
 
 // SendTo sends buf as one datagram to addr:port.
 func (s *DatagramSocket) SendTo(buf []byte, addr uint32, port uint16) error {
-	s.to.Addr = ipv4.Bytes(addr)
-	s.to.Port = int(port)
-	return unix.Sendto(s.fd, buf, 0, &s.to)
+	return s.sendto(buf, addr, port)
 }
 
 // RecvBatch reads up to DatagramBatch waiting datagrams and returns how
@@ -179,4 +174,12 @@ func inet4(in4 *unix.RawSockaddrInet4) (addr uint32, port uint16) {
 	addr = ipv4.FromBytes(in4.Addr)
 	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
 	return addr, uint16(p[0])<<8 | uint16(p[1])
+}
+
+// setInet4 writes addr:port into an IPv4 socket address.
+func setInet4(in4 *unix.RawSockaddrInet4, addr uint32, port uint16) {
+	in4.Family = unix.AF_INET
+	in4.Addr = ipv4.Bytes(addr)
+	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
 }

@@ -32,6 +32,27 @@ type batchIO struct {
 	thdr  [DatagramBatch]unix.Mmsghdr
 	tiov  [DatagramBatch]unix.Iovec
 	tname [DatagramBatch]unix.RawSockaddrInet4
+	to    unix.SockaddrInet4 // SendTo's destination
+}
+
+// x/sys's unexported recvfrom (`//sys recvfrom(fd int, p []byte, flags
+// int, from *RawSockaddrAny, fromlen *_Socklen)`), which fills a raw
+// sockaddr instead of allocating a Sockaddr. go.mod pins x/sys; this
+// package's tests catch a changed signature.
+//
+//go:linkname xsysRecvfrom golang.org/x/sys/unix.recvfrom
+func xsysRecvfrom(fd int, p []byte, flags int, from *unix.RawSockaddrAny, fromlen *uint32) (n int, err error)
+
+// recvfrom reads one datagram into buf, its sender into s.from.
+func (s *DatagramSocket) recvfrom(buf []byte) (int, error) {
+	return xsysRecvfrom(s.fd, buf, 0, &s.from, &s.fromlen)
+}
+
+// sendto sends buf to addr:port.
+func (s *DatagramSocket) sendto(buf []byte, addr uint32, port uint16) error {
+	s.to.Addr = ipv4.Bytes(addr)
+	s.to.Port = int(port)
+	return unix.Sendto(s.fd, buf, 0, &s.to)
 }
 
 func (s *DatagramSocket) initBatchIO() {
@@ -103,12 +124,4 @@ func (s *DatagramSocket) flushSends() (sent, failed int, first SendFailure) {
 		next += dropped
 	}
 	return sent, failed, first
-}
-
-// setInet4 writes addr:port into an IPv4 socket address.
-func setInet4(in4 *unix.RawSockaddrInet4, addr uint32, port uint16) {
-	in4.Family = unix.AF_INET
-	in4.Addr = ipv4.Bytes(addr)
-	p := (*[2]byte)(unsafe.Pointer(&in4.Port))
-	p[0], p[1] = byte(port>>8), byte(port)
 }
