@@ -8,8 +8,8 @@ How it is reached without cgo: x/sys has no wrapper for thr_self or
 _lwp_self, so this file does what x/sys does for every libc function: a
 dynamic import of thr_self from libc.so (go:cgo_import_dynamic, which the
 compiler allows outside cgo for exactly this use) called through x/sys's
-unexported rawSysvicall6, reached by linkname as evport/datagram.go reaches
-recvfrom. rawSysvicall6 (runtime's syscall_rawsysvicall6) switches to the
+unexported rawSysvicall6, reached by linkname as evport/port_illumos.go
+reaches it for port_associate. rawSysvicall6 (runtime's syscall_rawsysvicall6) switches to the
 system stack for the call but, unlike sysvicall6, does not enter a blocking
 system call: right for a function that only reads the thread's own
 structure.
@@ -49,5 +49,5 @@ func rawSysvicall6(trap, nargs, a1, a2, a3, a4, a5, a6 uintptr) (r1, r2 uintptr,
 // threadID returns the LWP ID of the OS thread running the caller.
 func threadID() int {
 	id, _, _ := rawSysvicall6(uintptr(unsafe.Pointer(&libcThrSelf)), 0, 0, 0, 0, 0, 0, 0)
-	return int(id)
+	return int(uint32(id)) // thread_t is 32 bits: the register's upper half is not part of it
 }

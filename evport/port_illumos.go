@@ -22,7 +22,8 @@
  * and the runtime for netpoll_solaris.go; the compiler permits this
  * directive outside cgo for exactly that use) and calls them through
  * x/sys/unix's unexported sysvicall6 and rawSysvicall6, reached by linkname
- * as datagram.go reaches recvfrom. port_getn, which blocks, goes through
+ * (datagram_illumos.go's recvfrom and sendto and hrtime_illumos.go's
+ * gethrtime are called the same way). port_getn, which blocks, goes through
  * sysvicall6 (the runtime is told the thread is in a system call); the
  * others return at once and go through rawSysvicall6, as the runtime's
  * netpoll calls them, without the scheduler hand-off. Why not x/sys's port
@@ -105,18 +106,11 @@ type Port struct {
 	ts   unix.Timespec // port_getn's timeout, likewise
 }
 
-// call makes one libc call that returns at once, and returns its int
-// result or the errno when it reports failure (see result).
-func call(proc *uintptr, nargs uintptr, a1, a2, a3, a4, a5 uintptr) (int, error) {
-	r, _, errno := rawSysvicall6(uintptr(unsafe.Pointer(proc)), nargs, a1, a2, a3, a4, a5, 0)
-	return result(r, errno)
-}
-
-// blockingCall is call for a libc call that may block.
-func blockingCall(proc *uintptr, nargs uintptr, a1, a2, a3, a4, a5 uintptr) (int, error) {
-	r, _, errno := sysvicall6(uintptr(unsafe.Pointer(proc)), nargs, a1, a2, a3, a4, a5, 0)
-	return result(r, errno)
-}
+// Each call below is written out as rawSysvicall6 or sysvicall6 (bodyless
+// declarations of assembly functions) with every pointer converted to
+// uintptr in that call expression itself, as unsafe.Pointer's rule (4)
+// asks: only there does the compiler keep the object alive and in place
+// for the length of the call. A Go helper taking the uintptrs would not.
 
 // result reads a libc int result: -1 is failure, with errno set (libc's int
 // is the low 32 bits of the register; the runtime zeroes errno before the
@@ -133,7 +127,8 @@ func result(r uintptr, errno syscall.Errno) (int, error) {
 
 // NewPort creates an event port (close-on-exec).
 func NewPort() (*Port, error) {
-	fd, err := call(&procPortCreate, 0, 0, 0, 0, 0, 0)
+	r, _, errno := rawSysvicall6(uintptr(unsafe.Pointer(&procPortCreate)), 0, 0, 0, 0, 0, 0, 0)
+	fd, err := result(r, errno)
 	if err != nil {
 		return nil, fmt.Errorf("port_create: %w", err)
 	}
@@ -158,7 +153,9 @@ func (p *Port) Associate(fd int, gen uint32, ev Events) error {
 		events |= unix.POLLOUT
 	}
 	user := uintptr(gen)<<32 | uintptr(uint32(fd))
-	_, err := call(&procPortAssociate, 5, uintptr(p.fd), unix.PORT_SOURCE_FD, uintptr(fd), events, user)
+	r, _, errno := rawSysvicall6(uintptr(unsafe.Pointer(&procPortAssociate)), 5,
+		uintptr(p.fd), unix.PORT_SOURCE_FD, uintptr(fd), events, user, 0)
+	_, err := result(r, errno)
 	if err != nil {
 		return fmt.Errorf("port_associate fd %d: %w", fd, err)
 	}
@@ -167,7 +164,9 @@ func (p *Port) Associate(fd int, gen uint32, ev Events) error {
 
 // Dissociate disarms fd if it is armed; it must precede close(2).
 func (p *Port) Dissociate(fd int) error {
-	_, err := call(&procPortDissociate, 3, uintptr(p.fd), unix.PORT_SOURCE_FD, uintptr(fd), 0, 0)
+	r, _, errno := rawSysvicall6(uintptr(unsafe.Pointer(&procPortDissociate)), 3,
+		uintptr(p.fd), unix.PORT_SOURCE_FD, uintptr(fd), 0, 0, 0)
+	_, err := result(r, errno)
 	if err != nil && err != unix.ENOENT {
 		return fmt.Errorf("port_dissociate fd %d: %w", fd, err)
 	}
@@ -178,18 +177,20 @@ func (p *Port) Dissociate(fd int) error {
 // out with fired associations. An interrupted wait returns no events and
 // no error.
 func (p *Port) Wait(out []Event, timeout time.Duration) (int, error) {
-	var tsp uintptr // NULL: block until an event
+	var tsp *unix.Timespec // nil: block until an event
 	if timeout >= 0 {
 		p.ts = unix.NsecToTimespec(int64(waitMillis(timeout)) * int64(time.Millisecond))
-		tsp = uintptr(unsafe.Pointer(&p.ts))
+		tsp = &p.ts
 	}
 	max := min(len(out), len(p.raw))
 	if max == 0 {
 		return 0, nil // port_getn with max 0 would only count pending events
 	}
 	p.nget = 1 // in: wait for at least one event; out: how many were returned
-	_, err := blockingCall(&procPortGetn, 5, uintptr(p.fd), uintptr(unsafe.Pointer(&p.raw[0])),
-		uintptr(max), uintptr(unsafe.Pointer(&p.nget)), tsp)
+	r, _, errno := sysvicall6(uintptr(unsafe.Pointer(&procPortGetn)), 5, uintptr(p.fd),
+		uintptr(unsafe.Pointer(&p.raw[0])), uintptr(max), uintptr(unsafe.Pointer(&p.nget)),
+		uintptr(unsafe.Pointer(tsp)), 0)
+	_, err := result(r, errno)
 	switch err {
 	case nil:
 	case unix.ETIME: // timed out, possibly with events: deliver them
@@ -224,7 +225,8 @@ func (p *Port) Wait(out []Event, timeout time.Duration) (int, error) {
 // Wake makes a Wait in progress, or the next one, return. Safe from any
 // goroutine; each call queues one event, so callers coalesce (Loop.Post).
 func (p *Port) Wake() error {
-	if _, err := call(&procPortSend, 3, uintptr(p.fd), 0, wakeUser, 0, 0); err != nil {
+	r, _, errno := rawSysvicall6(uintptr(unsafe.Pointer(&procPortSend)), 3, uintptr(p.fd), 0, wakeUser, 0, 0, 0)
+	if _, err := result(r, errno); err != nil {
 		return fmt.Errorf("port_send: %w", err)
 	}
 	return nil

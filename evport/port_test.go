@@ -8,6 +8,7 @@
 package evport
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -148,6 +149,10 @@ func TestPortDissociate(t *testing.T) {
 	}
 }
 
+// A peer's hang-up wakes a reader. epoll reports EPOLLHUP, which the
+// Linux binding gives as Readable|Writable; illumos sockets report a
+// hang-up (and an error) as an input event, POLLIN, possibly without
+// POLLHUP, so there Readable alone is right too.
 func TestPortHangupReportsBothDirections(t *testing.T) {
 	p := newTestPort(t)
 	a, b := socketpair(t)
@@ -156,8 +161,9 @@ func TestPortHangupReportsBothDirections(t *testing.T) {
 		t.Fatal(err)
 	}
 	unix.Close(b)
-	if ev := expectOne(t, p, a); ev != Readable|Writable {
-		t.Fatalf("hang-up reported as %v, want Readable|Writable", ev)
+	ev := expectOne(t, p, a)
+	if ev != Readable|Writable && !(runtime.GOOS == "illumos" && ev == Readable) {
+		t.Fatalf("hang-up reported as %v, want Readable|Writable (or Readable on illumos)", ev)
 	}
 }
 
