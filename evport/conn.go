@@ -153,6 +153,7 @@ func newConn(l *Loop, fd int, h ConnHandler, cfg ConnConfig) *Conn {
 	cfg = cfg.withDefaults()
 	c := &Conn{loop: l, handler: h, recvMax: cfg.RecvBuffer, sendMax: cfg.SendBuffer}
 	c.fd = l.NewFD(fd, c.ready)
+	c.fd.conn = c
 	return c
 }
 

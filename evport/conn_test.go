@@ -681,3 +681,39 @@ func TestConnClosedExactlyOnce(t *testing.T) {
 		}
 	}
 }
+
+// On event ports the loop associates a watched fd again after each event;
+// when that fails (port_associate's EAGAIN at process.port-max-events) the
+// Conn closes and tells its handler why, and the loop carries on, while a
+// plain FD (a listener, a UDP socket) fails the loop. The failure here is
+// a real one on both bindings: the fd was closed underneath (EBADF).
+func TestRenewFailureEndsOnlyTheConn(t *testing.T) {
+	l := newTestLoop(t)
+	a, b := socketpair(t)
+	t.Cleanup(func() { unix.Close(b) })
+	r := newRecorder(t, "conn")
+	c, err := NewConn(l, a, r, ConnConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(a)
+	c.fd.renewWatch()
+	if !c.IsClosed() || r.closed != 1 || !errors.Is(r.err, unix.EBADF) {
+		t.Fatalf("conn closed %v, Closed %d times with %v; want closed once with EBADF", c.IsClosed(), r.closed, r.err)
+	}
+	if l.failed != nil || l.stopped {
+		t.Fatalf("the loop failed (%v) for one connection's re-arm", l.failed)
+	}
+
+	x, y := socketpair(t)
+	t.Cleanup(func() { unix.Close(y) })
+	f := l.NewFD(x, func(Events) {})
+	if err := f.Watch(Readable); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(x)
+	f.renewWatch()
+	if !errors.Is(l.failed, unix.EBADF) || f.Armed() != 0 {
+		t.Fatalf("loop failure %v, armed %v: want the loop failed with EBADF and the fd disarmed", l.failed, f.Armed())
+	}
+}

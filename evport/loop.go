@@ -90,6 +90,7 @@ type FD struct {
 	armed   Events // what the Port is associated for; 0: not armed
 	watch   bool   // armed by Watch: stays armed across events
 	closed  bool
+	conn    *Conn // the Conn this fd is, if any: a failed renewal ends it
 }
 
 // New creates a loop with its own Port, on the system clock.
@@ -322,11 +323,28 @@ func (l *Loop) dispatch(ev Event) {
 	before := f.armed
 	f.handler(fired)
 	if f.renewAfterEvent(portOneShot, before) {
-		if err := f.loop.port.Watch(f.fd, f.gen, f.armed); err != nil {
-			f.armed, f.watch = 0, false
-			l.Fail(fmt.Errorf("watch fd %d: %w", f.fd, err))
-		}
+		f.renewWatch()
 	}
+}
+
+// renewWatch associates the watched fd f again after its event (event
+// ports). If that fails, a Conn's fd ends its Conn, which tells its handler
+// why (port_associate fails with EAGAIN once the port holds
+// process.port-max-events associations, 65,536 by default: one connection
+// too many must not stop the balancer); any other fd (a listener, a UDP
+// socket) is one the process cannot carry on without, and the loop fails.
+func (f *FD) renewWatch() {
+	err := f.loop.port.Watch(f.fd, f.gen, f.armed)
+	if err == nil {
+		return
+	}
+	f.armed, f.watch = 0, false
+	err = fmt.Errorf("re-arm after an event: %w", err)
+	if f.conn != nil {
+		f.conn.fail(err)
+		return
+	}
+	f.loop.Fail(err)
 }
 
 // renewAfterEvent reports whether dispatch must associate the watched fd

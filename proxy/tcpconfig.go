@@ -19,6 +19,11 @@
  *
  * The operator sets MaxConns and MaxPerClient with bbal's --tcp-max and
  * --tcp-max-per-client; the durations are fixed (tests scale them).
+ * MaxConns is at most MaxTCPConns: both descriptors of every proxy are
+ * associated with the loop's event port, and port_associate fails (EAGAIN)
+ * once a port holds process.port-max-events associations, 65,536 by
+ * default; 32,000 proxies leave 1,536 for the listener, the UDP sockets,
+ * the backend sessions and the control socket.
  */
 
 package proxy
@@ -38,6 +43,7 @@ const (
 	DefaultHalfCloseTimeout = 2 * time.Second
 	DefaultMaxPerClient     = 128
 	maxDefaultConns         = 4096
+	MaxTCPConns             = 32000 // the most MaxConns may be: see the file comment
 	maxFDReserve            = 64
 )
 
@@ -84,6 +90,8 @@ func (c TCPConfig) validate() error {
 		return fmt.Errorf("TCPConfig.MaxConns %d: must be at least 1", c.MaxConns)
 	case c.MaxPerClient < 1:
 		return fmt.Errorf("TCPConfig.MaxPerClient %d: must be at least 1", c.MaxPerClient)
+	case c.MaxConns > MaxTCPConns:
+		return fmt.Errorf("TCPConfig.MaxConns %d: above %d, the most the event port's associations allow", c.MaxConns, MaxTCPConns)
 	case c.FDReserve < 0:
 		return fmt.Errorf("TCPConfig.FDReserve %d: must not be negative", c.FDReserve)
 	}

@@ -25,7 +25,8 @@
  * positive number as "--opt N" or "--opt=N":
  *
  *	--tcp-max N             concurrent TCP connections; default
- *	                        min(4096, (open-file limit - reserve) / 2)
+ *	                        min(4096, (open-file limit - reserve) / 2), at
+ *	                        most proxy.MaxTCPConns (32,000)
  *	--tcp-max-per-client N  concurrent TCP connections from one client
  *	                        address; default 128
  *
@@ -46,6 +47,7 @@ import (
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/mdb"
 	"github.com/joyent/mname-balancer/mdb/view"
+	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
 )
 
@@ -86,6 +88,9 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		case longName(arg) == "--tcp-max":
 			if opts.tcpMax, err = parseLongCount(args, &i); err != nil {
 				return opts, err
+			}
+			if opts.tcpMax > proxy.MaxTCPConns {
+				return opts, fmt.Errorf("--tcp-max %d is above %d, the most the event port's associations allow", opts.tcpMax, proxy.MaxTCPConns)
 			}
 			continue
 		case longName(arg) == "--tcp-max-per-client":
