@@ -51,4 +51,35 @@
 //     allocates per wait or re-arm.
 //   - Anything a peer can make grow is bounded: a Conn's receive buffer
 //     and send queue, a batch, the events of one wait.
+//
+// # The illumos binding, and what it was checked against
+//
+// CI runs on Linux, so the illumos files (port_illumos.go,
+// datagram_illumos.go, hrtime_illumos.go) are compiled, vetted and
+// symbol-checked there (test/illumos/symcheck: every name they import is
+// one illumos's libraries export) but run only in a zone (make
+// illumos-tests). They were read line by line against these sources; to
+// repeat the check, read them again:
+//
+//   - illumos-gate: usr/src/uts/common/fs/portfs/port.c, port_fd.c and
+//     port_vnops.c (associate, one-shot delivery, close, the
+//     process.port-max-events limit and its EAGAIN);
+//     usr/src/uts/common/sys/port.h and port_impl.h (port_event_t, the
+//     sources); usr/src/lib/libc/port/gen/event_port.c (the libc
+//     wrappers); the man pages port_create.3c, port_associate.3c,
+//     port_getn.3c (ETIME with events) and port_send.3c;
+//     usr/src/lib/libc/port/mapfile-vers and
+//     usr/src/lib/libsocket/common/mapfile-vers (the exported names:
+//     port_*, gethrtime, thr_self; recvfrom, __xnet_sendto);
+//     usr/src/lib/libc/port/threads/thr.c (thr_self, for bunyan).
+//   - Go runtime: runtime/netpoll_solaris.go (how the runtime itself uses
+//     event ports), runtime/syscall_solaris.go (syscall_sysvicall6 enters
+//     a blocking system call, syscall_rawsysvicall6 does not),
+//     runtime/sys_solaris_amd64.s (asmsysvicall6: errno zeroed before the
+//     call and read after), runtime/os3_solaris.go; cmd/internal/obj/x86's
+//     useAbs (why local import names begin with "libc_").
+//   - golang.org/x/sys v0.50.0 (go.mod): unix/syscall_solaris.go,
+//     unix/zsyscall_solaris_amd64.go (its imports, and the misspelt
+//     "clockgettime" this package avoids), unix/asm_solaris_amd64.s
+//     (sysvicall6 and rawSysvicall6, reached here by linkname).
 package evport
