@@ -24,9 +24,9 @@
  * WriteSnapshot writes the control socket's answer, {"snapshot":{...}},
  * with the remotes list written as the walk goes: the snapshot without
  * remotes is marshalled, and the remotes are written, one JSON object
- * each, where its empty list ("remotes":[]) was. The bytes are those of
- * the whole snapshot marshalled at once (but for white space), so any
- * JSON reader reads it as before.
+ * each (remotejson.go, which allocates nothing), where its empty list
+ * ("remotes":[]) was. The bytes are those of the whole snapshot marshalled
+ * at once, so any JSON reader reads it as before.
  */
 
 package mdb
@@ -158,7 +158,7 @@ func (in *Inspector) WriteSnapshot(w io.Writer, timeout time.Duration) error {
 	i += len(remotesKey) - 1 // at the closing bracket
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.Write(b[:i])
-	enc := json.NewEncoder(bw)
+	var one []byte // a remote's JSON, reused
 	first := true
 	for {
 		rs, err := walk.next(timeout)
@@ -169,13 +169,13 @@ func (in *Inspector) WriteSnapshot(w io.Writer, timeout time.Duration) error {
 			break
 		}
 		for j := range rs {
+			one = one[:0]
 			if !first {
-				bw.WriteByte(',')
+				one = append(one, ',')
 			}
 			first = false
-			if err := enc.Encode(&rs[j]); err != nil {
-				return err
-			}
+			one = appendRemoteJSON(one, &rs[j])
+			bw.Write(one)
 		}
 		if err := bw.Flush(); err != nil { // paced by the reader
 			return err
