@@ -9,8 +9,10 @@
  * balancer.
  *
  * The server is bounded like everything a client can reach: at most
- * metricsMaxConns connections, metricsMaxInFlight scrapes at a time,
- * header and body deadlines, and GET (or HEAD) of /metrics only.
+ * metricsMaxConns connections and metricsMaxPerIP from one address, where
+ * a new connection takes the place of the oldest idle or silent one
+ * (connlimit.go), metricsMaxInFlight scrapes at a time, header and body
+ * deadlines, and GET (or HEAD) of /metrics only.
  */
 
 package mdb
@@ -26,7 +28,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
-	"golang.org/x/net/netutil"
 
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/mdb/view"
@@ -34,6 +35,7 @@ import (
 
 const (
 	metricsMaxConns    = 16
+	metricsMaxPerIP    = 4
 	metricsMaxInFlight = 4
 	metricsTimeout     = 10 * time.Second
 )
@@ -188,10 +190,16 @@ type MetricsServer struct {
 
 // ListenMetrics serves GET /metrics on addr (IP:PORT).
 func ListenMetrics(addr string, in *Inspector, log zerolog.Logger) (*MetricsServer, error) {
+	return listenMetrics(addr, in, log, metricsMaxConns, metricsMaxPerIP)
+}
+
+// listenMetrics is ListenMetrics with the connection limits given.
+func listenMetrics(addr string, in *Inspector, log zerolog.Logger, maxConns, perIP int) (*MetricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics endpoint: %w", err)
 	}
+	limited := newConnLimiter(ln, maxConns, perIP)
 	m := &MetricsServer{
 		ln: ln,
 		srv: &http.Server{
@@ -202,12 +210,13 @@ func ListenMetrics(addr string, in *Inspector, log zerolog.Logger) (*MetricsServ
 			IdleTimeout:       60 * time.Second,
 			MaxHeaderBytes:    8 << 10,
 			ErrorLog:          nil,
+			ConnState:         limited.state,
 		},
 		done: make(chan struct{}),
 	}
 	go func() {
 		defer close(m.done)
-		if err := m.srv.Serve(netutil.LimitListener(ln, metricsMaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := m.srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			bunyan.Errno(log.Error(), err).Msg("metrics endpoint failed")
 		}
 	}()
