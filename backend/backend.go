@@ -72,13 +72,17 @@ type Backend struct {
 	heartbeatWait   time.Duration // deadline of the heartbeat being sent
 	delay           time.Duration // wait of the pending (or last) reconnect; 0: none since the last fresh connect
 	helloAt         time.Time     // when the current session became ok
+	created         time.Time     // when the set first found the socket file
+	since           time.Time     // when the backend last became ok or entered its not-ok state
+	why             string        // the last fault's cause ("" once ok again)
 	unansweredSince time.Time     // first query since the last answer; zero: none
 
 	Stats Stats
 }
 
 func newBackend(s *Set, id uint32, path string) *Backend {
-	b := &Backend{id: id, path: path, set: s}
+	now := s.loop.Now()
+	b := &Backend{id: id, path: path, set: s, created: now, since: now}
 	b.log = s.log.With().Uint32("be_id", id).Str("be_path", path).Logger()
 	b.timer = s.loop.NewTimer(b.timerFired)
 	return b
@@ -205,6 +209,11 @@ func (b *Backend) enter(e event) {
 	}
 	wasStable := b.Stable()
 	b.state = to
+	// Since counts from the last change an operator sees: into or out of
+	// ok (a heartbeat's round trip is no change), or between not-ok states.
+	if from.ok() != to.ok() || (!to.ok() && from != to) {
+		b.since = b.set.loop.Now()
+	}
 	if from.hasSession() && !to.hasSession() {
 		c := b.session
 		b.session = nil
@@ -219,6 +228,7 @@ func (b *Backend) enter(e event) {
 	case StateOK:
 		if from == StateConnecting {
 			b.helloAt = b.set.loop.Now()
+			b.why = ""
 		}
 		b.timer.Reset(tm.HeartbeatInterval)
 	case StateHeartbeat:
@@ -233,6 +243,9 @@ func (b *Backend) enter(e event) {
 		b.timer.Reset(b.delay)
 		b.log.Debug().Uint32("delay_secs", uint32(b.delay/time.Second)).Int64("delay_ms", b.delay.Milliseconds()).
 			Msg("reconnect triggered for backend")
+	case StateRemoved:
+		b.why = "socket file removed"
+		b.timer.Stop()
 	default:
 		b.timer.Stop()
 	}
@@ -285,6 +298,7 @@ func (b *Backend) connect() {
 			return
 		}
 		bunyan.Errno(b.log.Error(), err).Msg("failed to connect")
+		b.why = "connect: " + err.Error()
 		b.enter(evFault)
 		return
 	}
@@ -359,5 +373,6 @@ func (b *Backend) fault(reason string) {
 		b.log.Error().Str("reason", reason).Msg("backend faulted (reset and reconnect)")
 	}
 	b.Stats.ConnError++
+	b.why = reason
 	b.enter(evFault)
 }

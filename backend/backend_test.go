@@ -1086,3 +1086,47 @@ func TestProbeWhileStuck(t *testing.T) {
 		t.Errorf("records %q, want %q", got, want)
 	}
 }
+
+// TestInfoSaysStateSinceAndWhy, on a hand-driven clock: Info gives the
+// state, since when (a heartbeat's round trip is no change, a fault is),
+// the fault's cause while not ok, and each backend's own creation time.
+func TestInfoSaysStateSinceAndWhy(t *testing.T) {
+	tm := backend.DefaultTimings()
+	h := newClockHarness(t, tm)
+	info := func(b *backend.Backend) (i backend.Info) {
+		onLoop(t, h.loop, func() { i = b.Info() })
+		return i
+	}
+	var start time.Time
+	onLoop(t, h.loop, func() { start = h.loop.Now() })
+	_, b, s := h.startOK("5331")
+	first := info(b)
+	if first.State != backend.StateOK || first.Why != "" || !first.Created.Equal(start) || first.Since.Before(start) {
+		t.Fatalf("ok backend: %+v; want state ok, no why, created at %v", first, start)
+	}
+
+	h.advance(tm.HeartbeatInterval)
+	s.Expect(backend.FrameClientHeartbeat)
+	if i := info(b); i.State != backend.StateHeartbeat || !i.Since.Equal(first.Since) {
+		t.Errorf("heartbeat outstanding: state %v since %v; want heartbeat since %v (still ok)", i.State, i.Since, first.Since)
+	}
+	h.advance(tm.HeartbeatTimeout)
+	s.ExpectClosed()
+	var now time.Time
+	onLoop(t, h.loop, func() { now = h.loop.Now() })
+	if i := info(b); i.State != backend.StateReconnecting || i.Why != "no heartbeat" || !i.Since.Equal(now) || !i.Created.Equal(start) {
+		t.Errorf("after the missed heartbeat: %+v; want reconnecting since %v, why \"no heartbeat\", created %v", i, now, start)
+	}
+
+	h.advance(time.Minute)
+	backendtest.Listen(t, h.dir, "5332")
+	h.rescan()
+	later := h.backend("5332")
+	if later == nil {
+		t.Fatal("5332 not found by the scan")
+	}
+	onLoop(t, h.loop, func() { now = h.loop.Now() })
+	if i := info(later); !i.Created.Equal(now) {
+		t.Errorf("backend added later: created %v, want %v (its own, not the set's start %v)", i.Created, now, start)
+	}
+}

@@ -28,6 +28,11 @@ type Info struct {
 	Session              uint64        // number of the current control session (0: none yet)
 	Connected            bool          // a control session is open (be_conn != NULL)
 	Stats                Stats         // be_stat_*
+
+	State   State     // where the backend is in its life
+	Since   time.Time // when it last became ok, or entered its not-ok state
+	Why     string    // the last fault's cause while not ok ("" when ok or never faulted)
+	Created time.Time // when the set first found its socket file
 }
 
 // Info copies the backend's state.
@@ -44,6 +49,10 @@ func (b *Backend) Info() Info {
 		Session:              b.sessionNum,
 		Connected:            b.session != nil,
 		Stats:                b.Stats,
+		State:                b.state,
+		Since:                b.since,
+		Why:                  b.why,
+		Created:              b.created,
 	}
 }
 

@@ -38,20 +38,23 @@ type testBalancer struct {
 	tcp   *proxy.TCP
 	in    *Inspector
 	dir   string
+	demos map[string]*demo.Server // the backends by ID
 }
 
 func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
 	t.Helper()
 	dir := t.TempDir()
+	demos := map[string]*demo.Server{}
 	for _, id := range []string{"5301", "5302", "5303"} {
 		s, err := demo.Listen(filepath.Join(dir, id), id)
 		if err != nil {
 			t.Fatal(err)
 		}
+		demos[id] = s
 		t.Cleanup(func() { s.Close() })
 	}
 	run := looptest.Start(t)
-	b := &testBalancer{run: run, dir: dir}
+	b := &testBalancer{run: run, dir: dir, demos: demos}
 	looptest.OnLoop(t, run.Loop, func() {
 		limits := &bunyan.Limits{}
 		b.set = backend.NewSet(run.Loop, log, limits, dir, backend.DefaultTimings())

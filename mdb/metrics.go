@@ -92,13 +92,21 @@ var (
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.TCPOpen) }),
 		newMetric("bbal_remotes", "Client hosts (remotes) known.", gauge,
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.Remotes) }),
-		newMetric("bbal_backends", "Backends known (socket files found).", gauge,
+		newMetric("bbal_backends", "Backends known (socket files found), removed ones not counted.", gauge,
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.Backends) }),
 		newMetric("bbal_backends_ok", "Backends taking traffic.", gauge,
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.BackendsOK) }),
 		newMetric("bbal_timers", "Timers scheduled on the event loop now (reconnects, heartbeats, expiry sweeps, TCP deadlines, ...; balstat -e 'g_timeouts::walk avl' lists them).", gauge,
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.Timers) }),
 	}
+
+	stateDesc = prometheus.NewDesc("bbal_backend_state",
+		"The backend's state, as a state set: 1 for the state it is in, 0 for the others. new: not yet connected; connecting: hello awaited; ok: taking traffic; heartbeat: taking traffic, a heartbeat awaits its reply; reconnecting: faulted, reconnect scheduled; removed: socket file gone (shown in one scrape, then the backend's series end); stopped: the balancer is stopping.",
+		[]string{"backend", "state"}, nil)
+
+	stateSecondsDesc = prometheus.NewDesc("bbal_backend_state_seconds",
+		"Seconds since the backend last became ok, or entered the not-ok state it is in (bbal_backend_state).",
+		[]string{"backend"}, nil)
 
 	backendMetrics = []backendMetric{
 		newBackendMetric("bbal_backend_ok", "1 if the backend takes traffic (be_ok).", gauge,
@@ -133,6 +141,8 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range backendMetrics {
 		ch <- m.desc
 	}
+	ch <- stateDesc
+	ch <- stateSecondsDesc
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
@@ -157,6 +167,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for _, m := range backendMetrics {
 			ch <- prometheus.MustNewConstMetric(m.desc, m.vtype, m.value(b), id)
 		}
+		for _, state := range view.BackendStates {
+			ch <- prometheus.MustNewConstMetric(stateDesc, gauge, b2f(state == b.State), id, state)
+		}
+		ch <- prometheus.MustNewConstMetric(stateSecondsDesc, gauge, float64(s.Snaptime-b.StateSince)/1e9, id)
 	}
 }
 

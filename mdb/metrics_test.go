@@ -20,6 +20,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 func scrape(t *testing.T, url string) []byte {
@@ -105,8 +107,8 @@ func TestMetricsSayWhatWasSent(t *testing.T) {
 		}
 		for _, mt := range f.Metric {
 			for _, lp := range mt.Label {
-				if lp.GetName() != "backend" && lp.GetName() != "reason" {
-					t.Errorf("%s has label %s: only backend and reason are allowed", name, lp.GetName())
+				if lp.GetName() != "backend" && lp.GetName() != "reason" && lp.GetName() != "state" {
+					t.Errorf("%s has label %s: only backend, reason and state are allowed", name, lp.GetName())
 				}
 			}
 		}
@@ -136,6 +138,17 @@ func TestMetricsSayWhatWasSent(t *testing.T) {
 		total += value(t, fams, "bbal_backend_remotes", "backend", id)
 		if value(t, fams, "bbal_backend_ok", "backend", id) != 1 {
 			t.Errorf("backend %s not ok", id)
+		}
+		// A state set: 1 for the state the backend is in, 0 for the
+		// others (every state listed).
+		for _, state := range view.BackendStates {
+			want := 0.0
+			if state == "ok" {
+				want = 1
+			}
+			if got := value(t, fams, "bbal_backend_state", "backend", id, "state", state); got != want {
+				t.Errorf("bbal_backend_state{backend=%q,state=%q} = %v, want %v", id, state, got, want)
+			}
 		}
 	}
 	if total != 3 {

@@ -49,11 +49,22 @@ type Inspector struct {
 	src     Sources
 	crtime  int64         // the start as an hrtime, fixed once so every snapshot agrees
 	slicing chan struct{} // one slice of the remotes on the loop at a time (walk.go)
+
+	// removedShown, per consumer (the metrics and the control socket),
+	// holds each removed backend a snapshot has shown, with when it was
+	// removed: a removed backend is in the consumer's first snapshot
+	// after its removal, then no more (until it returns and goes again).
+	// Loop goroutine only; as many entries as removed backends.
+	removedShown [2]map[uintptr]time.Time
 }
 
 // NewInspector returns an inspector of src.
 func NewInspector(src Sources) *Inspector {
-	return &Inspector{src: src, crtime: newHRClock(src.Started).hr(src.Started), slicing: make(chan struct{}, 1)}
+	in := &Inspector{src: src, crtime: newHRClock(src.Started).hr(src.Started), slicing: make(chan struct{}, 1)}
+	for i := range in.removedShown {
+		in.removedShown[i] = make(map[uintptr]time.Time)
+	}
+	return in
 }
 
 // Level is the inspector's log level control (nil if none).
@@ -137,7 +148,7 @@ func (in *Inspector) copy(d detail, timeout time.Duration) (*raw, error) {
 func (in *Inspector) copyOnLoop(d detail) *raw {
 	s := &in.src
 	r := &raw{now: s.Loop.Now()}
-	r.backends = s.Set.AppendInfo(nil)
+	r.backends = in.dropShownRemoved(s.Set.AppendInfo(nil), d)
 	r.primary = make([]int, len(r.backends))
 	for i, b := range r.backends {
 		r.primary[i] = s.Table.RemotesOf(b.ID)
@@ -169,6 +180,29 @@ func (in *Inspector) copyOnLoop(d detail) *raw {
 	return r
 }
 
+// dropShownRemoved removes from bs (in place) the removed backends an
+// earlier snapshot of the same consumer as d (the metrics take counts,
+// the control socket more) has shown. Loop goroutine.
+func (in *Inspector) dropShownRemoved(bs []backend.Info, d detail) []backend.Info {
+	consumer := 1 // the control socket
+	if d == takeCounts {
+		consumer = 0 // the metrics
+	}
+	shown := in.removedShown[consumer]
+	kept := bs[:0]
+	for _, b := range bs {
+		if b.State != backend.StateRemoved {
+			delete(shown, b.Object)
+		} else if since, ok := shown[b.Object]; ok && since.Equal(b.Since) {
+			continue
+		} else {
+			shown[b.Object] = b.Since
+		}
+		kept = append(kept, b)
+	}
+	return kept
+}
+
 // build runs on the caller's goroutine. It lists no remotes.
 func (in *Inspector) build(r *raw) *view.Snapshot {
 	snap, _ := in.buildClock(r)
@@ -195,12 +229,15 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 	t.UDPDropOversize, t.UDPDropNoBackend = r.udp.DropOversize, r.udp.DropNoBackend
 	t.UDPDropStuck, t.UDPDropSendError = r.udp.DropStuck, r.udp.DropSendError
 	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(r.tcp.Open)
-	t.Remotes, t.Backends, t.Timers = uint64(r.nRemotes), uint64(len(r.backends)), uint64(r.nTimers)
+	t.Remotes, t.Timers = uint64(r.nRemotes), uint64(r.nTimers)
 
 	snap.Backends = make([]view.Backend, 0, len(r.backends))
 	for i, b := range r.backends {
 		if b.OK {
 			t.BackendsOK++
+		}
+		if !b.Removed {
+			t.Backends++
 		}
 		snap.Backends = append(snap.Backends, view.Backend{
 			Object: uint64(b.Object), ID: b.ID, Path: b.Path, Conn: b.Connected, Session: b.Session,
@@ -209,6 +246,7 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 			ReconnectDelay: uint32(b.ReconnectDelay / time.Second), ReconnectDelayMS: b.ReconnectDelay.Milliseconds(),
 			StatConnStart: b.Stats.ConnStart, StatConnError: b.Stats.ConnError,
 			StatUDP: b.Stats.UDP, StatTCP: b.Stats.TCP, StatStuck: b.Stats.Stuck,
+			State: b.State.String(), StateSince: clock.hr(b.Since), Why: b.Why, Crtime: clock.hr(b.Created),
 		})
 	}
 	snap.Timeouts = make([]view.Timeout, 0, len(r.timers))

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/joyent/mname-balancer/evport/looptest"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 func TestSnapshotCountsWhatWasSent(t *testing.T) {
@@ -169,4 +172,57 @@ func TestSnapshotConsistentUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestRemovedBackendShownOnce: a backend whose socket is removed is in the
+// next snapshot of each consumer (the metrics, the control socket) as
+// removed, with why and since when, and in none after; the totals count
+// it no more.
+func TestRemovedBackendShownOnce(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	before, err := b.in.Take(false, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.demos["5303"].Close() // ends the session and removes the socket
+	looptest.WaitFor(t, b.run.Loop, "5303 removed", func() bool {
+		for _, x := range b.set.Backends() {
+			if x.ID() == 5303 {
+				return x.Removed()
+			}
+		}
+		return false
+	})
+	find := func(s *view.Snapshot) *view.Backend {
+		for i := range s.Backends {
+			if s.Backends[i].ID == 5303 {
+				return &s.Backends[i]
+			}
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		name string
+		d    detail
+	}{{"metrics", takeCounts}, {"control", takeLists}} {
+		first, err := b.in.take(c.d, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		be := find(first)
+		if be == nil || be.State != "removed" || !be.Removed || be.Why != "socket file removed" ||
+			be.StateSince <= before.Snaptime || be.StateSince > first.Snaptime || be.Crtime > before.Snaptime {
+			t.Errorf("%s: first snapshot after the removal shows %+v; want 5303 removed since after %d, created before", c.name, be, before.Snaptime)
+		}
+		if first.Balancer.Backends != 2 || len(first.Backends) != 3 {
+			t.Errorf("%s: %d backends counted, %d listed; want 2 and 3", c.name, first.Balancer.Backends, len(first.Backends))
+		}
+		second, err := b.in.take(c.d, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if be := find(second); be != nil || second.Balancer.Backends != 2 || len(second.Backends) != 2 {
+			t.Errorf("%s: second snapshot lists %+v (%d listed, %d counted); want 5303 gone", c.name, be, len(second.Backends), second.Balancer.Backends)
+		}
+	}
 }

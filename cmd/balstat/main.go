@@ -13,10 +13,23 @@ socket; it replaces Binder's mdb-based bin/balstat for this balancer.
 With no option it prints Binder's tables, in Binder's layout: BACKENDS
 (OBJECT, BACKEND, OK?, #REMOTES, SOCKET PATH) and REMOTE PEERS (OBJECT,
 BACKEND, REMOTE IP); OBJECT is a stable handle for the object (hex). -v adds
-the counters.
+the counters, and each backend's STATE, SINCE (UTC) and, while not ok, WHY.
+A removed backend is listed once as removed, then no more.
 
 -p prints the module "bbal" kstats (see package mdb/view): bbal:0:balancer:* for
-the balancer's totals and bbal:<be_id>:backend:* for each backend. PATTERNs
+the balancer's totals and bbal:<be_id>:backend:* for each backend. A
+backend's "state" is a number:
+
+	0 new           known, not yet connected
+	1 connecting    control session dialled, hello awaited
+	2 ok            taking traffic
+	3 heartbeat     taking traffic, a heartbeat awaits its reply
+	4 reconnecting  faulted ("why" says why), reconnect scheduled
+	5 removed       socket file gone: shown once, then no longer listed
+	6 stopped       the balancer is stopping
+
+"state_since" is when it last became ok or entered its not-ok state, and
+"crtime" when the balancer first found its socket file. PATTERNs
 are kstat's (bbal:5301::, bbal:0:balancer:udp_*, /regex/ fields). With
 INTERVAL it repeats every INTERVAL seconds, COUNT times (forever without
 COUNT), with a blank line between rounds, as kstat does. -k adds the zone's udp and tcp kernel kstats that matter to a DNS

@@ -16,7 +16,11 @@
  *	bbal:0:balancer:<stat>     the balancer-wide totals (class "misc")
  *	bbal:<be_id>:backend:<stat> one per backend (class "net"): conn_start,
  *	                           conn_error, udp, tcp, stuck (the C
- *	                           be_stat_* fields), ok, remotes, path
+ *	                           be_stat_* fields), ok, remotes, path,
+ *	                           state (the index in BackendStates),
+ *	                           state_since (an hrtime), why (the last
+ *	                           fault while not ok); crtime is the
+ *	                           backend's creation
  *
  * Patterns are kstat's: module[:instance[:name[:statistic]]], each field a
  * shell glob (path.Match) or a regular expression between slashes; an
@@ -36,12 +40,13 @@ import (
 	"strings"
 )
 
-// KstatValue is one statistic: a number or a string.
+// KstatValue is one statistic: a number, a string or an hrtime.
 type KstatValue struct {
 	Name  string
 	Num   uint64
 	Str   string
 	IsStr bool
+	IsHR  bool // Num is an hrtime, printed as crtime is
 }
 
 // Kstat is one kstat (module:instance:name) and its statistics.
@@ -80,12 +85,15 @@ func Kstats(s *Snapshot) []Kstat {
 	}}
 	for _, b := range s.Backends {
 		ks = append(ks, Kstat{
-			Module: "bbal", Instance: int(b.ID), Name: "backend", Class: "net", Crtime: s.Crtime, Snaptime: s.Snaptime,
+			Module: "bbal", Instance: int(b.ID), Name: "backend", Class: "net", Crtime: b.Crtime, Snaptime: s.Snaptime,
 			Stats: []KstatValue{
 				num("conn_start", b.StatConnStart), num("conn_error", b.StatConnError),
 				num("udp", b.StatUDP), num("tcp", b.StatTCP), num("stuck", b.StatStuck),
 				num("ok", boolNum(b.OK)), num("remotes", uint64(b.Remotes)),
 				{Name: "path", Str: b.Path, IsStr: true},
+				num("state", uint64(StateNumber(b.State))),
+				{Name: "state_since", Num: uint64(max(b.StateSince, 0)), IsHR: true},
+				{Name: "why", Str: b.Why, IsStr: true},
 			},
 		})
 	}
@@ -212,9 +220,12 @@ func WriteKstatP(w io.Writer, ks []Kstat, pats []KstatPattern) (int, error) {
 				}
 				n++
 				fmt.Fprintf(&b, "%s:%d:%s:%s\t", k.Module, k.Instance, k.Name, st.Name)
-				if st.IsStr {
+				switch {
+				case st.IsStr:
 					b.WriteString(st.Str)
-				} else {
+				case st.IsHR:
+					b.WriteString(hrSeconds(int64(st.Num)))
+				default:
 					b.WriteString(strconv.FormatUint(st.Num, 10))
 				}
 				b.WriteByte('\n')

@@ -78,7 +78,8 @@ func TestKstatsOfSnapshot(t *testing.T) {
 		Balancer: Totals{UDPReceived: 7, UDPAnswered: 6, TCPAccepted: 2},
 		Backends: []Backend{
 			{ID: 5302, Path: "/s/5302", OK: true, Remotes: 3, StatUDP: 4},
-			{ID: 10, Path: "/s/x", StatConnStart: 2, StatConnError: 1},
+			{ID: 10, Path: "/s/x", StatConnStart: 2, StatConnError: 1, Crtime: 1_700_000_000,
+				State: "reconnecting", StateSince: 1_900_000_000, Why: "no heartbeat"},
 		}}
 	var b strings.Builder
 	pats := []KstatPattern{}
@@ -102,14 +103,17 @@ func TestKstatsOfSnapshot(t *testing.T) {
 		"bbal:10:backend:class\tnet\n" +
 		"bbal:10:backend:conn_error\t1\n" +
 		"bbal:10:backend:conn_start\t2\n" +
-		"bbal:10:backend:crtime\t1.500000000\n" +
+		"bbal:10:backend:crtime\t1.700000000\n" + // the backend's own, not the balancer's
 		"bbal:10:backend:ok\t0\n" +
 		"bbal:10:backend:path\t/s/x\n" +
 		"bbal:10:backend:remotes\t0\n" +
 		"bbal:10:backend:snaptime\t2.000000001\n" +
+		"bbal:10:backend:state\t4\n" + // reconnecting
+		"bbal:10:backend:state_since\t1.900000000\n" +
 		"bbal:10:backend:stuck\t0\n" +
 		"bbal:10:backend:tcp\t0\n" +
 		"bbal:10:backend:udp\t0\n" +
+		"bbal:10:backend:why\tno heartbeat\n" +
 		"bbal:5302:backend:remotes\t3\n"
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)

@@ -43,7 +43,7 @@ type Totals struct {
 	TCPRefused       uint64 `json:"tcp_refused"`
 	TCPOpen          uint64 `json:"tcp_open"`
 	Remotes          uint64 `json:"remotes"`
-	Backends         uint64 `json:"backends"`
+	Backends         uint64 `json:"backends"` // listed and not removed
 	BackendsOK       uint64 `json:"backends_ok"`
 	Timers           uint64 `json:"timers"` // timers scheduled on the event loop
 }
@@ -67,6 +67,33 @@ type Backend struct {
 	StatUDP              uint64 `json:"be_stat_udp"`
 	StatTCP              uint64 `json:"be_stat_tcp"`
 	StatStuck            uint64 `json:"be_stat_stuck"`
+
+	State      string `json:"be_state"`       // one of BackendStates
+	StateSince int64  `json:"be_state_since"` // hrtime it last became ok, or entered its not-ok state
+	Why        string `json:"be_why"`         // the last fault's cause while not ok ("" when ok)
+	Crtime     int64  `json:"be_crtime"`      // hrtime the balancer first found its socket file
+}
+
+// BackendStates are the states a backend can be in, numbered as balstat
+// -p's "state" statistic numbers them (the index here):
+//
+//	0 new           known, not yet connected
+//	1 connecting    control session dialled, hello awaited
+//	2 ok            taking traffic
+//	3 heartbeat     taking traffic, a heartbeat awaits its reply
+//	4 reconnecting  faulted (be_why says why), reconnect scheduled
+//	5 removed       socket file gone (shown once, then no longer listed)
+//	6 stopped       the balancer is stopping
+var BackendStates = []string{"new", "connecting", "ok", "heartbeat", "reconnecting", "removed", "stopped"}
+
+// StateNumber is state's index in BackendStates (-1 if unknown).
+func StateNumber(state string) int {
+	for i, s := range BackendStates {
+		if s == state {
+			return i
+		}
+	}
+	return -1
 }
 
 // Remote is a remote (a client host) as a snapshot saw it: the C remote_t.

@@ -11,20 +11,28 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // WriteTables prints Binder's two tables (BACKENDS and REMOTE PEERS) by
 // running Binder's own pipelines, with its headers and column widths;
-// verbose adds counters.
+// verbose adds counters, and each backend's state, since when (UTC) and,
+// while not ok, why.
 func WriteTables(w io.Writer, snap *Snapshot, verbose bool) error {
 	var b strings.Builder
 	b.WriteString("BACKENDS:\n\n")
 	if verbose {
-		fmt.Fprintf(&b, "%12s %8s %4s %8s %10s %10s %12s %10s %10s %s\n",
-			"OBJECT", "BACKEND", "OK?", "#REMOTES", "CONN_START", "CONN_ERROR", "UDP", "TCP", "STUCK", "SOCKET PATH")
-		if err := RunPipeline(&b, snap, `g_backends::walk avl | ::printf "%12p %8d %4d %8d %10d %10d %12d %10d %10d %s\n" `+
-			`backend_t . be_id be_ok be_remotes be_stat_conn_start be_stat_conn_error be_stat_udp be_stat_tcp be_stat_stuck be_path`); err != nil {
-			return err
+		fmt.Fprintf(&b, "%12s %8s %4s %8s %-12s %-20s %10s %10s %12s %10s %10s %s %s\n",
+			"OBJECT", "BACKEND", "OK?", "#REMOTES", "STATE", "SINCE", "CONN_START", "CONN_ERROR", "UDP", "TCP", "STUCK", "SOCKET PATH", "WHY")
+		for i := range snap.Backends {
+			be := &snap.Backends[i]
+			fmt.Fprintf(&b, "%12x %8d %4d %8d %-12s %-20s %10d %10d %12d %10d %10d %s",
+				be.Object, be.ID, boolNum(be.OK), be.Remotes, be.State, snap.wallClock(be.StateSince),
+				be.StatConnStart, be.StatConnError, be.StatUDP, be.StatTCP, be.StatStuck, be.Path)
+			if be.Why != "" {
+				b.WriteString(" " + be.Why)
+			}
+			b.WriteByte('\n')
 		}
 	} else {
 		fmt.Fprintf(&b, "%12s %8s %4s %8s %s\n", "OBJECT", "BACKEND", "OK?", "#REMOTES", "SOCKET PATH")
@@ -49,4 +57,15 @@ func WriteTables(w io.Writer, snap *Snapshot, verbose bool) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// wallClock is the UTC wall-clock time of hrtime hr, from the snapshot's
+// own pair of clocks (second precision), or "-" if the snapshot has no
+// wall-clock time.
+func (s *Snapshot) wallClock(hr int64) string {
+	wall, err := time.Parse(time.RFC3339Nano, s.Walltime)
+	if err != nil {
+		return "-"
+	}
+	return wall.Add(time.Duration(hr - s.Snaptime)).UTC().Format("2006-01-02T15:04:05Z")
 }

@@ -14,9 +14,12 @@ import (
 
 func TestTablesAreBinders(t *testing.T) {
 	snap := &Snapshot{
+		Snaptime: 100e9, Walltime: "2026-12-02T01:00:00.5Z",
 		Backends: []Backend{
-			{Object: 0xc00010a000, ID: 5301, Path: "/var/run/binder/sockets/5301", OK: true, Remotes: 2, StatUDP: 10, StatConnStart: 1},
-			{Object: 0xc00010a0f0, ID: 5302, Path: "/var/run/binder/sockets/5302", Remotes: 0},
+			{Object: 0xc00010a000, ID: 5301, Path: "/var/run/binder/sockets/5301", OK: true, Remotes: 2, StatUDP: 10, StatConnStart: 1,
+				State: "ok", StateSince: 40e9},
+			{Object: 0xc00010a0f0, ID: 5302, Path: "/var/run/binder/sockets/5302", Remotes: 0,
+				State: "reconnecting", StateSince: 97e9, Why: "no heartbeat", StatConnError: 1},
 		},
 		Remotes: []Remote{
 			{Object: 0xc000200000, Addr: netip.MustParseAddr("10.77.77.5"), Backend: 5301, StatUDP: 7},
@@ -46,8 +49,9 @@ func TestTablesAreBinders(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, line := range []string{
-		"      OBJECT  BACKEND  OK? #REMOTES CONN_START CONN_ERROR          UDP        TCP      STUCK SOCKET PATH\n",
-		"  c00010a000     5301    1        2          1          0           10          0          0 /var/run/binder/sockets/5301\n",
+		"      OBJECT  BACKEND  OK? #REMOTES STATE        SINCE                CONN_START CONN_ERROR          UDP        TCP      STUCK SOCKET PATH WHY\n",
+		"  c00010a000     5301    1        2 ok           2026-12-02T00:59:00Z          1          0           10          0          0 /var/run/binder/sockets/5301\n",
+		"  c00010a0f0     5302    0        0 reconnecting 2026-12-02T00:59:57Z          0          1            0          0          0 /var/run/binder/sockets/5302 no heartbeat\n",
 		"      OBJECT  BACKEND    REMOTE IP   BACKUP          UDP   UDP_DROP        TCP   TCP_DROP\n",
 		"  c000200080     5301  10.77.77.64     5302            0          0          1          0\n",
 	} {
