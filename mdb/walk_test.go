@@ -74,6 +74,13 @@ func TestWriteSnapshotIsTheWholeSnapshot(t *testing.T) {
 		}
 		g.FirstSeen, g.LastSeen, w.FirstSeen, w.LastSeen = 0, 0, 0, 0
 	}
+	for i := range got.Backends { // converted the same way as the remotes' times
+		g, w := &got.Backends[i], &whole.Backends[i]
+		if d := g.StateSince - w.StateSince; d < -1e6 || d > 1e6 || g.StateSince-g.Crtime != w.StateSince-w.Crtime {
+			t.Errorf("backend %d: created %d, state since %d streamed, %d, %d taken", g.ID, g.Crtime, g.StateSince, w.Crtime, w.StateSince)
+		}
+		g.StateSince, g.Crtime, w.StateSince, w.Crtime = 0, 0, 0, 0
+	}
 	for _, s := range []*view.Snapshot{got, whole} {
 		s.Snaptime, s.Walltime, s.Balancer.UptimeNS = 0, "", 0
 		s.Timeouts = nil
