@@ -19,7 +19,8 @@
  * never holds more than a slice of them per client.
  *
  * Who is served: the socket file is mode 0600 and inside a directory that
- * only the balancer's user may enter (SMF makes it), and the server checks
+ * only the balancer's user may enter (by default one it makes itself:
+ * controlpath.go), and the server checks
  * the peer's credentials itself as well (peercred_*.go): only root and the
  * balancer's own effective user. Everything runs off the loop, one
  * goroutine per client, at most maxControlClients at a time, one of them

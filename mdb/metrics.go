@@ -178,6 +178,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 func MetricsHandler(in *Inspector) http.Handler {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(collector{in})
+	reg.MustRegister(processCollectors()...) // buildinfo.go
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		MaxRequestsInFlight: metricsMaxInFlight,
 		Timeout:             metricsTimeout,

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/joyent/mname-balancer/mdb/view"
+	"github.com/joyent/mname-balancer/version"
 )
 
 func scrape(t *testing.T, url string) []byte {
@@ -107,6 +109,9 @@ func TestMetricsSayWhatWasSent(t *testing.T) {
 		}
 		for _, mt := range f.Metric {
 			for _, lp := range mt.Label {
+				if name == "bbal_build_info" && (lp.GetName() == "version" || lp.GetName() == "goversion") {
+					continue
+				}
 				if lp.GetName() != "backend" && lp.GetName() != "reason" && lp.GetName() != "state" {
 					t.Errorf("%s has label %s: only backend, reason and state are allowed", name, lp.GetName())
 				}
@@ -123,6 +128,18 @@ func TestMetricsSayWhatWasSent(t *testing.T) {
 	} {
 		if got := value(t, fams, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if got := value(t, fams, "bbal_build_info", "version", version.String(), "goversion", runtime.Version()); got != 1 {
+		t.Errorf("bbal_build_info{version=%q,goversion=%q} = %v, want 1", version.String(), runtime.Version(), got)
+	}
+	if runtime.GOOS == "linux" { // the standard process collector
+		if got := value(t, fams, "process_start_time_seconds"); got < float64(time.Now().Add(-time.Hour).Unix()) || got > float64(time.Now().Unix()) {
+			t.Errorf("process_start_time_seconds %v is not this test's start", got)
+		}
+		if value(t, fams, "process_open_fds") < 3 || value(t, fams, "process_resident_memory_bytes") < 1<<20 {
+			t.Errorf("process_open_fds %v, process_resident_memory_bytes %v: not this process's",
+				value(t, fams, "process_open_fds"), value(t, fams, "process_resident_memory_bytes"))
 		}
 	}
 	if got := value(t, fams, "bbal_udp_dropped_total", "reason", "no_backend"); got != 0 {

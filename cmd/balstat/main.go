@@ -45,7 +45,11 @@ balancer; it needs balstat built for illumos with cgo.
 SECONDS if given, after which the configured level returns; "reset" returns
 to it now; alone, -l shows the level in force.
 
-The socket is /var/run/binder/balancer/control unless -c says otherwise.
+Without -c, balstat asks the balancer's default control socket,
+/tmp/bbal-UID/control.PORT (UID the balancer's user, PORT its DNS port),
+found the way the balancer makes it: in the caller's own /tmp/bbal-UID, or
+as root in any /tmp/bbal-UID owned by that UID and closed to others; with
+several balancers running, -c names the one.
 Only root and the balancer's own user are served. Exit status: 0, 1 if the
 balancer could not be asked or refused (or, with -p, as kstat: if no
 statistic matched), 2 for a usage error.
@@ -64,13 +68,46 @@ import (
 	"time"
 
 	"github.com/joyent/mname-balancer/mdb/view"
+	"github.com/joyent/mname-balancer/version"
 )
 
 const usage = `usage: balstat [-c SOCKET] [-v]
        balstat [-c SOCKET] [-k] -p [PATTERN ...] [INTERVAL [COUNT]]
        balstat [-c SOCKET] -e 'PIPELINE'
        balstat [-c SOCKET] -j
-       balstat [-c SOCKET] -l [LEVEL [SECONDS] | reset]`
+       balstat [-c SOCKET] -l [LEVEL [SECONDS] | reset]
+       balstat -V | -h`
+
+// help is what -h (or --help) prints: the usage and every option.
+const help = usage + `
+
+balstat shows what a running balancer (bbal) is doing, through its control
+socket. With no option it prints Binder's two tables, BACKENDS and REMOTE
+PEERS.
+
+  -c SOCKET  the balancer's control socket (default: found in
+             /tmp/bbal-UID/control.PORT, the balancer's own default; as
+             root in any user's; with several balancers running, -c names
+             one)
+  -v         the tables with counters
+  -p         counters in kstat -p form: bbal:0:balancer:* and
+             bbal:<be_id>:backend:*; PATTERNs as kstat's (bbal:5301::,
+             bbal:0:balancer:udp_*, /regex/); with INTERVAL, every INTERVAL
+             seconds, COUNT times (forever without COUNT)
+  -k         with -p, the zone's udp and tcp kernel kstats too (balstat built
+             for illumos with cgo)
+  -e PIPELINE  an mdb-style pipeline, as operators ran against the C
+             balancer: g_backends::walk avl | ::print backend_t
+  -j         the whole snapshot as JSON
+  -l         the log level in force; -l LEVEL [SECONDS] puts LEVEL (trace
+             debug info warn error fatal) in force, for SECONDS if given;
+             -l reset returns to the configured level
+  -V         print the version and exit
+  -h         print this help and exit
+
+Exit status: 0; 1 if the balancer could not be asked or refused; 2 for a
+usage error.
+`
 
 // requestTimeout bounds each exchange with the balancer; fullTimeout one
 // for the whole snapshot, which the balancer streams (and cuts off) over
@@ -93,6 +130,8 @@ const (
 )
 
 type options struct {
+	help     bool // -h: print help, exit 0
+	version  bool // -V: print the version, exit 0
 	control  string
 	mode     mode
 	verbose  bool
@@ -101,19 +140,33 @@ type options struct {
 	operands []string
 }
 
-func parseArgs(args []string) (options, error) {
-	var o options
-	fs := flag.NewFlagSet("balstat", flag.ContinueOnError)
+// flagSet defines balstat's flags, setting o's fields; -p, -j and -l are
+// returned.
+func flagSet(o *options) (fs *flag.FlagSet, p, j, l *bool) {
+	fs = flag.NewFlagSet("balstat", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&o.control, "c", view.DefaultControlPath, "control socket")
+	fs.StringVar(&o.control, "c", "", "control socket")
 	fs.BoolVar(&o.verbose, "v", false, "tables with counters")
-	p := fs.Bool("p", false, "kstat -p form")
+	p = fs.Bool("p", false, "kstat -p form")
 	fs.BoolVar(&o.kernel, "k", false, "kernel kstats too")
 	fs.StringVar(&o.pipeline, "e", "", "mdb-style pipeline")
-	j := fs.Bool("j", false, "JSON")
-	l := fs.Bool("l", false, "log level")
+	j = fs.Bool("j", false, "JSON")
+	l = fs.Bool("l", false, "log level")
+	fs.BoolVar(&o.version, "V", false, "version")
+	return fs, p, j, l
+}
+
+func parseArgs(args []string) (options, error) {
+	var o options
+	fs, p, j, l := flagSet(&o)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h, -help, --help
+			return options{help: true}, nil
+		}
 		return o, err
+	}
+	if o.version {
+		return o, nil
 	}
 	o.operands = fs.Args()
 	n := 0
@@ -146,6 +199,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "balstat: %v\n%s\n", err, usage)
 		return 2
 	}
+	switch {
+	case o.help:
+		io.WriteString(stdout, help)
+		return 0
+	case o.version:
+		fmt.Fprintln(stdout, version.Line("balstat"))
+		return 0
+	}
 	switch o.mode {
 	case modeKstat:
 		err = runKstat(o, stdout)
@@ -153,6 +214,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runLevel(o, stdout)
 	default:
 		var snap *view.Snapshot
+		if err = findControl(&o); err != nil {
+			break
+		}
 		snap, err = view.FetchSnapshot(o.control, true, fullTimeout)
 		if err != nil {
 			break
@@ -185,6 +249,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 type usageError struct{ error }
 
+// findControl finds the balancer's default control socket when -c gave
+// none.
+func findControl(o *options) error {
+	if o.control != "" {
+		return nil
+	}
+	var err error
+	o.control, err = view.FindControlSocket()
+	return err
+}
+
 // runKstat prints kstat -p lines, once or every INTERVAL seconds.
 func runKstat(o options, w io.Writer) error {
 	ops := o.operands
@@ -214,6 +289,9 @@ func runKstat(o options, w io.Writer) error {
 			return usageError{err}
 		}
 		pats = append(pats, p)
+	}
+	if err := findControl(&o); err != nil {
+		return err
 	}
 	wait := func() { time.Sleep(time.Duration(interval) * time.Second) }
 	matched, err := view.KstatRounds(w, pats, count, wait, func() ([]view.Kstat, error) {
@@ -247,6 +325,9 @@ func runLevel(o options, w io.Writer) error {
 	req := "loglevel"
 	if len(o.operands) > 0 {
 		req += " " + strings.Join(o.operands, " ")
+	}
+	if err := findControl(&o); err != nil {
+		return err
 	}
 	r, err := view.Request(o.control, req, requestTimeout)
 	if err != nil {

@@ -9,6 +9,8 @@ package main
 
 import (
 	"bytes"
+	"flag"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -33,5 +35,27 @@ func TestOptions(t *testing.T) {
 		if code != c.code || !strings.Contains(errb.String(), c.err) {
 			t.Errorf("balstat %q: exit %d, stderr %q; want %d and %q", c.args, code, errb.String(), c.code, c.err)
 		}
+	}
+}
+
+// -h (and -help, --help) print every option; -V the version.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}, {"-v", "-h"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 0 || out.String() != help || errb.Len() != 0 {
+			t.Errorf("balstat %q: exit %d, stdout %q, stderr %q; want 0 and the help", args, code, out.String(), errb.String())
+		}
+	}
+	// Every flag parseArgs defines is described.
+	fs, _, _, _ := flagSet(&options{})
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(help, "\n  -"+f.Name+" ") {
+			t.Errorf("the help does not describe -%s", f.Name)
+		}
+	})
+	var out, errb bytes.Buffer
+	if code := run([]string{"-V"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "balstat ") ||
+		!strings.Contains(out.String(), runtime.Version()) {
+		t.Errorf("balstat -V: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }

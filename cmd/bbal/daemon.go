@@ -45,6 +45,7 @@ import (
 	"github.com/joyent/mname-balancer/mdb"
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
+	"github.com/joyent/mname-balancer/version"
 )
 
 // limitsFlush is how often the summaries of suppressed records are
@@ -86,7 +87,8 @@ func run(opts options) int {
 	log := bunyan.New(os.Stdout, zerolog.TraceLevel)
 	level := mdb.NewLogLevel(log, opts.level)
 	log.Info().Str("address", opts.addr.String()).Str("port", strconv.Itoa(int(opts.port))).
-		Str("socket_dir", opts.dir).Bool("demo", opts.demo).Msg("starting up")
+		Str("socket_dir", opts.dir).Bool("demo", opts.demo).
+		Str("version", version.String()).Str("go_version", version.Go()).Msg("starting up")
 
 	if opts.demo {
 		dir, stop, err := startDemoBackends(log)

@@ -1,6 +1,7 @@
 /*
  * The operator's ways in: the control socket (-c, for balstat and the
- * run-time log level) and, with -m, the Prometheus endpoint. Neither is
+ * run-time log level; without -c, view.DefaultControlPath in a directory of
+ * the balancer's own, made here) and, with -m, the Prometheus endpoint. Neither is
  * needed to serve DNS: if one cannot be set up, that is an error record and
  * the balancer carries on without it.
  */
@@ -15,6 +16,7 @@ import (
 
 	"github.com/joyent/mname-balancer/bunyan"
 	"github.com/joyent/mname-balancer/mdb"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 // startInspection starts what opts asks for and returns what stops it.
@@ -29,7 +31,14 @@ func startInspection(opts options, log zerolog.Logger, in *mdb.Inspector) (stop 
 		}
 		demoDir, opts.control = dir, filepath.Join(dir, "control")
 	}
-	ctl, err := mdb.ListenControl(opts.control, opts.dir, in, log)
+	var ctl *mdb.ControlServer
+	err := error(nil)
+	if opts.controlDefault { // without -c: a directory of our own, made (or checked) here
+		err = view.MakeControlDir(opts.control)
+	}
+	if err == nil {
+		ctl, err = mdb.ListenControl(opts.control, opts.dir, in, log)
+	}
 	if err != nil {
 		bunyan.Errno(log.Error().Str("path", opts.control), err).
 			Msg("could not create control socket; serving DNS without it")

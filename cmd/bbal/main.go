@@ -8,6 +8,8 @@ Usage:
 
 	bbal [-b IP] [-p PORT] [-l LEVEL] [-c PATH] [-m IP:PORT] [-r N] -s SOCKET_DIR
 	bbal --demo [-b IP] [-p PORT] [-l LEVEL]
+	bbal -V | --version
+	bbal -h | --help
 
 -s names the directory where the backends' sockets appear (one per backend,
 named by its ID); -b and -p the address and port to serve (0.0.0.0:53);
@@ -15,7 +17,8 @@ named by its ID); -b and -p the address and port to serve (0.0.0.0:53);
 C balancer's invocations all work unchanged; the other options, the TCP
 bounds (--tcp-max, --tcp-max-per-client) and --demo, which runs three demo
 backends on 127.0.0.1:5353 for trying the balancer with dig, are described
-in options.go.
+in options.go and printed by -h. -V prints the version (package version)
+and the Go version, which the "starting up" record also carries.
 
 Logs are node-bunyan JSON records on stdout (package bunyan), with the C
 balancer's messages, levels and fields. Signals: SIGTERM or SIGINT shuts
@@ -38,13 +41,22 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/joyent/mname-balancer/version"
 )
 
 func main() {
 	opts, err := parseOptions(os.Args[1:], os.Getenv)
-	if err != nil {
+	switch {
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "bbal: %v (%s)\n", err, usage)
 		os.Exit(1)
+	case opts.help:
+		fmt.Print(help)
+		os.Exit(0)
+	case opts.version:
+		fmt.Println(version.Line("bbal"))
+		os.Exit(0)
 	}
 	os.Exit(run(opts))
 }

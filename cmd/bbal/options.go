@@ -2,18 +2,23 @@
  * Command-line options of bbal, parsed as the C balancer's getopt(3C) did
  * ("b:p:s:l:"), so that every invocation that worked there works here:
  * "-p 53" and "-p53", options in any order, "--" ends the options, and any
- * operand left over is an error (SPEC §2).
+ * operand left over is an error.
  *
  *	-b IP      IPv4 address for UDP and TCP        0.0.0.0
  *	-p PORT    port for UDP and TCP                53
  *	-s DIR     the backends' socket directory      required
  *	-l LEVEL   trace debug info warn error fatal   info
- *	-c PATH    the control socket (balstat)        /var/run/binder/balancer/control
+ *	-c PATH    the control socket (balstat)        /tmp/bbal-UID/control.PORT
  *	-m IP:PORT serve Prometheus metrics there      off
  *	-r N       at most N remotes (client addresses) 1048576 (under 256 MB)
  *
  * -c, -m and -r are ours (the C balancer had none of them). The control socket may
  * not be inside the socket directory (it would be taken for a backend).
+ * Without -c it is view.DefaultControlPath for the effective user and the
+ * port, in a directory the balancer makes itself (and checks, as a secure
+ * temporary directory is checked): it must work under Binder's own
+ * manifest, which gives only -s and runs the balancer as nobody, who may
+ * not write /var/run. balstat without -c finds it the same way.
  * LOG_LEVEL in the environment overrides -l (a bad -l is an error all the
  * same: it is a mistake in the command line). One long option is ours alone:
  * --demo runs three demo backends in a temporary directory and defaults to
@@ -39,6 +44,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 
@@ -51,7 +57,52 @@ import (
 	"github.com/joyent/mname-balancer/remote"
 )
 
+// optionLetters are the single-letter options that take a value (the C
+// balancer's getopt string was "b:p:s:l:").
+const optionLetters = "bpslcmr"
+
 const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] [--tcp-max N] [--tcp-max-per-client N] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] [--tcp-max N] [--tcp-max-per-client N]"
+
+// help is what -h and --help print: every option, described.
+const help = `usage: bbal [options] -s SOCKET_DIR
+       bbal --demo [options]
+       bbal -V | --version
+       bbal -h | --help
+
+bbal is the DNS load balancer in front of Binder's node-mname backends: it
+answers DNS over UDP and TCP on one address and port and hands each query to
+a backend through the backend's AF_UNIX socket, keeping each client on one
+backend.
+
+  -s SOCKET_DIR  the backends' socket directory, one socket per backend named
+                 by its ID (required, except with --demo)
+  -b IP          IPv4 address to serve DNS on, UDP and TCP (default 0.0.0.0)
+  -p PORT        port to serve DNS on (default 53; a port under 1024 needs the
+                 net_privaddr privilege, or root)
+  -l LEVEL       log level: trace, debug, info, warn, error or fatal (default
+                 info; LOG_LEVEL in the environment overrides it)
+  -c PATH        control socket, which balstat reads (default
+                 /tmp/bbal-UID/control.PORT, in a directory bbal makes; balstat
+                 finds it without -c); never inside SOCKET_DIR
+  -m IP:PORT     serve Prometheus metrics on http://IP:PORT/metrics (default
+                 off; Binder's convention is 0.0.0.0 and the DNS port + 1000)
+  -r N           track at most N remotes, client addresses (default 1048576)
+  --tcp-max N    at most N TCP connections at once (default the smaller of
+                 4096 and half the open-file limit left after a reserve)
+  --tcp-max-per-client N
+                 at most N TCP connections at once from one client address
+                 (default 128)
+  --demo         run three demo backends in a temporary directory and serve
+                 127.0.0.1:5353 (unless -b or -p say otherwise), to try with dig
+  -V, --version  print the version and exit
+  -h, --help     print this help and exit
+
+Logs are bunyan JSON records on stdout. SIGTERM or SIGINT shuts down (a
+second one exits at once); SIGHUP rescans the socket directory. Exit status:
+0 after a clean shutdown or -h/-V, 1 for a usage error (one line on stderr)
+or a failure at start-up (one line on stderr, a fatal record on stdout) or
+run time.
+`
 
 type options struct {
 	addr  netip.Addr
@@ -60,7 +111,10 @@ type options struct {
 	level zerolog.Level
 	demo  bool
 
+	help, version bool // -h/--help, -V/--version: print, exit 0, nothing else
+
 	control                 string         // control socket path
+	controlDefault          bool           // control is the default: make its directory
 	metrics                 netip.AddrPort // Prometheus endpoint; invalid: off
 	remotes                 int            // cap on the remote table
 	tcpMax, tcpMaxPerClient int            // 0: the default (proxy.DefaultTCPConfig)
@@ -69,8 +123,7 @@ type options struct {
 // parseOptions parses args (without the program name); getenv supplies
 // LOG_LEVEL.
 func parseOptions(args []string, getenv func(string) string) (options, error) {
-	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, control: view.DefaultControlPath,
-		remotes: remote.DefaultMaxRemotes}
+	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, remotes: remote.DefaultMaxRemotes}
 	portSet := false
 	controlSet := false
 	addrSet := false
@@ -80,6 +133,10 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		switch {
+		case arg == "-h" || arg == "--help":
+			return options{help: true}, nil
+		case arg == "-V" || arg == "--version":
+			return options{version: true}, nil
 		case arg == "--":
 			operands = args[i+1:]
 		case arg == "--demo":
@@ -107,7 +164,7 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 			break
 		}
 		letter := arg[1]
-		if !strings.ContainsRune("bpslcmr", rune(letter)) {
+		if !strings.ContainsRune(optionLetters, rune(letter)) {
 			return opts, fmt.Errorf("unknown option -%c", letter)
 		}
 		value := arg[2:]
@@ -183,8 +240,12 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 		}
 	case opts.dir == "":
 		return opts, fmt.Errorf("-s SOCKET_DIR is required")
-	}
-	if !opts.demo {
+	case !controlSet:
+		opts.control, opts.controlDefault = view.DefaultControlPath(os.Geteuid(), opts.port), true
+		if err := mdb.CheckControlPath(opts.control, opts.dir); err != nil {
+			return opts, fmt.Errorf("the default control socket: %w; give -c", err)
+		}
+	default:
 		if err := mdb.CheckControlPath(opts.control, opts.dir); err != nil {
 			return opts, fmt.Errorf("-c: %w", err)
 		}

@@ -1,5 +1,5 @@
 /*
- * Tests of bbal's command line (options.go, main.go; SPEC §2).
+ * Tests of bbal's command line (options.go, main.go).
  *
  * TestParseOptions is a table of invocations and what parseOptions must
  * make of them: the defaults, each option given separately ("-p 53") and
@@ -22,10 +22,12 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,6 +36,7 @@ import (
 
 	"github.com/joyent/mname-balancer/mdb/view"
 	"github.com/joyent/mname-balancer/remote"
+	"github.com/joyent/mname-balancer/version"
 )
 
 // bbalRunMainEnv makes the test binary run main() instead of the tests.
@@ -125,6 +128,8 @@ func TestParseOptions(t *testing.T) {
 			wantErr: "-c: control socket /sock/control is inside the backend socket directory /sock"},
 		{name: "control socket in the socket directory, relative", args: []string{"-s", "/sock/", "-c", "/sock/x/../ctl"},
 			wantErr: "inside the backend socket directory"},
+		{name: "default control socket in the socket directory", args: []string{"-s", "/tmp", "-p", "5300"},
+			wantErr: fmt.Sprintf("the default control socket: control socket /tmp/bbal-%d/control.5300 is inside the backend socket directory /tmp", os.Geteuid())},
 		{name: "-m without port", args: []string{"-s", "/sock", "-m", "127.0.0.1"}, wantErr: `-m "127.0.0.1" is not IP:PORT`},
 		{name: "-m port 0", args: []string{"-s", "/sock", "-m", "127.0.0.1:0"}, wantErr: `-m "127.0.0.1:0" is not IP:PORT`},
 		{name: "cap on remotes", args: []string{"-s", "/sock", "-r", "5000"},
@@ -168,7 +173,7 @@ func TestParseOptions(t *testing.T) {
 				t.Fatalf("parseOptions(%q): %v", tc.args, err)
 			}
 			if tc.want.control == "" && !tc.want.demo {
-				tc.want.control = view.DefaultControlPath
+				tc.want.control, tc.want.controlDefault = view.DefaultControlPath(os.Geteuid(), tc.want.port), true
 			}
 			if tc.want.remotes == 0 {
 				tc.want.remotes = remote.DefaultMaxRemotes
@@ -265,7 +270,7 @@ func TestUsageErrorsExit(t *testing.T) {
 			}
 			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
 			if len(lines) != 1 || !strings.HasSuffix(stderr, "\n") {
-				t.Fatalf("stderr %q, want exactly one line (SPEC §2)", stderr)
+				t.Fatalf("stderr %q, want exactly one line", stderr)
 			}
 			if !strings.HasPrefix(lines[0], "bbal: ") || !strings.Contains(lines[0], tc.wantErr) ||
 				!strings.HasSuffix(lines[0], "("+usage+")") {
@@ -289,4 +294,32 @@ func TestUsageErrorsExit(t *testing.T) {
 			t.Errorf("stderr %q, want nothing for a run-time failure", stderr)
 		}
 	})
+}
+
+// -h and --help print the help, which describes every option, and -V and
+// --version the version; each exits 0 at once, whatever else is given.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-s", "/sock", "-h", "-p", "0"}} {
+		status, stdout, stderr := runBbal(t, nil, args...)
+		if status != 0 || stdout != help || stderr != "" {
+			t.Errorf("bbal %q: exit %d, stdout %q, stderr %q; want 0 and the help on stdout", args, status, stdout, stderr)
+		}
+	}
+	for _, letter := range optionLetters {
+		if !strings.Contains(help, "\n  -"+string(letter)+" ") {
+			t.Errorf("the help does not describe -%c", letter)
+		}
+	}
+	for _, long := range []string{"--tcp-max N", "--tcp-max-per-client N", "--demo", "-V, --version", "-h, --help"} {
+		if !strings.Contains(help, "\n  "+long) {
+			t.Errorf("the help does not describe %s", long)
+		}
+	}
+	for _, args := range [][]string{{"-V"}, {"--version"}} {
+		status, stdout, stderr := runBbal(t, nil, args...)
+		want := "bbal " + version.String() + " (" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
+		if status != 0 || stdout != want || stderr != "" {
+			t.Errorf("bbal %q: exit %d, stdout %q, stderr %q; want 0 and %q", args, status, stdout, stderr, want)
+		}
+	}
 }

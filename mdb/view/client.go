@@ -18,10 +18,6 @@ import (
 	"time"
 )
 
-// DefaultControlPath is where the balancer listens, and balstat asks,
-// unless told otherwise.
-const DefaultControlPath = "/var/run/binder/balancer/control"
-
 // maxResponse bounds what a client reads (a snapshot of a very large
 // remote table is big, but not unbounded).
 const maxResponse = 1 << 30

@@ -100,6 +100,14 @@ type BalancerConfig struct {
 	Metrics   string   // -m IP:PORT; "" means none
 	Remotes   int      // -r; 0 means the default cap
 	Args      []string // extra command-line arguments (--tcp-max N, say)
+
+	// OnlySocketDir runs "bbal -s SocketDir" and nothing else, as Binder's
+	// manifest does: 0.0.0.0:53, the default control socket (Control is
+	// then ""), level and everything; the fields above but SocketDir,
+	// Binary, TimeScale and Env are ignored.
+	OnlySocketDir bool
+	// SysProcAttr, if set, is the process's (its user, say).
+	SysProcAttr *syscall.SysProcAttr
 }
 
 // LogRecord is one parsed log line.
@@ -164,7 +172,26 @@ func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 	if level == "" {
 		level = "debug"
 	}
-	b := &Balancer{Port: FreePort(t), t: t, exited: make(chan struct{}), changed: make(chan struct{})}
+	b := &Balancer{t: t, exited: make(chan struct{}), changed: make(chan struct{})}
+	var args []string
+	if cfg.OnlySocketDir {
+		b.Port = 53
+		args = []string{"-s", cfg.SocketDir}
+	} else {
+		b.Port = FreePort(t)
+		args = b.args(t, cfg, level)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = cfg.SysProcAttr
+	b.startProcess(t, cmd, cfg)
+	t.Cleanup(func() { b.shutdown() })
+	b.WaitLog("listening for TCP packets", nil, 10*time.Second)
+	return b
+}
+
+// args is bbal's command line for cfg; it sets b.Control.
+func (b *Balancer) args(t testing.TB, cfg BalancerConfig, level string) []string {
+	t.Helper()
 	b.Control = cfg.Control
 	if b.Control == "" {
 		dir, err := os.MkdirTemp("", "bbal-ctl-")
@@ -181,8 +208,12 @@ func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 	if cfg.Remotes > 0 {
 		args = append(args, "-r", strconv.Itoa(cfg.Remotes))
 	}
-	args = append(args, cfg.Args...)
-	cmd := exec.Command(bin, args...)
+	return append(args, cfg.Args...)
+}
+
+// startProcess starts bbal and follows its output.
+func (b *Balancer) startProcess(t testing.TB, cmd *exec.Cmd, cfg BalancerConfig) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), cfg.Env...)
 	if cfg.TimeScale > 0 && cfg.TimeScale != 1 {
 		cmd.Env = append(cmd.Env, "BBAL_TEST_TIME_SCALE="+strconv.FormatFloat(cfg.TimeScale, 'f', -1, 64))
@@ -215,9 +246,6 @@ func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 		b.err = cmd.Wait()
 		close(b.exited)
 	}()
-	t.Cleanup(func() { b.shutdown() })
-	b.WaitLog("listening for TCP packets", nil, 10*time.Second)
-	return b
 }
 
 // Pid is the balancer's process ID.
