@@ -11,7 +11,8 @@
 #	                $(BIN)/bbal and $(BIN)/balstat
 #	make release    the illumos (SmartOS) build: a proto tree in
 #	                $(BUILD)/proto and $(BUILD)/mname-balancer.tar.gz
-#	make check      gofmt, go vet (host, illumos, and cmd/bbal with the
+#	make check      no ELF file tracked by git (check-no-elf), gofmt,
+#	                go vet (host, illumos, and cmd/bbal with the
 #	                e2e tests' bbaltest tag), staticcheck (host, illumos) if
 #	                installed, shellcheck of the SMF methods and of
 #	                test/illumos/run-tests.sh, xmllint of the
@@ -39,13 +40,25 @@
 #	                (these three install the npm peers only if missing:
 #	                npm ci would wipe a test/node_modules others share)
 #	make clean      remove $(BIN) and $(BUILD)
+#	make PROG=/path/to/balancer /path/to/balancer
+#	                Binder's build (its Makefile's "balancer" target runs
+#	                exactly "cd deps/mname-balancer && $(MAKE)
+#	                PROG=$(ROOT)/balancer OBJ_DIR=$(ROOT)/tmp/balancer.obj
+#	                CTFCONVERT=$(CTFCONVERT) $(ROOT)/balancer"): the illumos
+#	                balancer, built as the release's is, at $(PROG).  Native
+#	                on SmartOS, a cross-build anywhere else (GOOS=illumos is
+#	                both).  OBJ_DIR and CTFCONVERT are accepted and ignored:
+#	                Go keeps its objects in its own build cache, and a Go
+#	                binary carries DWARF, not CTF (ctfconvert has nothing to
+#	                convert, and the release strips DWARF anyway).  GO names
+#	                the toolchain, so Binder can point at its own.
 #
 # The release tarball unpacks at / of a SmartOS zone:
 #
 #	opt/smartdc/binder/bin/balstat                   the operator's tool, 755
 #	opt/smartdc/binder/lib/balancer                  the program, 755
 #	opt/smartdc/binder/smf/manifests/*.xml           from smf/manifests, 644
-#	opt/smartdc/binder/smf/method/*                  from smf/methods, 755
+#	opt/smartdc/binder/smf/methods/*                 from smf/methods, 755
 #
 # The released balstat is cgo-free like the balancer, so its -k (kernel
 # kstats, through libkstat) says it needs cgo; on a SmartOS build zone,
@@ -57,7 +70,10 @@
 # The release is reproducible: the same sources and Go toolchain give a
 # byte-identical tarball, whoever builds it, wherever, whenever, with
 # whatever umask.  The Go build has no build ID, no VCS stamp and no file
-# system paths (-trimpath), and pins GOAMD64; the tar has entries sorted by
+# system paths (-trimpath), and pins GOAMD64; the version (bbal -V, the
+# "starting up" record, bbal_build_info) is stamped with -X from "git
+# describe" of the commit, which is the same for every clone of it (give
+# VERSION=... where there is no git); the tar has entries sorted by
 # name, owner and group 0 with no names, mtime 0 and modes set here; gzip
 # stores no name and no time (-n).  This needs GNU tar (TAR=gtar on SmartOS).
 #
@@ -77,6 +93,10 @@ BIN ?= bin
 BUILD ?= build
 SMF_DTD ?= ../shared/smf/service_bundle.dtd.1
 
+# The version stamped into both programs (package version); "unknown" left
+# out means the binary falls back to what the Go toolchain recorded.
+VERSION ?= $(shell git describe --tags --always --dirty --abbrev=12 2>/dev/null)
+
 PROTO = $(BUILD)/proto
 PREFIX = opt/smartdc/binder
 RELEASE_BIN = $(BUILD)/illumos-amd64/bbal
@@ -86,7 +106,8 @@ ILLUMOS_TESTS = $(BUILD)/illumos-tests
 ILLUMOS_UNPACKED = $(BUILD)/illumos-unpacked
 
 ILLUMOS_ENV = GOOS=illumos GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0
-RELEASE_GOFLAGS = -trimpath -buildvcs=false -ldflags '-buildid= -s -w'
+RELEASE_GOFLAGS = -trimpath -buildvcs=false \
+	-ldflags '-buildid= -s -w $(if $(VERSION),-X github.com/joyent/mname-balancer/version.stamped=$(VERSION))'
 
 SMF_MANIFESTS = $(sort $(wildcard smf/manifests/*.xml))
 SMF_METHODS = $(sort $(wildcard smf/methods/*))
@@ -94,7 +115,19 @@ SHELL_SCRIPTS = test/illumos/run-tests.sh test/illumos/symbols/regen.sh
 
 BBAL ?= $(BIN)/bbal
 
-.PHONY: all release check test clean bench bench-smoke soak illumos-tests
+.PHONY: all release check check-no-elf test clean bench bench-smoke soak illumos-tests
+
+#
+# Binder's build: "make PROG=... OBJ_DIR=... CTFCONVERT=... $(PROG)".  The
+# rule exists only when PROG is given, and always runs (go build decides
+# what is out of date).
+#
+ifdef PROG
+.PHONY: $(PROG)
+$(PROG):
+	@mkdir -p $(dir $(PROG))
+	$(ILLUMOS_ENV) $(GO) build $(RELEASE_GOFLAGS) -o $(PROG) ./cmd/bbal
+endif
 
 all:
 	$(GO) build -o $(BIN)/bbal ./cmd/bbal
@@ -105,20 +138,20 @@ release:
 	$(ILLUMOS_ENV) $(GO) build $(RELEASE_GOFLAGS) -o $(RELEASE_BIN) ./cmd/bbal
 	$(ILLUMOS_ENV) $(GO) build $(RELEASE_GOFLAGS) -o $(RELEASE_BALSTAT) ./cmd/balstat
 	mkdir -p $(PROTO)/$(PREFIX)/bin $(PROTO)/$(PREFIX)/lib $(PROTO)/$(PREFIX)/smf/manifests \
-	    $(PROTO)/$(PREFIX)/smf/method
+	    $(PROTO)/$(PREFIX)/smf/methods
 	cp $(RELEASE_BIN) $(PROTO)/$(PREFIX)/lib/balancer
 	cp $(RELEASE_BALSTAT) $(PROTO)/$(PREFIX)/bin/balstat
 	cp $(SMF_MANIFESTS) $(PROTO)/$(PREFIX)/smf/manifests/
-	cp $(SMF_METHODS) $(PROTO)/$(PREFIX)/smf/method/
+	cp $(SMF_METHODS) $(PROTO)/$(PREFIX)/smf/methods/
 	find $(PROTO) -type d -exec chmod 755 {} +
 	chmod 644 $(PROTO)/$(PREFIX)/smf/manifests/*
 	chmod 755 $(PROTO)/$(PREFIX)/lib/balancer $(PROTO)/$(PREFIX)/bin/balstat \
-	    $(PROTO)/$(PREFIX)/smf/method/*
+	    $(PROTO)/$(PREFIX)/smf/methods/*
 	$(TAR) -C $(PROTO) --format=gnu --sort=name --owner=0 --group=0 \
 	    --numeric-owner --mtime=@0 -cf $(BUILD)/mname-balancer.tar opt
 	$(GZIP) -n -9 $(BUILD)/mname-balancer.tar
 
-check:
+check: check-no-elf
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
 	    echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -136,6 +169,15 @@ check:
 	    echo "SMF DTD $(SMF_DTD) not found: manifest validation skipped (CI fails instead)"; exit 0; fi; \
 	    echo "$(XMLLINT) --dtdvalid $(SMF_DTD) $(SMF_MANIFESTS)" && \
 	    $(XMLLINT) --noout --nowarning --dtdvalid $(SMF_DTD) $(SMF_MANIFESTS)
+
+# No built program is committed: every file git tracks is checked for the
+# ELF magic (outside a git checkout there is nothing to check).
+check-no-elf:
+	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "not a git checkout: ELF check skipped"; exit 0; }; \
+	    elves=$$(git ls-files -z | xargs -0 sh -c 'for f do \
+	        [ -f "$$f" ] && [ "$$(head -c 4 "$$f" | od -An -c | tr -d " ")" = "177ELF" ] && echo "$$f"; \
+	    done; exit 0' sh); \
+	    if [ -n "$$elves" ]; then echo "ELF files are tracked by git (build outputs belong in bin/ or build/):" $$elves; exit 1; fi
 
 test: check test/node_modules/.package-lock.json
 	$(MAKE) illumos-tests

@@ -5,22 +5,25 @@ the release build that packs it (the Makefile).  It has no code of its own.
 
 What the tests hold the shipped files to:
 
-  - Both manifests validate against the SMF DTD (xmllint) and say what
-    SPEC §11 says: service names, dependencies, credentials, methods and
-    timeouts, the "config" property group and its defaults, and the
-    duration models (contract for the balancer, transient for the
-    socket directory).
-  - Both method scripts are shellcheck clean.
+  - The manifest validates against the SMF DTD (xmllint) and says what
+    Binder's own manifest says (service name, credentials, working
+    directory, stop and refresh), with dependencies a Binder zone can
+    satisfy (every one not in every Triton zone optional), methods where
+    the release puts them (smf/methods, as Binder's), the "config"
+    property group and its defaults, and the contract duration model; no
+    other service's log is taken by Binder's logadm glob.
+  - The method script is shellcheck clean.
   - The start method, run with a fake svcprop, a fake smf_include.sh and a
-    fake balancer that records its argv and PID, builds the exact command
-    line from the properties (defaults for absent ones), rejects a bad
-    configuration with SMF_EXIT_ERR_CONFIG and a clear message before
-    launching anything, and returns while the balancer runs on (the
-    contract model).
-  - The socket-directory method makes the directory with mode 770 and owner
-    nobody, and is idempotent.
+    fake balancer that records its argv, GOMAXPROCS and PID, builds the
+    exact command line from the properties (defaults for absent ones),
+    rejects a bad configuration with SMF_EXIT_ERR_CONFIG and a clear
+    message before launching anything, and returns while the balancer
+    runs on (the contract model).
   - make release lays out the proto tree and the tarball exactly, with an
-    illumos/amd64 binary, and two builds give identical bytes.
+    illumos/amd64 binary carrying its version, and two builds give
+    identical bytes; Binder's own build command (make PROG=... OBJ_DIR=...
+    CTFCONVERT=... $(PROG)) leaves the same kind of binary at $(PROG); make
+    check-no-elf fails when git tracks a built program.
 
 Tools: xmllint (libxml2-utils), shellcheck, GNU make, GNU tar, gzip.  A test
 whose tool is missing skips, unless CI=true is set, when it fails.  The SMF

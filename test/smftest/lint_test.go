@@ -24,10 +24,10 @@ import (
 const smfDTDSystemID = "/usr/share/lib/xml/dtd/service_bundle.dtd.1"
 
 // manifestNames are the manifests that ship.
-var manifestNames = []string{"binder-balancer.xml", "binder-balancer-sockets.xml"}
+var manifestNames = []string{"binder-balancer.xml"}
 
 // methodNames are the method scripts that ship.
-var methodNames = []string{"binder-balancer", "binder-balancer-sockets"}
+var methodNames = []string{"binder-balancer"}
 
 // xmllintValidate runs xmllint against the DTD and returns its combined
 // output and exit error.

@@ -56,19 +56,15 @@ var releaseEntries = []string{
 	"opt/smartdc/binder/lib/balancer",
 	"opt/smartdc/binder/smf/",
 	"opt/smartdc/binder/smf/manifests/",
-	"opt/smartdc/binder/smf/manifests/binder-balancer-sockets.xml",
 	"opt/smartdc/binder/smf/manifests/binder-balancer.xml",
-	"opt/smartdc/binder/smf/method/",
-	"opt/smartdc/binder/smf/method/binder-balancer",
-	"opt/smartdc/binder/smf/method/binder-balancer-sockets",
+	"opt/smartdc/binder/smf/methods/",
+	"opt/smartdc/binder/smf/methods/binder-balancer",
 }
 
 // releaseSources maps tarball files to the repository files they copy.
 var releaseSources = map[string]string{
-	"opt/smartdc/binder/smf/manifests/binder-balancer-sockets.xml": "smf/manifests/binder-balancer-sockets.xml",
-	"opt/smartdc/binder/smf/manifests/binder-balancer.xml":         "smf/manifests/binder-balancer.xml",
-	"opt/smartdc/binder/smf/method/binder-balancer":                "smf/methods/binder-balancer",
-	"opt/smartdc/binder/smf/method/binder-balancer-sockets":        "smf/methods/binder-balancer-sockets",
+	"opt/smartdc/binder/smf/manifests/binder-balancer.xml": "smf/manifests/binder-balancer.xml",
+	"opt/smartdc/binder/smf/methods/binder-balancer":       "smf/methods/binder-balancer",
 }
 
 const balancerEntry = "opt/smartdc/binder/lib/balancer"
@@ -78,7 +74,7 @@ const balstatEntry = "opt/smartdc/binder/bin/balstat"
 
 // wantMode is the permission an entry must have.
 func wantMode(name string) fs.FileMode {
-	if strings.HasSuffix(name, "/") || name == balancerEntry || name == balstatEntry || strings.Contains(name, "/smf/method/") {
+	if strings.HasSuffix(name, "/") || name == balancerEntry || name == balstatEntry || strings.Contains(name, "/smf/methods/") {
 		return 0o755
 	}
 	return 0o644
@@ -99,14 +95,20 @@ func runMake(t *testing.T, umask string, args ...string) {
 	t.Helper()
 	shArgs := append([]string{"-c", `umask "$1" && shift && exec make "$@"`, "sh", umask, "-C", repoRoot(t)}, args...)
 	cmd := exec.Command("/bin/sh", shArgs...)
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		name, _, _ := strings.Cut(kv, "=")
-		return name == "MAKEFLAGS" || name == "MFLAGS" || name == "MAKELEVEL" || name == "GOOS" || name == "GOARCH"
-	})
+	cmd.Env = makeEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("make %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// makeEnv is the caller's environment minus anything an outer make passed
+// down, and GOOS and GOARCH.
+func makeEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return name == "MAKEFLAGS" || name == "MFLAGS" || name == "MAKELEVEL" || name == "GOOS" || name == "GOARCH"
+	})
 }
 
 func TestMakeAllBuildsHostProgram(t *testing.T) {
@@ -186,6 +188,51 @@ func TestMakeReleaseIsReproducible(t *testing.T) {
 	assertProtoTree(t, filepath.Join(first, "proto"), contents)
 	assertIllumosProgram(t, contents[balancerEntry], "github.com/joyent/mname-balancer/cmd/bbal")
 	assertIllumosProgram(t, contents[balstatEntry], "github.com/joyent/mname-balancer/cmd/balstat")
+	assertVersionStamped(t, contents[balancerEntry])
+	assertVersionStamped(t, contents[balstatEntry])
+}
+
+// TestBinderBuildCommand runs Binder's own build of the balancer (Binder's
+// Makefile, target "balancer") exactly, with a temporary ROOT: an illumos
+// program must appear at $(PROG), built as the release's is.
+func TestBinderBuildCommand(t *testing.T) {
+	skipInShort(t)
+	requireBuildTools(t)
+	root := t.TempDir()
+	// Binder's recipe, with its make variables filled in: ROOT, CTFCONVERT
+	// (its CTF tools, which we must not need) and MAKE.
+	recipe := `mkdir -p "$ROOT"/tmp/balancer.obj && cd "$REPO" && make PROG="$ROOT"/balancer 	    OBJ_DIR="$ROOT"/tmp/balancer.obj 	    CTFCONVERT="$ROOT"/no-ctf-tools/ctfconvert 	    "$ROOT"/balancer`
+	cmd := exec.Command("/bin/sh", "-c", recipe)
+	cmd.Env = append(makeEnv(), "ROOT="+root, "REPO="+repoRoot(t))
+	out, err := cmd.CombinedOutput()
+	t.Logf("Binder's build command:\n%s", out)
+	if err != nil {
+		t.Fatalf("Binder's build command: %v", err)
+	}
+	program := readFileBytes(t, filepath.Join(root, "balancer"))
+	info, err := os.Stat(filepath.Join(root, "balancer"))
+	if err != nil || info.Mode().Perm()&0o111 == 0 {
+		t.Errorf("$(PROG) is not executable: %v %v", info.Mode(), err)
+	}
+	assertIllumosProgram(t, program, "github.com/joyent/mname-balancer/cmd/bbal")
+	assertVersionStamped(t, program)
+}
+
+// assertVersionStamped checks that the program carries the version "git
+// describe" gives for this commit (the -dirty suffix aside: others may be
+// editing the tree), which package version prints.
+func assertVersionStamped(t *testing.T, program []byte) {
+	t.Helper()
+	cmd := exec.Command("git", "describe", "--tags", "--always", "--abbrev=12")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		missing(t, "git describe: "+err.Error())
+	}
+	v := strings.TrimSpace(string(out))
+	if !bytes.Contains(program, []byte(v)) {
+		t.Errorf("the program does not carry its version %q (make's -X version.stamped)", v)
+	}
 }
 
 // sourceDigest hashes every file a release build reads: the Go sources,
@@ -410,4 +457,46 @@ func buildSetting(bi *buildinfo.BuildInfo, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestCheckNoELF: make check-no-elf fails when git tracks an ELF file (a
+// built program committed by mistake) and passes when it tracks none; an
+// ignored build output does not count.
+func TestCheckNoELF(t *testing.T) {
+	skipInShort(t)
+	requireBuildTools(t)
+	requireTool(t, "git", "git")
+	dir := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %q: %v\n%s", args, err, out)
+		}
+	}
+	checkNoELF := func() (string, error) {
+		cmd := exec.Command("make", "-f", filepath.Join(repoRoot(t), "Makefile"), "check-no-elf")
+		cmd.Dir = dir
+		cmd.Env = makeEnv()
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	git("init", "-q")
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "elfish.txt"), []byte("\x7fEL not quite\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("/bin/\n"), 0o644)
+	os.Mkdir(filepath.Join(dir, "bin"), 0o755)
+	elf := []byte("\x7fELF\x02\x01\x01\x00rest of a program")
+	os.WriteFile(filepath.Join(dir, "bin", "bbal"), elf, 0o755)
+	git("add", ".")
+	git("commit", "-q", "-m", "sources")
+	if out, err := checkNoELF(); err != nil {
+		t.Errorf("check-no-elf fails with no ELF tracked: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "my tool"), elf, 0o755)
+	git("add", "my tool")
+	out, err := checkNoELF()
+	if err == nil || !strings.Contains(out, "ELF files are tracked by git") || !strings.Contains(out, "my tool") {
+		t.Errorf("check-no-elf with an ELF file tracked: %v\n%s", err, out)
+	}
 }

@@ -1,6 +1,6 @@
 /*
-What the manifests say, read with encoding/xml and held to SPEC §11 and to
-the layout of the release: the service names, the one default instance
+What the manifests say, read with encoding/xml and held to Binder's
+manifest and to the layout of the release: the service names, the one default instance
 enabled, the dependencies (grouping and restart_on each), the method context
 (user, group, privileges, working directory), the methods and their
 timeouts, the duration models, and the "config" property group with the
@@ -11,8 +11,14 @@ The config group must sit on the service, not the instance, so that
 reaches the instance: an instance-level copy would shadow it.
 
 Each start method's exec path must be where "make release" installs the
-script (opt/smartdc/binder/smf/method/NAME for smf/methods/NAME); the release
-test checks the tarball side.
+script (opt/smartdc/binder/smf/methods/NAME for smf/methods/NAME, plural as
+Binder's own methods); the release test checks the tarball side.
+
+In a Binder zone (Binder's boot/setup.sh imports only Binder's manifests,
+and svc.startd holds a service whose require_all dependency does not exist
+offline for ever): every require_* dependency must be a service every
+Triton zone has, and no service but the balancer may have a log that
+Binder's logadm glob, /var/svc/log/*binder-balancer*.log, takes.
 */
 package smftest
 
@@ -21,6 +27,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -168,7 +175,7 @@ func assertOneDefaultInstance(t *testing.T, s smfService) {
 // installs from smf/methods.
 func assertMethodPath(t *testing.T, m smfMethod, script string) {
 	t.Helper()
-	want := "/opt/smartdc/binder/smf/method/" + script
+	want := "/opt/smartdc/binder/smf/methods/" + script
 	if m.Exec != want {
 		t.Errorf("start exec %q, want %q", m.Exec, want)
 	}
@@ -187,11 +194,11 @@ func TestBalancerManifest(t *testing.T) {
 
 	type dep struct{ grouping, restartOn string }
 	want := map[string]dep{
-		"svc:/milestone/network:default":                         {"require_all", "error"},
-		"svc:/system/filesystem/local":                           {"require_all", "error"},
-		"svc:/smartdc/mdata:execute":                             {"require_all", "none"},
-		"svc:/smartdc/application/config-agent":                  {"optional_all", "none"},
-		"svc:/manta/application/binder-balancer-sockets:default": {"require_all", "none"},
+		"svc:/milestone/network:default":          {"require_all", "error"},
+		"svc:/system/filesystem/local":            {"require_all", "error"},
+		"svc:/smartdc/mdata:execute":              {"require_all", "none"},
+		"svc:/smartdc/application/config-agent":   {"optional_all", "none"},
+		"svc:/manta/application/binder-mksockdir": {"optional_all", "none"},
 	}
 	got := make(map[string]dep)
 	for _, d := range s.Dependencies {
@@ -246,13 +253,14 @@ func TestBalancerManifest(t *testing.T) {
 	if config.Type != "application" {
 		t.Errorf("config group type %q, want application", config.Type)
 	}
+	// control_socket, metrics_port and metrics_address are unset: their
+	// defaults (the method's) follow config/port.
 	wantConfig := map[string]string{
 		"address":    "astring:0.0.0.0",
 		"port":       "count:53",
 		"socket_dir": "astring:" + defaultSocketDir,
 		"log_level":  "astring:info",
-		// issue 10: balstat's control socket; metrics_port is unset (off)
-		"control_socket": "astring:/var/run/binder/balancer/control",
+		"gomaxprocs": "count:2",
 	}
 	gotConfig := config.propvals()
 	if len(gotConfig) != len(wantConfig) {
@@ -269,27 +277,46 @@ func TestBalancerManifest(t *testing.T) {
 	}
 }
 
-func TestSocketsManifest(t *testing.T) {
-	skipInShort(t)
-	s := loadService(t, "binder-balancer-sockets.xml")
-	if s.Name != "manta/application/binder-balancer-sockets" {
-		t.Errorf("service %q, want manta/application/binder-balancer-sockets", s.Name)
-	}
-	assertOneDefaultInstance(t, s)
+// zoneServices are the services every Triton zone has: a manifest may
+// require them; anything else must be an optional dependency.
+var zoneServices = map[string]bool{
+	"svc:/milestone/network:default": true,
+	"svc:/system/filesystem/local":   true,
+	"svc:/smartdc/mdata:execute":     true,
+}
 
-	// Root, the default: it chowns a directory under /var/run.
-	if s.MethodContext != nil && s.MethodContext.Credential != nil {
-		t.Errorf("method_credential %+v: the sockets method must run as root", *s.MethodContext.Credential)
+func TestDependenciesExistInATritonZone(t *testing.T) {
+	skipInShort(t)
+	for _, name := range manifestNames {
+		s := loadService(t, name)
+		for _, d := range s.Dependencies {
+			for _, f := range d.FMRIs {
+				if d.Grouping != "optional_all" && !zoneServices[f.Value] {
+					t.Errorf("%s: dependency %s on %s is %s: a zone without it (Binder's) keeps the service offline; make it optional_all",
+						name, d.Name, f.Value, d.Grouping)
+				}
+			}
+		}
 	}
-	start := s.method(t, "start")
-	assertMethodPath(t, start, "binder-balancer-sockets")
-	if stop := s.method(t, "stop"); stop.Exec != ":true" {
-		t.Errorf("stop method %q, want :true", stop.Exec)
-	}
-	if d := s.propGroup(t, "startd").propvals()["duration"]; d != "astring:transient" {
-		t.Errorf("startd/duration %q, want astring:transient", d)
-	}
-	if s.Template == nil || len(s.Template.CommonName) == 0 {
-		t.Errorf("template lacks a common_name")
+}
+
+// binderLogGlob is Binder's logadm entry for the balancer's SMF log.
+const binderLogGlob = "/var/svc/log/*binder-balancer*.log"
+
+// TestOnlyTheBalancerMatchesBindersLogGlob: SMF logs svc:/A/B:default to
+// /var/svc/log/A-B:default.log; a second service matching Binder's glob
+// would be rotated together with the balancer, to one name.
+func TestOnlyTheBalancerMatchesBindersLogGlob(t *testing.T) {
+	skipInShort(t)
+	for _, name := range manifestNames {
+		s := loadService(t, name)
+		log := "/var/svc/log/" + strings.ReplaceAll(s.Name, "/", "-") + ":default.log"
+		matched, err := path.Match(binderLogGlob, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := s.Name == "manta/application/binder-balancer"; matched != want {
+			t.Errorf("%s: log %s matched by %s: %v, want %v", name, log, binderLogGlob, matched, want)
+		}
 	}
 }

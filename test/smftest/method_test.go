@@ -8,9 +8,10 @@ script in it, with a clean environment as svc.startd would give:
     file of NAME=VALUE lines, for our FMRI only, and exits 1 (as svcprop
     does) for a property that is absent;
   - a fake smf_include.sh (SMF_INCLUDE) with the illumos exit codes;
-  - a fake balancer (BALANCER_BIN) that writes its PID and then its
-    arguments, one per line, to a record file (atomically, by rename), and
-    then either exits or, for the duration-model test, stays running.
+  - a fake balancer (BALANCER_BIN) that writes its PID, its GOMAXPROCS and
+    then its arguments, one per line, to a record file (atomically, by
+    rename), and then either exits or, for the duration-model test, stays
+    running.
 
 The assertions are on the exact argv the balancer received, the method's exit
 status, and its stderr.  The start method backgrounds the balancer and
@@ -34,12 +35,12 @@ import (
 // balancerFMRI is the instance the start method runs for.
 const balancerFMRI = "svc:/manta/application/binder-balancer:default"
 
-// defaultSocketDir is SPEC §11's socket directory.
+// defaultSocketDir is Binder's socket directory.
 const defaultSocketDir = "/var/run/binder/sockets"
 
-// defaultControlSocket is the balancer's control socket (issue 10), in the
-// directory binder-balancer-sockets makes.
-const defaultControlSocket = "/var/run/binder/balancer/control"
+// defaultMetrics is the -m the method gives by default, for port 53:
+// Binder's convention, port + 1000 on 0.0.0.0.
+const defaultMetrics = "0.0.0.0:1053"
 
 // startTimeout is the manifest's start method timeout: the method must have
 // returned by then.
@@ -68,9 +69,11 @@ exit 1
 `
 
 const fakeBalancer = `#!/bin/sh
-# fake balancer: record PID and argv, then exit or (FAKE_BALANCER_HOLD) stay
+# fake balancer: record PID, GOMAXPROCS and argv, then exit or
+# (FAKE_BALANCER_HOLD) stay
 {
 	echo "$$"
+	echo "GOMAXPROCS=${GOMAXPROCS-unset}"
 	for arg in "$@"; do
 		printf '%s\n' "$arg"
 	done
@@ -153,8 +156,9 @@ func (w *startWorld) run(t *testing.T, extraEnv ...string) methodResult {
 
 // balancerRun is what the fake balancer recorded.
 type balancerRun struct {
-	pid  int
-	args []string
+	pid        int
+	gomaxprocs string // "GOMAXPROCS=N" or "GOMAXPROCS=unset"
+	args       []string
 }
 
 // awaitBalancer waits for the fake balancer's record and returns it.
@@ -169,7 +173,7 @@ func (w *startWorld) awaitBalancer(t *testing.T) balancerRun {
 			if err != nil {
 				t.Fatalf("fake balancer record %q: bad PID: %v", data, err)
 			}
-			return balancerRun{pid: pid, args: lines[1:]}
+			return balancerRun{pid: pid, gomaxprocs: lines[1], args: lines[2:]}
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("reading the fake balancer's record: %v", err)
@@ -192,11 +196,18 @@ func (w *startWorld) assertNotStarted(t *testing.T) {
 // startOK runs the method, expects success, and returns the balancer's argv.
 func (w *startWorld) startOK(t *testing.T) []string {
 	t.Helper()
+	return w.startRun(t).args
+}
+
+// startRun runs the method, expects success, and returns what the balancer
+// recorded.
+func (w *startWorld) startRun(t *testing.T) balancerRun {
+	t.Helper()
 	res := w.run(t)
 	if res.exitCode != exitOK {
 		t.Fatalf("start method exited %d, want %d; stderr:\n%s", res.exitCode, exitOK, res.stderr)
 	}
-	return w.awaitBalancer(t).args
+	return w.awaitBalancer(t)
 }
 
 func assertArgv(t *testing.T, got, want []string) {
@@ -214,7 +225,7 @@ func TestStartMethodAllDefaults(t *testing.T) {
 	// must do depends on whether this machine has it.
 	info, err := os.Stat(defaultSocketDir)
 	if err == nil && info.IsDir() {
-		assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", defaultSocketDir, "-l", "info", "-c", defaultControlSocket})
+		assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", defaultSocketDir, "-l", "info", "-m", defaultMetrics})
 		return
 	}
 	res := w.run(t)
@@ -233,7 +244,7 @@ func TestStartMethodDefaultsBesideSocketDir(t *testing.T) {
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t, "config/socket_dir="+dir)
-	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info", "-c", defaultControlSocket})
+	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info", "-m", defaultMetrics})
 }
 
 func TestStartMethodEveryProperty(t *testing.T) {
@@ -246,32 +257,34 @@ func TestStartMethodEveryProperty(t *testing.T) {
 		"config/socket_dir="+dir,
 		"config/log_level=debug",
 	)
-	assertArgv(t, w.startOK(t), []string{"-b", "127.0.0.2", "-p", "5353", "-s", dir, "-l", "debug", "-c", defaultControlSocket})
+	assertArgv(t, w.startOK(t), []string{"-b", "127.0.0.2", "-p", "5353", "-s", dir, "-l", "debug", "-m", "0.0.0.0:6353"})
 }
 
 func TestStartMethodLimitsOfValidValues(t *testing.T) {
 	skipInShort(t)
 	for _, tc := range []struct {
-		name, address, port, level string
+		name, address, port, level, metricsPort, metrics string
 	}{
-		{"lowest", "0.0.0.0", "1", "trace"},
-		{"highest", "255.255.255.255", "65535", "fatal"},
-		{"warn", "10.0.0.1", "53", "warn"},
-		{"error", "192.168.1.10", "8053", "error"},
+		{"lowest", "0.0.0.0", "1", "trace", "", "0.0.0.0:1001"},
+		{"highest", "255.255.255.255", "65535", "fatal", "1", "0.0.0.0:1"},
+		{"highest default metrics port", "10.0.0.1", "64535", "warn", "", "0.0.0.0:65535"},
+		{"error", "192.168.1.10", "8053", "error", "65535", "0.0.0.0:65535"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newStartWorld(t)
 			dir := w.socketDir(t)
 			w.setProps(t, "config/address="+tc.address, "config/port="+tc.port,
-				"config/socket_dir="+dir, "config/log_level="+tc.level)
-			assertArgv(t, w.startOK(t), []string{"-b", tc.address, "-p", tc.port, "-s", dir, "-l", tc.level, "-c", defaultControlSocket})
+				"config/socket_dir="+dir, "config/log_level="+tc.level, "config/metrics_port="+tc.metricsPort)
+			assertArgv(t, w.startOK(t), []string{"-b", tc.address, "-p", tc.port, "-s", dir, "-l", tc.level, "-m", tc.metrics})
 		})
 	}
 }
 
-// The control socket's path and the metrics endpoint: -m is given only
-// when config/metrics_port is set, on config/metrics_address, which
-// defaults to the listen address.
+// The control socket's path and the metrics endpoint: -c only when
+// config/control_socket is set (else the balancer's own default, which
+// balstat finds); -m on config/metrics_port, by default config/port + 1000,
+// on config/metrics_address, by default 0.0.0.0 whatever config/address is
+// (Binder's metrics servers listen there); metrics_port 0 turns it off.
 func TestStartMethodControlSocketAndMetrics(t *testing.T) {
 	skipInShort(t)
 	w := newStartWorld(t)
@@ -279,19 +292,40 @@ func TestStartMethodControlSocketAndMetrics(t *testing.T) {
 	w.setProps(t, "config/address=10.1.2.3", "config/socket_dir="+dir, "config/control_socket=/run/bbal/ctl",
 		"config/metrics_port=9153")
 	assertArgv(t, w.startOK(t), []string{"-b", "10.1.2.3", "-p", "53", "-s", dir, "-l", "info",
-		"-c", "/run/bbal/ctl", "-m", "10.1.2.3:9153"})
+		"-c", "/run/bbal/ctl", "-m", "0.0.0.0:9153"})
 
 	w = newStartWorld(t)
 	dir = w.socketDir(t)
-	w.setProps(t, "config/socket_dir="+dir, "config/metrics_port=9153", "config/metrics_address=127.0.0.1")
-	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info",
-		"-c", defaultControlSocket, "-m", "127.0.0.1:9153"})
+	w.setProps(t, "config/address=10.1.2.3", "config/port=5301", "config/socket_dir="+dir, "config/metrics_address=127.0.0.1")
+	assertArgv(t, w.startOK(t), []string{"-b", "10.1.2.3", "-p", "5301", "-s", dir, "-l", "info", "-m", "127.0.0.1:6301"})
 
-	// An address alone does not turn the endpoint on.
 	w = newStartWorld(t)
 	dir = w.socketDir(t)
-	w.setProps(t, "config/socket_dir="+dir, "config/metrics_address=127.0.0.1", `config/metrics_port=""`)
-	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info", "-c", defaultControlSocket})
+	w.setProps(t, "config/socket_dir="+dir, "config/metrics_port=0", "config/metrics_address=127.0.0.1")
+	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info"})
+
+	// An empty value is the default.
+	w = newStartWorld(t)
+	dir = w.socketDir(t)
+	w.setProps(t, "config/socket_dir="+dir, `config/metrics_port=""`, `config/control_socket=""`)
+	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info", "-m", defaultMetrics})
+}
+
+// GOMAXPROCS comes from config/gomaxprocs, 2 by default, whatever the
+// method's environment had.
+func TestStartMethodGOMAXPROCS(t *testing.T) {
+	skipInShort(t)
+	w := newStartWorld(t)
+	w.setProps(t, "config/socket_dir="+w.socketDir(t))
+	if got := w.startRun(t).gomaxprocs; got != "GOMAXPROCS=2" {
+		t.Errorf("balancer environment has %s by default, want GOMAXPROCS=2", got)
+	}
+	w = newStartWorld(t)
+	w.setProps(t, "config/socket_dir="+w.socketDir(t), "config/gomaxprocs=6")
+	w.env = append(w.env, "GOMAXPROCS=48")
+	if got := w.startRun(t).gomaxprocs; got != "GOMAXPROCS=6" {
+		t.Errorf("balancer environment has %s with config/gomaxprocs=6, want GOMAXPROCS=6", got)
+	}
 }
 
 // An empty astring value (svcprop prints it as "") counts as absent.
@@ -300,7 +334,7 @@ func TestStartMethodEmptyValueMeansDefault(t *testing.T) {
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
 	w.setProps(t, `config/address=""`, "config/port=5300", "config/socket_dir="+dir, `config/log_level=""`)
-	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "5300", "-s", dir, "-l", "info", "-c", defaultControlSocket})
+	assertArgv(t, w.startOK(t), []string{"-b", "0.0.0.0", "-p", "5300", "-s", dir, "-l", "info", "-m", "0.0.0.0:6300"})
 }
 
 // Only our own instance's properties count: the same file of properties
@@ -315,7 +349,7 @@ func TestStartMethodReadsItsOwnInstance(t *testing.T) {
 	// socket_dir falls back to the default, which is absent here or, if
 	// present, must be the one used.
 	if res.exitCode == exitOK {
-		assertArgv(t, w.awaitBalancer(t).args, []string{"-b", "0.0.0.0", "-p", "53", "-s", defaultSocketDir, "-l", "info", "-c", defaultControlSocket})
+		assertArgv(t, w.awaitBalancer(t).args, []string{"-b", "0.0.0.0", "-p", "53", "-s", defaultSocketDir, "-l", "info", "-m", defaultMetrics})
 		return
 	}
 	if res.exitCode != exitErrConfig || !strings.Contains(res.stderr, defaultSocketDir) {
@@ -368,13 +402,18 @@ func TestStartMethodRejectsBadConfiguration(t *testing.T) {
 		{name: "address five parts", props: withProp("config/address=10.0.0.1.5"), message: "config/address"},
 		{name: "address empty part", props: withProp("config/address=10..0.1"), message: "config/address"},
 		{name: "address IPv6", props: withProp("config/address=::1"), message: "config/address"},
-		{name: "metrics port zero", props: withProp("config/metrics_port=0"), message: "config/metrics_port"},
+		{name: "metrics port leading zero", props: withProp("config/metrics_port=053"), message: "config/metrics_port"},
+		{name: "default metrics port out of range", props: withProp("config/port=64536"),
+			message: "config/metrics_port defaults to config/port + 1000 = 65536, out of range"},
+		{name: "gomaxprocs zero", props: withProp("config/gomaxprocs=0"), message: "config/gomaxprocs"},
+		{name: "gomaxprocs too big", props: withProp("config/gomaxprocs=1025"), message: "config/gomaxprocs 1025 is out of range 1-1024"},
+		{name: "gomaxprocs not a number", props: withProp("config/gomaxprocs=all"), message: "config/gomaxprocs"},
 		{name: "metrics port too big", props: withProp("config/metrics_port=70000"), message: "config/metrics_port 70000 is out of range"},
 		{name: "metrics port not a number", props: withProp("config/metrics_port=http"), message: "config/metrics_port"},
 		{
 			name: "metrics address host name",
 			props: func(*testing.T, *startWorld) []string {
-				return []string{"config/metrics_port=9153", "config/metrics_address=localhost"}
+				return []string{"config/metrics_address=localhost"}
 			},
 			message: "config/metrics_address",
 		},
