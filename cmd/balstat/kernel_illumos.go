@@ -1,8 +1,8 @@
 //go:build illumos && cgo
 
 // Kernel kstats through libkstat (github.com/illumos/go-kstat): the zone's
-// udp and tcp statistics that matter to a DNS balancer. Only balstat uses
-// cgo; the balancer itself stays cgo-free.
+// udp and tcp statistics that matter to a DNS balancer (kernelstats.go
+// names them). Only balstat uses cgo; the balancer itself stays cgo-free.
 
 package main
 
@@ -14,15 +14,6 @@ import (
 	"github.com/joyent/mname-balancer/mdb/view"
 )
 
-// kernelStats are the statistics shown, by module (the kstat's name is the
-// module's too: udp:<zone>:udp, tcp:<zone>:tcp).
-var kernelStats = map[string][]string{
-	"udp": {"udpInErrors", "udpInOverflows", "udpOutErrors", "udpInCksumErrs", "udpNoPorts",
-		"udpInDatagrams", "udpOutDatagrams"},
-	"tcp": {"tcpListenDrop", "tcpListenDropQ0", "tcpHalfOpenDrop", "tcpCurrEstab",
-		"tcpEstabResets", "tcpAttemptFails", "tcpPassiveOpens"},
-}
-
 func kernelKstats() ([]view.Kstat, error) {
 	tok, err := kstat.Open()
 	if err != nil {
@@ -31,8 +22,7 @@ func kernelKstats() ([]view.Kstat, error) {
 	defer tok.Close()
 	var out []view.Kstat
 	for _, ks := range tok.All() {
-		want, ok := kernelStats[ks.Module]
-		if !ok || ks.Name != ks.Module {
+		if !kernelKstatShown(ks.Module, ks.Name) {
 			continue
 		}
 		named, err := ks.AllNamed()
@@ -42,7 +32,7 @@ func kernelKstats() ([]view.Kstat, error) {
 		k := view.Kstat{Module: ks.Module, Instance: ks.Instance, Name: ks.Name, Class: ks.Class,
 			Crtime: ks.Crtime, Snaptime: ks.Snaptime}
 		for _, n := range named {
-			if !contains(want, n.Name) {
+			if !kernelStatShown(ks.Module, ks.Name, n.Name) {
 				continue
 			}
 			v := view.KstatValue{Name: n.Name}
@@ -59,13 +49,4 @@ func kernelKstats() ([]view.Kstat, error) {
 		out = append(out, k)
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
