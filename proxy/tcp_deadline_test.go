@@ -233,41 +233,55 @@ func TestTCPHalfCloseAfterCompleteThenPartial(t *testing.T) {
 
 // TestTCPLimits: past MaxConns, and past MaxPerClient from one address,
 // connections are closed at once and counted, with the records at a
-// limited rate.
+// limited rate. Every connection comes from 127.0.0.1 (illumos's lo0 has
+// no other address), so the two caps are met on two balancers: one whose
+// per-client cap is the lower, one whose total cap is.
 func TestTCPLimits(t *testing.T) {
-	cfg := testTCPConfig()
-	cfg.MaxConns = 3
-	cfg.MaxPerClient = 2
-	h := newTCPHarness(t, cfg)
-	dialFrom := func(src string) *net.TCPConn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: waitLimit}
+	dialFrom := func(h *tcpHarness) *net.TCPConn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, Timeout: waitLimit}
 		c, err := d.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(int(h.tcp.Port())))
 		if err != nil {
-			t.Fatalf("dial from %s: %v", src, err)
+			t.Fatalf("dial: %v", err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c.(*net.TCPConn)
 	}
-	dialFrom("127.0.0.1")
+
+	cfg := testTCPConfig()
+	cfg.MaxConns = 3
+	cfg.MaxPerClient = 2
+	h := newTCPHarness(t, cfg)
+	dialFrom(h)
 	h.nextSession(true)
-	dialFrom("127.0.0.1")
+	dialFrom(h)
 	h.nextSession(true)
-	expectClientClosed(t, dialFrom("127.0.0.1")) // third from one address
-	dialFrom("127.0.0.2")
-	h.nextSession(true)
-	const flood = 40
-	for range flood {
-		expectClientClosed(t, dialFrom("127.0.0.3")) // past MaxConns
-	}
-	st := h.stats()
-	if st.Open != 3 || st.RefusedClient != 1 || st.RefusedFull != flood || st.Refused != flood+1 {
-		t.Errorf("stats %+v, want 3 open, 1 refused for the client cap, %d for the total cap", st, flood)
+	expectClientClosed(t, dialFrom(h)) // third from one address
+	if st := h.stats(); st.Open != 2 || st.RefusedClient != 1 || st.RefusedFull != 0 || st.Refused != 1 {
+		t.Errorf("stats %+v, want 2 open, 1 refused for the client cap", st)
 	}
 	recs := h.logs.Find(t, "refusing TCP connection")
-	if len(recs) == 0 || len(recs) > 20 {
-		t.Errorf("%d refusal records for %d refusals, want between 1 and the burst of 20", len(recs), flood+1)
+	if len(recs) != 1 || recs[0].Str("reason") != "too many TCP connections from this client" || recs[0].Str("level") != "40" {
+		t.Errorf("refusal records %v, want one warning for the client cap", recs)
 	}
-	if recs[0].Str("reason") != "too many TCP connections from this client" || recs[0].Str("level") != "40" {
+
+	cfg.MaxPerClient = cfg.MaxConns + 1
+	full := newTCPHarness(t, cfg)
+	for range cfg.MaxConns {
+		dialFrom(full)
+		full.nextSession(true)
+	}
+	const flood = 40
+	for range flood {
+		expectClientClosed(t, dialFrom(full)) // past MaxConns
+	}
+	if st := full.stats(); st.Open != 3 || st.RefusedClient != 0 || st.RefusedFull != flood || st.Refused != flood {
+		t.Errorf("stats %+v, want 3 open, %d refused for the total cap", st, flood)
+	}
+	recs = full.logs.Find(t, "refusing TCP connection")
+	if len(recs) == 0 || len(recs) > 20 {
+		t.Errorf("%d refusal records for %d refusals, want between 1 and the burst of 20", len(recs), flood)
+	}
+	if len(recs) > 0 && recs[0].Str("reason") != "too many TCP connections" {
 		t.Errorf("first refusal %v", recs[0])
 	}
 }
