@@ -19,9 +19,10 @@
 #	                SMF manifests against the DTD in $(SMF_DTD) (a missing
 #	                tool or DTD skips that lint, but fails under CI)
 #	make test       everything CI runs: the npm test peers if missing, check,
-#	                illumos-tests (compiled and symbol-checked, not run),
 #	                the allocation tests without -race, then
-#	                go test -race ./...
+#	                go test -race ./..., which includes illumos-tests
+#	                (compiled and symbol-checked, not run) and a check of
+#	                its tarball (test/illumos)
 #	make illumos-tests  bbal, balstat and every package's test binary built
 #	                for illumos, their imports checked against illumos's
 #	                libraries (test/illumos/symcheck), and the tests that
@@ -179,8 +180,10 @@ check-no-elf:
 	    done; exit 0' sh); \
 	    if [ -n "$$elves" ]; then echo "ELF files are tracked by git (build outputs belong in bin/ or build/):" $$elves; exit 1; fi
 
+# go test ./test/illumos runs make illumos-tests (into a temporary BUILD) and
+# checks the tarball, so go test -race ./... builds and symbol-checks the
+# illumos binaries.
 test: check test/node_modules/.package-lock.json
-	$(MAKE) illumos-tests
 	# The allocation proofs without -race, which skips some of them.
 	$(GO) test -count=1 -run Alloc ./bunyan ./evport ./backend ./proxy ./remote
 	$(GO) test -race ./...
