@@ -120,7 +120,7 @@ func TestUDPAnswerReachesClientInFullTable(t *testing.T) {
 		t.Errorf("query from %#x:%d, want %#x:%d", q.Addr, q.Port, addr, port)
 	}
 	onLoop(t, h.loop, func() {
-		if st := h.udp.Stats(); st.DropNotClient != 1 || st.Answered != 1 || st.DropNoBackend != 1 {
+		if st := h.udp.Stats(); st.DropNotClient != 1 || st.Answered != 1 || st.DropTableFull != 1 || st.DropNoBackend != 0 {
 			t.Errorf("stats %+v, want 1 answered, 1 dropped by the guard, 1 query refused", st)
 		}
 	})

@@ -23,6 +23,7 @@ type UDPStats struct {
 	Answered      uint64 // backend answers sent to clients
 	DropOversize  uint64 // client datagrams over 1500 bytes
 	DropNoBackend uint64 // no backend was ok
+	DropTableFull uint64 // a new client refused by a remote table full of active remotes
 	DropStuck     uint64 // the backend's session could not take it
 	DropSendError uint64 // answers the UDP socket would not send
 	DropNotClient uint64 // answers to an address not in the remote table (reflection guard)

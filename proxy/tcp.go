@@ -110,8 +110,11 @@ type TCPStats struct {
 	RefusedFull    uint64 // MaxConns proxies were open
 	RefusedClient  uint64 // MaxPerClient proxies from that address were open
 	RefusedReserve uint64 // too few descriptors left (FDReserve)
-	NoBackend      uint64 // no backend for the client, or none reachable
-	AcceptErrors   uint64 // accept(2) failures (EMFILE, ENFILE, ...)
+	NoBackend      uint64 // no backend was ok
+	TableFull      uint64 // a new client refused by a remote table full of active remotes
+	ConnectFailed  uint64 // the chosen backend's socket could not be connected
+	NotIPv4        uint64 // the peer was not an IPv4 address
+	AcceptErrors   uint64 // accept(2) failures (EMFILE, ENFILE, ...): no connection to refuse
 
 	OKTimeouts        uint64 // no INBOUND_TCP_OK within OKTimeout
 	MessageTimeouts   uint64 // a client message not complete within MessageTimeout
@@ -272,6 +275,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	in4, ok := peer.(*unix.SockaddrInet4)
 	if !ok {
 		t.stats.Refused++
+		t.stats.NotIPv4++
 		unix.Close(fd)
 		return
 	}
@@ -292,9 +296,13 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	r := t.table.HeardFrom(addr)
 	b := t.table.Route(r)
 	if b == nil {
-		bunyan.IPv4(t.log.Trace(), "remote_ip", addr).Msg("could not find backend for remote")
 		t.stats.Refused++
-		t.stats.NoBackend++
+		if t.table.RefusedClient(r) {
+			t.stats.TableFull++ // the table logged it
+		} else {
+			bunyan.IPv4(t.log.Trace(), "remote_ip", addr).Msg("could not find backend for remote")
+			t.stats.NoBackend++
+		}
 		r.Stats.TCPDrop++
 		unix.Close(fd)
 		return
@@ -303,7 +311,7 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	now := t.loop.Now()
 	p := &tcpProxy{tcp: t, id: t.nextID, backend: b, session: b.SessionNumber(), addr: addr, port: port,
 		started: now, lastActive: now}
-	p.log = t.log.With().Uint32("backend", b.ID()).Uint64("conn_id", p.id).
+	p.log = t.log.With().Uint32("backend", b.ID()).Uint32("be_id", b.ID()).Uint64("conn_id", p.id).
 		Str("remote_ip", bunyan.IPv4String(addr)).Uint16("remote_port", port).Logger()
 	if keepaliveErr != nil {
 		bunyan.Errno(p.log.Warn(), keepaliveErr).Msg("could not enable TCP keep-alive")
@@ -356,7 +364,7 @@ func (t *TCP) admit(fd int, addr uint32) string {
 // r is the client's remote, valid only during accept (remote.Table.HeardFrom).
 func (t *TCP) connectFailed(p *tcpProxy, r *remote.Remote, err error) {
 	t.stats.Refused++
-	t.stats.NoBackend++
+	t.stats.ConnectFailed++
 	r.Stats.TCPDrop++
 	if t.connectLog.Allow(t.loop.Now()) {
 		bunyan.Errno(p.log.Warn(), err).Msg(msgConnect)

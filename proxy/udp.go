@@ -175,7 +175,9 @@ func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 	r := u.table.HeardFrom(addr)
 	b := u.table.Route(r)
 	if b == nil || !b.ForwardUDP(addr, port, msg) {
-		if b == nil {
+		if b == nil && u.table.RefusedClient(r) {
+			u.stats.DropTableFull++ // the table logged it
+		} else if b == nil {
 			u.stats.DropNoBackend++
 			if e := u.log.Trace(); e.Enabled() {
 				bunyan.IPv4(e, "remote_ip", addr).Msg("could not find backend for remote")

@@ -196,6 +196,11 @@ func (t *Table) HeardFrom(addr uint32) *Remote {
 	return r
 }
 
+// RefusedClient reports whether r is the stand-in HeardFrom returns for a
+// client a full table refused (Route gives it no backend): the caller
+// counts its drop under that cause rather than "no backend".
+func (t *Table) RefusedClient(r *Remote) bool { return r == &t.refused }
+
 // evictOldest makes room for one remote by evicting the least recently
 // seen, unless it was seen within Timings.EvictAfter; it reports whether
 // it made room.

@@ -11,7 +11,9 @@ joined; udp_proxy.c's one variable message is its three values), the
 level, and the record's field names followed by those of the child logger
 it is called on (be_log: be_id, be_path; rem_log: remote_ip; prx_log:
 backend, conn_id, remote_ip, remote_port). The Go side may add fields; it
-may not lack one.
+may not lack one. One addition is required: every Go record that names a
+backend carries be_id (the C TCP records named it "backend" only, so a
+filter on be_id missed them; "backend" stays beside it).
 
 notReproduced lists the records deliberately left out, each with the
 reason: C allocation failures (Go has no failing allocation to log: the
@@ -255,4 +257,24 @@ func hasAll(have map[string]bool, want []string) bool {
 		}
 	}
 	return true
+}
+
+// TestEveryBackendRecordHasBeID: a Go record with the C TCP records'
+// "backend" field also has "be_id", so that one filter (bunyan -c
+// 'this.be_id == 5304') finds every record about a backend.
+func TestEveryBackendRecordHasBeID(t *testing.T) {
+	sites := scanTree(t, filepath.Join("..", ".."))
+	n := 0
+	for _, s := range sites {
+		if !s.fields["backend"] {
+			continue
+		}
+		n++
+		if !s.fields["be_id"] {
+			t.Errorf("%s: a record with \"backend\" but no \"be_id\": %s", s.pos, s.describe())
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d sites name a backend; the TCP proxy's records alone are more: the scanner is broken", n)
+	}
 }

@@ -40,7 +40,7 @@ func TestTCPTraceRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := bal.WaitLog("inbound TCP connection", map[string]any{"remote_ip": "127.0.0.2", "remote_port": port}, tcpIOTimeout)
-	proxy := map[string]any{"backend": "5301", "conn_id": strconv.Itoa(int(conn.Num("conn_id"))),
+	proxy := map[string]any{"backend": "5301", "be_id": "5301", "conn_id": strconv.Itoa(int(conn.Num("conn_id"))),
 		"remote_ip": "127.0.0.2", "remote_port": port}
 	with := func(extra map[string]any) map[string]any {
 		m := map[string]any{}
