@@ -197,6 +197,13 @@ func (s *ControlServer) Close() error {
 	return err
 }
 
+// admitted is the peer check: a client whose effective user ID (peerUID's
+// answer, uid and err) is root's or the balancer's own (self) is served;
+// any other, or one whose credentials could not be read, is refused.
+func admitted(uid int, err error, self int) bool {
+	return err == nil && (uid == 0 || uid == self)
+}
+
 func (s *ControlServer) serve() {
 	defer s.wg.Done()
 	for {
@@ -265,7 +272,7 @@ func (s *ControlServer) handle(c *net.UnixConn, uid int, err error) {
 	defer c.Close()
 	start := time.Now()
 	c.SetDeadline(start.Add(s.times.exchange))
-	if err != nil || (uid != 0 && uid != s.uid) {
+	if !admitted(uid, err, s.uid) {
 		s.refusedMu.Lock()
 		if s.refused.Allow(time.Now()) {
 			e := s.log.Warn().Int("uid", uid)

@@ -194,6 +194,37 @@ func TestControlRefusesOtherUsers(t *testing.T) {
 	}
 }
 
+// The peer check as a rule: root and the balancer's own user are served,
+// whoever the balancer runs as; anyone else, or a peer whose credentials
+// could not be read, is refused. (TestControlRefusesOtherUsers checks the
+// same through a real socket, as root serving root and nobody.)
+func TestControlAdmitsRootAndItsOwnUser(t *testing.T) {
+	const nobody, operator = 65534, 1000
+	errCred := errors.New("getsockopt SO_PEERCRED: bad file descriptor")
+	for _, c := range []struct {
+		name     string
+		uid      int
+		err      error
+		self     int
+		admitted bool
+	}{
+		{"root, balancer running as nobody", 0, nil, nobody, true},
+		{"nobody, balancer running as nobody", nobody, nil, nobody, true},
+		{"another user, balancer running as nobody", operator, nil, nobody, false},
+		{"root, balancer running as root", 0, nil, 0, true},
+		{"nobody, balancer running as root", nobody, nil, 0, false},
+		{"nobody, balancer running as operator", nobody, nil, operator, false},
+		{"the balancer's user, balancer running as operator", operator, nil, operator, true},
+		{"credentials unreadable (uid -1)", -1, errCred, nobody, false},
+		{"credentials unreadable, uid as root's", 0, errCred, nobody, false},
+		{"credentials unreadable, uid as the balancer's", nobody, errCred, nobody, false},
+	} {
+		if got := admitted(c.uid, c.err, c.self); got != c.admitted {
+			t.Errorf("%s: admitted(%d, %v, %d) = %v, want %v", c.name, c.uid, c.err, c.self, got, c.admitted)
+		}
+	}
+}
+
 // Bad clients hold their connections open while DNS queries are asked and
 // answered: none of them slows the loop, and each is cut off by the
 // deadline.
