@@ -1,7 +1,8 @@
 /*
  * Read-only views of the loop for the operator's tools (package mdb): the
- * pending timers, as the C balancer's g_timeouts showed them. Call these on
- * the loop only (Post first); they never change anything.
+ * pending timers, as the C balancer's g_timeouts showed them, or only their
+ * number (what a metrics scrape needs, without describing each). Call these
+ * on the loop only (Post first); they never change anything.
  */
 
 package evport
@@ -24,6 +25,10 @@ type TimerInfo struct {
 	Period      time.Duration // 0 for a one-shot timer
 	Func        string        // the callback's name, e.g. "backend.(*Backend).heartbeatDue"
 }
+
+// NumTimers is the number of scheduled timers (AppendTimers' length,
+// without describing them).
+func (l *Loop) NumTimers() int { return len(l.timers) }
 
 // AppendTimers appends every scheduled timer to dst, soonest first.
 func (l *Loop) AppendTimers(dst []TimerInfo) []TimerInfo {

@@ -1,5 +1,6 @@
 /*
- * Tests of AppendTimers, the operator's view of the pending timers: each
+ * Tests of AppendTimers, the operator's view of the pending timers, and of
+ * NumTimers, their count, through scheduling, stopping and firing: each
  * entry's ScheduledAt is the loop time of the timer's last Reset, and the
  * entries come out soonest first, equal expiries in scheduling order (Seq),
  * whatever order the heap keeps them in. Run on the hand-driven clock so
@@ -63,4 +64,34 @@ func TestAppendTimersOrderWhenThenSeq(t *testing.T) {
 	if timers[1].Seq >= timers[2].Seq {
 		t.Fatalf("equal expiries: seq %d before seq %d", timers[1].Seq, timers[2].Seq)
 	}
+}
+
+func TestNumTimersCountsScheduledTimers(t *testing.T) {
+	l, clock := newClockLoop(t)
+	count := func(when string, want int) {
+		t.Helper()
+		if n, listed := l.NumTimers(), len(l.AppendTimers(nil)); n != want || listed != want {
+			t.Fatalf("%s: NumTimers %d, AppendTimers lists %d; want %d", when, n, listed, want)
+		}
+	}
+	base := l.NumTimers() // timers the loop keeps for itself, if any
+	count("a new loop", base)
+	once := l.NewTimer(func() {})
+	count("a timer made, not scheduled", base)
+	once.Reset(time.Second)
+	count("a one-shot scheduled", base+1)
+	once.Reset(2 * time.Second)
+	count("the one-shot rescheduled", base+1)
+	every := l.Every(5*time.Second, func() {})
+	stopped := l.NewTimer(func() {})
+	stopped.Reset(time.Hour)
+	count("a periodic and another one-shot scheduled", base+3)
+	stopped.Stop()
+	count("the other one-shot stopped", base+2)
+	advance(t, l, clock, 3*time.Second)
+	count("the one-shot fired", base+1)
+	advance(t, l, clock, 5*time.Second)
+	count("the periodic fired and rescheduled", base+1)
+	every.Stop()
+	count("the periodic stopped", base)
 }

@@ -120,6 +120,41 @@ func TestSnapshotNamesTimeouts(t *testing.T) {
 	}
 }
 
+// A scrape's snapshot (counts only) counts the timers without listing
+// them, and counts what a full snapshot lists. Timers may come and go
+// between two snapshots, so the count is compared with a listing taken
+// between two counts that agree.
+func TestSnapshotCountsTimersWithoutListing(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	for try := 0; ; try++ {
+		before, err := b.in.take(takeCounts, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := b.in.Take(false, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := b.in.take(takeCounts, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(before.Timeouts) != 0 || len(before.Proxies) != 0 {
+			t.Fatalf("a counts-only snapshot lists %d timeouts and %d proxies", len(before.Timeouts), len(before.Proxies))
+		}
+		if before.Balancer.Timers != after.Balancer.Timers {
+			if try == 10 {
+				t.Fatalf("the timers' count kept changing: %d then %d", before.Balancer.Timers, after.Balancer.Timers)
+			}
+			continue
+		}
+		if n := before.Balancer.Timers; n == 0 || n != uint64(len(full.Timeouts)) {
+			t.Errorf("counts-only snapshots count %d timers; a full one lists %d", n, len(full.Timeouts))
+		}
+		return
+	}
+}
+
 // Under load (clients keep arriving while snapshots are taken) every
 // snapshot is of one instant: the backends' primary counts add up to the
 // remotes listed, and to the total.
