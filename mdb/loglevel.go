@@ -28,18 +28,25 @@ type LogLevel struct {
 	log        zerolog.Logger
 	configured zerolog.Level
 
-	mu    sync.Mutex
-	until time.Time   // zero: the current level holds until changed
-	timer *time.Timer // reverts a temporary change
-	gen   uint64      // counts changes, so a stale revert does nothing
+	// now and after are time.Now and time.AfterFunc (returning the
+	// timer's Stop); tests drive them by hand.
+	now   func() time.Time
+	after func(d time.Duration, f func()) (stop func() bool)
+
+	mu         sync.Mutex
+	until      time.Time   // zero: the current level holds until changed
+	stopRevert func() bool // stops the pending revert of a temporary change
+	gen        uint64      // counts changes, so a stale revert does nothing
 }
 
 // NewLogLevel installs configured as the level in force. log must have been
 // created at zerolog.TraceLevel, so that the global level alone decides.
 func NewLogLevel(log zerolog.Logger, configured zerolog.Level) *LogLevel {
 	zerolog.SetGlobalLevel(configured)
-	return &LogLevel{log: log, configured: configured}
+	return &LogLevel{log: log, configured: configured, now: time.Now, after: afterFunc}
 }
+
+func afterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // Current reports the level in force.
 func (l *LogLevel) Current() view.LevelState {
@@ -63,16 +70,16 @@ func (l *LogLevel) Set(level zerolog.Level, d time.Duration, who string) error {
 	prev := zerolog.GlobalLevel()
 	zerolog.SetGlobalLevel(level)
 	l.gen++
-	if l.timer != nil {
-		l.timer.Stop()
-		l.timer = nil
+	if l.stopRevert != nil {
+		l.stopRevert()
+		l.stopRevert = nil
 	}
 	l.until = time.Time{}
 	e := l.log.Log().Str("level_name", level.String()).Str("previous", prev.String()).Str("by", who)
 	if d > 0 {
-		l.until = time.Now().Add(d)
+		l.until = l.now().Add(d)
 		gen := l.gen
-		l.timer = time.AfterFunc(d, func() { l.revert(gen) })
+		l.stopRevert = l.after(d, func() { l.revert(gen) })
 		e = e.Int64("duration_s", int64(d/time.Second))
 	}
 	e.Msg("log level changed")
@@ -90,7 +97,7 @@ func (l *LogLevel) revert(gen uint64) {
 	}
 	prev := zerolog.GlobalLevel()
 	zerolog.SetGlobalLevel(l.configured)
-	l.until, l.timer = time.Time{}, nil
+	l.until, l.stopRevert = time.Time{}, nil
 	l.gen++
 	l.log.Log().Str("level_name", l.configured.String()).Str("previous", prev.String()).
 		Str("by", "timer").Msg("log level restored to the configured level")
