@@ -1,8 +1,11 @@
 /*
  * Test support: an in-process balancer (a real loop, backend set, remote
  * table, UDP socket and TCP listener on 127.0.0.1) in front of three demo
- * backends, and a DNS client that binds to a chosen 127.0.0.x address and
- * reports which backend answered.
+ * backends, and a DNS client that binds to a chosen loopback address and
+ * reports which backend answered. Clients are told apart by address where
+ * the loopback has many (Linux routes all of 127/8 to lo) and by port on
+ * illumos, whose lo0 holds only 127.0.0.1: there every client is one
+ * remote, and the tests count remotes by the addresses they used.
  */
 
 package mdb
@@ -14,6 +17,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -107,10 +111,19 @@ func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
 	return b
 }
 
+// clientAddr is the local address of test client i: a distinct 127/8
+// address on Linux, 127.0.0.1 (with a port of its own) on illumos.
+func clientAddr(i int) string {
+	if runtime.GOOS == "illumos" {
+		return "127.0.0.1"
+	}
+	return fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250)
+}
+
 func quietLog() zerolog.Logger { return bunyan.New(io.Discard, zerolog.InfoLevel) }
 
 // query asks whoami. TXT over net ("udp" or "tcp") from the local address
-// from (127.0.0.x) and returns the answering backend's ID.
+// from (a clientAddr) and returns the answering backend's ID.
 func query(t *testing.T, netw, from string, port uint16) string {
 	t.Helper()
 	id, err := queryErr(netw, from, port)
