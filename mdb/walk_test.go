@@ -34,7 +34,7 @@ func TestWriteSnapshotIsTheWholeSnapshot(t *testing.T) {
 	b := startBalancer(t, quietLog())
 	const n = 3*remoteSpan + 100 // four slices
 	addRemotes(t, b, n)
-	query(t, "udp", "127.0.0.7", b.udp.Port())
+	query(t, "udp", clientAddr(0), b.udp.Port())
 	var out bytes.Buffer
 	if err := b.in.WriteSnapshot(&out, 5*time.Second); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestSlowFullSnapshotReaderBlocksNoOne(t *testing.T) {
 		if len(snap.Remotes) < 2*remoteSpan {
 			t.Fatalf("a full snapshot beside a slow reader: %d remotes, want %d and more", len(snap.Remotes), 2*remoteSpan)
 		}
-		query(t, "udp", "127.0.0.9", b.udp.Port())
+		query(t, "udp", clientAddr(0), b.udp.Port())
 	}
 	// Served while the slow reader still holds its connection (its write
 	// deadline is further away).
