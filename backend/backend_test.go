@@ -1,5 +1,5 @@
 /*
- * Tests of a backend's control session (backend.go; SPEC §3, §4) against
+ * Tests of a backend's control session (backend.go) against
  * fake backends that the test drives with the frame codec: the handshake,
  * every fault with the C balancer's records, the reconnect back-off, its
  * reset and flap damping, heartbeats and the fast-failover probe, the
@@ -41,7 +41,7 @@ import (
 	"github.com/joyent/mname-balancer/backend/backendtest"
 )
 
-// testTimings are SPEC's intervals divided by 50: scan 100 ms, connect
+// testTimings are the default intervals divided by 50: scan 100 ms, connect
 // timeout 600 ms, reconnect 20 ms growing by 40 ms up to 640 ms, heartbeat
 // 100 ms with a 300 ms timeout. Heartbeats are pushed out of the way: most
 // fake backends here do not answer them; the heartbeat test restores them.

@@ -1,6 +1,7 @@
 /*
 Frame codec: the bytes that travel on the AF_UNIX stream between the balancer
-and a node-mname backend (SPEC §3), and nothing else.
+and a node-mname backend, and nothing else (docs/contract.md says which
+session rules go with them).
 
 Every frame is a sequence of unsigned 32-bit little-endian integers that
 starts with the frame type:

@@ -1,7 +1,7 @@
 /*
 Tests for the frame codec (frame.go), written against its exported API only.
 
-They pin down: the exact wire bytes (the SPEC's 10.77.77.5 example and every
+They pin down: the exact wire bytes (the package comment's 10.77.77.5 example and every
 fixed frame), a round trip for every frame type in both directions, that
 every proper prefix of a frame asks for more bytes, that a stream of several
 frames parses the same whether it arrives whole, split at any one byte
@@ -216,7 +216,7 @@ func TestFrameTypeNumbers(t *testing.T) {
 	}
 }
 
-// TestWireBytes pins the exact encoding, including the SPEC's example
+// TestWireBytes pins the exact encoding, including the package comment's example
 // address 10.77.77.5, which travels as 05 4D 4D 0A.
 func TestWireBytes(t *testing.T) {
 	msg := []byte{0xDE, 0xAD, 0xBE}

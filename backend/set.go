@@ -1,6 +1,6 @@
 /*
  * Set: every backend the balancer knows, found by scanning the socket
- * directory (SPEC §4, §5), and round-robin selection among them.
+ * directory, and round-robin selection among them.
  *
  * Discovery reads the directory at Start and every Timings.Scan (and when
  * Rescan is called, on SIGHUP). Each entry other than . and .. whose name

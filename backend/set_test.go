@@ -1,5 +1,5 @@
 /*
- * Tests of the backend Set (set.go; SPEC §4, §5): discovery and the ID
+ * Tests of the backend Set (set.go): discovery and the ID
  * rule, entries that cannot be backends (warned about once, the too-long
  * path with the C balancer's error record), an unreadable directory, and
  * round-robin selection with its rate-limited "no backends available" error.

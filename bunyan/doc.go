@@ -1,5 +1,5 @@
 /*
-Package bunyan writes the balancer's logs as node-bunyan JSON records (SPEC §9)
+Package bunyan writes the balancer's logs as node-bunyan JSON records
 on top of github.com/rs/zerolog, so that the operator's existing tools (the
 bunyan CLI, grep for established messages) keep working.
 

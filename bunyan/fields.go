@@ -3,7 +3,7 @@ Field helpers for values the balancer logs often and zerolog has no fitting
 method for.
 
 IPv4 addresses are held as a uint32 whose most significant byte is the first
-octet (the wire form of SPEC §3). IPv4 formats the dotted quad into a stack
+octet (as the backend protocol carries it). IPv4 formats the dotted quad into a stack
 buffer and hands it to zerolog, so neither a disabled nor an enabled record
 allocates for it; IPv4String returns a string for child-logger context, where
 one allocation per logger is fine.

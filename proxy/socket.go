@@ -1,6 +1,6 @@
 /*
  * Listening sockets for the proxies: the UDP socket and the TCP listener
- * share one address and port (SPEC §6, §7), both with SO_REUSEADDR, both
+ * share one address and port (docs/contract.md), both with SO_REUSEADDR, both
  * non-blocking and close-on-exec. Failing to create or bind either is
  * reported with the address, so the daemon can log it as fatal.
  */

@@ -31,14 +31,8 @@
  *	             both sides close. An error on either side, anything but
  *	             INBOUND_TCP_OK first, or a deadline closes both at once
  *
- * Deadlines (issue 12; one timer per proxy, see deadline.go): a client must
- * send each DNS message (two-byte length, then that many bytes) within
- * MessageTimeout of its first byte, and its first within MessageTimeout of
- * connecting; once established, a connection on which no byte has moved
- * either way for IdleTimeout is closed; once the client has shut its write
- * side with nothing complete left to answer (no message, or a partial one
- * last, dropped), the backend has HalfCloseTimeout from the last byte moved
- * to finish. Each expiry is counted and logged at a limited rate.
+ * Deadlines: one timer per proxy, for the earliest that applies
+ * (deadline.go).
  *
  * Limits (the descriptor budget): at most MaxConns proxies at once and
  * MaxPerClient from one client address; and a connection is refused when
@@ -67,9 +61,8 @@
  * and cannot fail, and a failed send or shutdown closes that side, which is
  * logged as "TCP error".
  *
- * Invariants: each fd is closed exactly once (Conn guarantees it; the
- * proxy closes both sides in one place, teardown); a proxy is in live, and
- * counted in perClient, from the end of accept to teardown and nowhere else.
+ * teardown is the one place that closes both sides and takes a proxy out
+ * of live and perClient (the package comment's invariants).
  */
 
 package proxy

@@ -1,5 +1,5 @@
 /*
- * Tests of the UDP path (udp.go; SPEC §6): a client datagram reaches the
+ * Tests of the UDP path (udp.go): a client datagram reaches the
  * backend as INBOUND_UDP naming the client, the backend's OUTBOUND_UDP
  * answer reaches the client from the listening port, oversized datagrams
  * and datagrams without a backend are dropped and counted as they should

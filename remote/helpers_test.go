@@ -50,7 +50,7 @@ type harness struct {
 	demos  map[string]*demo.Server
 }
 
-// backendTimings: SPEC's divided by 50, but a fault keeps a backend down
+// backendTimings: the defaults divided by 50, but a fault keeps a backend down
 // for 200 ms, long enough to look at, short enough to wait for; and a
 // backend is stable (counted by Rebalance) as soon as it is ok.
 func backendTimings() backend.Timings {

@@ -1,5 +1,5 @@
 /*
- * Tests of the remote table (table.go; SPEC §5) with a real backend Set of
+ * Tests of the remote table (table.go) with a real backend Set of
  * demo backends on a loop: the choice of primary and backup and its log
  * records, removal of the primary, nothing OK, expiry (by the clock and by
  * the periodic sweep) and rebalancing, each checking that the backends'

@@ -1,6 +1,6 @@
 /*
  * Package demo is a backend for trying the balancer without Binder: it
- * speaks the backend side of the protocol (SPEC §3) on an AF_UNIX socket
+ * speaks the backend side of the protocol (backend/frame.go) on an AF_UNIX socket
  * and answers DNS itself, so that `bbal --demo` and dig make a complete
  * system on a laptop.
  *

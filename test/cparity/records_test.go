@@ -179,7 +179,7 @@ var notReproduced = map[string]string{
 		"closes that side, logged as \"TCP error\" (which, cause, errno, strerror)",
 	"tcp_proxy.c:308": "FIN send failed: as tcp_proxy.c:149",
 	"udp_proxy.c:45": "failed to parse IP address or port: Go checks -b and -p before anything is logged or " +
-		"bound, a usage error on stderr and exit 1 (SPEC §2), as C's getopt errors are",
+		"bound, a usage error on stderr and exit 1 (docs/contract.md), as C's getopt errors are",
 }
 
 // lookupFailure is why "could not lookup remote (dropping)" is not

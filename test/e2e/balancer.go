@@ -13,7 +13,7 @@ if bbal did not exit 0.
 Intervals are shortened with BBAL_TEST_TIME_SCALE, which exists only in a
 binary built with the bbaltest tag: BalancerBinary builds one (with -race),
 ProductionBinary builds ./cmd/bbal as make does, without the tag. The scale
-is a field of BalancerConfig, 1 meaning SPEC's timings.
+is a field of BalancerConfig, 1 meaning the default timings.
 */
 package e2e
 
@@ -93,7 +93,7 @@ func ProductionBinary(t testing.TB) string {
 type BalancerConfig struct {
 	Binary    string // "" means BalancerBinary's
 	SocketDir string
-	TimeScale float64  // divides every interval; 0 or 1 means SPEC's
+	TimeScale float64  // divides every interval; 0 or 1 means the defaults
 	LogLevel  string   // -l; "" means debug
 	Env       []string // extra environment
 	Control   string   // -c; "" means a fresh path in a temporary directory

@@ -297,7 +297,7 @@ func streamCapacity(t *testing.T, chunk int) int {
 // established again and its clients return to it.
 func TestHungBackendFailover(t *testing.T) {
 	SkipInShort(t)
-	// SPEC's intervals (no time scale): the missed heartbeat alone would
+	// The default intervals (no time scale): the missed heartbeat alone would
 	// take 5 to 20 s, so only the probe can move the client within 3 s.
 	c := startUDPClusterWith(t, BalancerConfig{}, "5301", "5302")
 	a := c.client(udpClientIP(0))

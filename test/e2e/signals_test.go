@@ -1,5 +1,5 @@
 /*
- * End-to-end tests of the process's life cycle (SPEC §2, issue 5): SIGHUP
+ * End-to-end tests of the process's life cycle (issue 5): SIGHUP
  * rescans at once; SIGTERM closes the TCP listener and idle connections at
  * once, lets a busy TCP connection finish its message while UDP is still
  * answered, logs "exiting" and exits 0; a second SIGTERM exits 1
@@ -24,7 +24,7 @@ import (
 )
 
 // SIGHUP makes the balancer read the socket directory at once, without
-// waiting for the 5 s scan (the test runs with SPEC's timings).
+// waiting for the 5 s scan (the test runs with the default timings).
 func TestSignalHUPRescans(t *testing.T) {
 	SkipInShort(t)
 	dir := SocketDir(t)

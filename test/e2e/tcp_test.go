@@ -1,7 +1,7 @@
 //go:build linux
 
 /*
-End-to-end tests of the TCP path (SPEC §7): the real bbal in front of real
+End-to-end tests of the TCP path: the real bbal in front of real
 node-mname backends (test/peers/mname-backend.js), driven by DNS-over-TCP
 clients on 127.0.0.x addresses.
 
@@ -70,7 +70,7 @@ const tcpIOTimeout = 20 * time.Second
 // connection with no traffic for this long.
 const tcpMnameIdleTimeout = 5 * time.Second
 
-// tcpOKTimeout is SPEC §7's INBOUND_TCP_OK timeout at TimeScale 1.
+// tcpOKTimeout is the INBOUND_TCP_OK timeout at TimeScale 1.
 const tcpOKTimeout = 10 * time.Second
 
 // tcpBigRecords is big.example's default record count in mname-backend.js.

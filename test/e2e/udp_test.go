@@ -1,5 +1,5 @@
 /*
-End-to-end tests of the UDP path (SPEC §4–§6): real node-mname backends
+End-to-end tests of the UDP path: real node-mname backends
 (test/peers/mname-backend.js) behind the real bbal binary, queried over UDP
 from several loopback source addresses (127.0.0.2 and up: Linux routes
 all of 127.0.0.0/8 to lo; where only 127.0.0.1 is configured, such as

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /*
  * A deliberately misbehaving mname-balancer backend, for fault tests. Plain
- * node `net`, no mname: it speaks just enough of the backend protocol (SPEC
- * section 3) to break it in one chosen way.
+ * node `net`, no mname: it speaks just enough of the backend protocol
+ * (backend/frame.go) to break it in one chosen way.
  *
  *   node test/peers/bad-backend.js --socket PATH --mode MODE [--victim IP:PORT]
  *       [--exit-with-stdin]

@@ -179,8 +179,8 @@ function main() {
          * balancer would take it for a backend) and rename it into place:
          * the rename replaces a stale file atomically, so a balancer that
          * reconnects during a restart finds either the old file (refused)
-         * or the new socket, never no file at all (which SPEC §4 treats as
-         * the backend being removed).
+         * or the new socket, never no file at all (which the
+         * balancer treats as the backend being removed).
          */
         var tmp = path.join(path.dirname(path.dirname(opts.socket)),
             '.' + path.basename(path.dirname(opts.socket)) + '-' +
