@@ -139,12 +139,18 @@ func TestSignalTERMClosesIdleTCP(t *testing.T) {
 }
 
 // A second SIGTERM during the grace period exits at once, with status 1.
+// The open connection is busy (one byte of a message sent), so the first
+// SIGTERM waits for it rather than closing it as idle.
 func TestSignalSecondTERMExitsAtOnce(t *testing.T) {
 	SkipInShort(t)
-	bal, _ := balancerWithOpenTCP(t)
+	bal, conn := balancerWithOpenTCP(t)
+	if _, err := conn.Write([]byte{0}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the balancer read it
 
 	bal.Signal(syscall.SIGTERM)
-	bal.WaitLog("shutting down", nil, 5*time.Second)
+	bal.WaitLog("shutting down", map[string]any{"tcp_idle_closed": 0}, 5*time.Second)
 	start := time.Now()
 	bal.Signal(syscall.SIGTERM)
 	err := bal.Wait(3 * time.Second)
