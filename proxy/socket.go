@@ -81,3 +81,34 @@ func setKeepalive(fd int) error {
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, keepaliveInterval)
 	return nil
 }
+
+// checkSocket checks that fd is a bound AF_INET socket of type typ (and,
+// for a stream, listening), makes it non-blocking and close-on-exec, and
+// returns the address it is bound to.
+func checkSocket(fd, typ int) (netip.AddrPort, error) {
+	got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("getsockopt SO_TYPE: %w", err)
+	}
+	if got != typ {
+		return netip.AddrPort{}, fmt.Errorf("socket type %d, want %d", got, typ)
+	}
+	if typ == unix.SOCK_STREAM {
+		if on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || on == 0 {
+			return netip.AddrPort{}, fmt.Errorf("not a listening socket (SO_ACCEPTCONN %d, %v)", on, err)
+		}
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("getsockname: %w", err)
+	}
+	in4, ok := sa.(*unix.SockaddrInet4)
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("not an IPv4 socket")
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return netip.AddrPort{}, fmt.Errorf("set non-blocking: %w", err)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4(in4.Addr), uint16(in4.Port)), nil
+}

@@ -123,8 +123,10 @@ type TCP struct {
 	loop      *evport.Loop
 	log       zerolog.Logger
 	table     *remote.Table
-	ln        *evport.Listener
+	ln        *evport.Listener // nil until Start
+	lnFD      int
 	port      uint16
+	addr      netip.AddrPort // bound address
 	cfg       TCPConfig
 	nextID    uint64
 	live      map[*tcpProxy]struct{}
@@ -162,12 +164,30 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, add
 		unix.Close(fd)
 		return nil, fmt.Errorf("%v: %w", addr, &SocketError{"listen", err})
 	}
-	port, err := boundPort(fd)
+	t, err := TCPOnSocket(loop, log, limits, fd, table, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("TCP socket %v: %w", addr, err)
+	}
+	if err := t.Start(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// TCPOnSocket takes fd, a bound and listening AF_INET stream socket (one
+// inherited from the process handing over, see cmd/bbal), without
+// accepting on it until Start. It closes fd if it is not such a socket.
+func TCPOnSocket(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, fd int, table *remote.Table, cfg TCPConfig) (*TCP, error) {
+	if err := cfg.validate(); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	addr, err := checkSocket(fd, unix.SOCK_STREAM)
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("TCP socket %v (fd %d): %w", addr, fd, err)
+		return nil, fmt.Errorf("TCP socket fd %d: %w", fd, err)
 	}
-	t := &TCP{loop: loop, log: log, table: table, port: port, cfg: cfg,
+	t := &TCP{loop: loop, log: log, table: table, port: addr.Port(), addr: addr, lnFD: fd, cfg: cfg,
 		live: make(map[*tcpProxy]struct{}), perClient: make(map[uint32]int)}
 	rate := bunyan.DefaultRate
 	t.refusedLog = limits.New(log, zerolog.WarnLevel, msgRefused, rate)
@@ -180,15 +200,29 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, add
 	t.errorLog = limits.New(log, zerolog.ErrorLevel, msgError, rate)
 	t.connectLog = limits.New(log, zerolog.WarnLevel, msgConnect, rate)
 	t.okTimeoutLog = limits.New(log, zerolog.ErrorLevel, msgOKTimeout, rate)
-	t.ln, err = evport.NewListener(loop, fd, t.accept, t.acceptError)
-	if err != nil { // NewListener has closed fd
-		return nil, err
-	}
-	log.Info().Str("address", addr.Addr().String()).Str("port", strconv.Itoa(int(port))).
-		Int("max_conns", cfg.MaxConns).Int("max_per_client", cfg.MaxPerClient).Int("fd_reserve", cfg.FDReserve).
-		Msg("listening for TCP packets")
 	return t, nil
 }
+
+// Start starts accepting.
+func (t *TCP) Start() error {
+	var err error
+	t.ln, err = evport.NewListener(t.loop, t.lnFD, t.accept, t.acceptError)
+	if err != nil { // NewListener has closed the fd
+		t.closed = true
+		return fmt.Errorf("TCP listener fd %d: %w", t.lnFD, err)
+	}
+	t.log.Info().Str("address", t.addr.Addr().String()).Str("port", strconv.Itoa(int(t.port))).
+		Int("max_conns", t.cfg.MaxConns).Int("max_per_client", t.cfg.MaxPerClient).Int("fd_reserve", t.cfg.FDReserve).
+		Msg("listening for TCP packets")
+	return nil
+}
+
+// Addr is the bound address.
+func (t *TCP) Addr() netip.AddrPort { return t.addr }
+
+// ListenerFD is the listening socket's descriptor, to hand to a successor
+// process.
+func (t *TCP) ListenerFD() int { return t.lnFD }
 
 // Port is the bound port.
 func (t *TCP) Port() uint16 { return t.port }
@@ -205,8 +239,16 @@ func (t *TCP) Stats() TCPStats {
 
 // Close stops accepting; open proxies carry on.
 func (t *TCP) Close() error {
+	if t.closed {
+		return nil
+	}
 	t.closed = true
-	err := t.ln.Close()
+	var err error
+	if t.ln != nil {
+		err = t.ln.Close()
+	} else {
+		err = unix.Close(t.lnFD)
+	}
 	t.checkDrained()
 	return err
 }

@@ -67,7 +67,8 @@ type UDP struct {
 	sock  *evport.DatagramSocket
 	table *remote.Table
 	port  uint16
-	flush func() // u.flushAnswers, made once: AfterCallback takes it without allocating
+	addr  netip.AddrPort // bound address
+	flush func()         // u.flushAnswers, made once: AfterCallback takes it without allocating
 
 	stats      UDPStats  // counters for mdb (inspect.go)
 	limits     udpLimits // rate-limited records (guard.go)
@@ -83,28 +84,54 @@ func ListenUDP(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, add
 	if err != nil {
 		return nil, fmt.Errorf("UDP socket: %w", err)
 	}
-	port, err := boundPort(fd)
+	u, err := UDPOnSocket(loop, log, limits, fd, table)
+	if err != nil {
+		return nil, fmt.Errorf("UDP socket %v: %w", addr, err)
+	}
+	if err := u.Start(); err != nil {
+		u.Close()
+		return nil, err
+	}
+	return u, nil
+}
+
+// UDPOnSocket takes fd, a bound AF_INET datagram socket (one inherited
+// from the process handing over, see cmd/bbal), without reading from it
+// until Start. It closes fd if it is not such a socket.
+func UDPOnSocket(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, fd int, table *remote.Table) (*UDP, error) {
+	addr, err := checkSocket(fd, unix.SOCK_DGRAM)
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("UDP socket %v (fd %d): %w", addr, fd, err)
+		return nil, fmt.Errorf("UDP socket fd %d: %w", fd, err)
 	}
 	u := &UDP{
 		loop:  loop,
 		log:   log,
 		sock:  evport.NewDatagramSocket(fd),
 		table: table,
-		port:  port,
+		port:  addr.Port(),
+		addr:  addr,
 	}
 	u.flush = u.flushAnswers
 	u.fd = loop.NewFD(fd, u.ready)
-	if err := u.fd.Watch(evport.Readable); err != nil {
-		u.fd.Close()
-		return nil, err
-	}
 	u.limits.init(log, limits)
-	log.Info().Str("address", addr.Addr().String()).Str("port", strconv.Itoa(int(port))).Msg("listening for UDP packets")
 	return u, nil
 }
+
+// Start starts reading client datagrams.
+func (u *UDP) Start() error {
+	if err := u.fd.Watch(evport.Readable); err != nil {
+		return fmt.Errorf("UDP socket fd %d: %w", u.fd.Int(), err)
+	}
+	u.log.Info().Str("address", u.addr.Addr().String()).Str("port", strconv.Itoa(int(u.port))).Msg("listening for UDP packets")
+	return nil
+}
+
+// Addr is the bound address.
+func (u *UDP) Addr() netip.AddrPort { return u.addr }
+
+// FD is the socket's descriptor, to hand to a successor process.
+func (u *UDP) FD() int { return u.fd.Int() }
 
 // Port is the bound port (useful when asked for port 0).
 func (u *UDP) Port() uint16 { return u.port }

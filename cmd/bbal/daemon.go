@@ -17,6 +17,8 @@
  *	                 UDP and the backend sessions, log "exiting", exit 0;
  *	                 second: exit 1 at once
  *	SIGHUP           rescan the socket directory now
+ *	SIGUSR2          hand over to a successor started from the binary on
+ *	                 disk (handover.go; the manifest's refresh method)
  *
  * The intervals in force are logged at start-up ("timings", info). They are
  * the defaults, always, in the production build; only a binary built with
@@ -89,6 +91,17 @@ func run(opts options) int {
 	log.Info().Str("address", opts.addr.String()).Str("port", strconv.Itoa(int(opts.port))).
 		Str("socket_dir", opts.dir).Bool("demo", opts.demo).
 		Str("version", version.String()).Str("go_version", version.Go()).Msg("starting up")
+	generation := generationFromEnv(os.Getenv)
+	inherited := os.Getenv(envHandover) == "1" // a successor: see handover.go
+	var snap []byte
+	var snapErr error
+	if inherited {
+		snap, snapErr = readSnapshot()
+	}
+	exe, exeErr := executablePath(os.Args[0])
+	if exeErr != nil {
+		bunyan.Errno(log.Warn(), exeErr).Str("argv0", os.Args[0]).Msg("cannot resolve the binary's path; a handover (SIGUSR2) will fail")
+	}
 
 	if opts.demo {
 		dir, stop, err := startDemoBackends(log)
@@ -139,37 +152,83 @@ func run(opts options) int {
 	var udp *proxy.UDP
 	var tcp *proxy.TCP
 	stop := &stopping{loop: loop, log: log, table: table, set: set}
+	ho := &handover{loop: loop, log: log, exe: exe, args: os.Args, generation: generation,
+		readyAfter: max(time.Duration(float64(readyTimeout)/scale), 2*time.Second), table: table, stop: stop, released: -1,
+		flushLogs: flushLimits}
 	shutdown := func() {
+		if ho.stopping() {
+			log.Info().Msg("already handing over to a successor; signal ignored")
+			return
+		}
 		stop.udp, stop.tcp = udp, tcp
 		stop.lameDuck(func() {
 			flushLimits() // the summaries of the last records
 			loop.Stop()
 		})
 	}
-	stopSignals := handleSignals(loop, log, shutdown, set.Rescan)
+	handOver := func() {
+		if opts.demo {
+			log.Warn().Msg("no handover with --demo (its backends live in this process); signal ignored")
+			return
+		}
+		ho.udp, ho.tcp, stop.udp, stop.tcp = udp, tcp, udp, tcp
+		ho.begin()
+	}
+	stopSignals := handleSignals(loop, log, shutdown, set.Rescan, handOver)
 	defer stopSignals()
 
 	listen := netip.AddrPortFrom(opts.addr, opts.port)
-	log.Debug().Str("address", listen.Addr().String()).Str("port", strconv.Itoa(int(listen.Port()))).Msg("opening UDP listen socket")
-	udp, err = proxy.ListenUDP(loop, log, limits, listen, table)
-	if err != nil {
-		logListenFailure(log, udpFailureMsg(err), listen, err)
-		return 1
-	}
-	set.SetAnswerSink(udp.SendAnswer) // backends' OUTBOUND_UDP answers leave by the UDP socket
+	if inherited {
+		udp, tcp, err = inheritSockets(loop, log, limits, table, tcpCfg, listen.String())
+		if err != nil {
+			log.WithLevel(zerolog.FatalLevel).Str("error", err.Error()).Msg("handover: could not take the inherited sockets")
+			return 1
+		}
+		set.SetAnswerSink(udp.SendAnswer)
+	} else {
+		log.Debug().Str("address", listen.Addr().String()).Str("port", strconv.Itoa(int(listen.Port()))).Msg("opening UDP listen socket")
+		udp, err = proxy.ListenUDP(loop, log, limits, listen, table)
+		if err != nil {
+			logListenFailure(log, udpFailureMsg(err), listen, err)
+			return 1
+		}
+		set.SetAnswerSink(udp.SendAnswer) // backends' OUTBOUND_UDP answers leave by the UDP socket
 
-	tcp, err = proxy.ListenTCP(loop, log, limits, listen, table, tcpCfg)
-	if err != nil {
-		logListenFailure(log, msgTCPListen, listen, err)
-		return 1
+		tcp, err = proxy.ListenTCP(loop, log, limits, listen, table, tcpCfg)
+		if err != nil {
+			logListenFailure(log, msgTCPListen, listen, err)
+			return 1
+		}
 	}
 
 	set.Start()
 	table.Start()
+	if inherited {
+		restoreTable(log, table, snap, snapErr)
+		becomeReady(loop, log, set, udp, tcp, generation)
+	}
 
 	in := mdb.NewInspector(mdb.Sources{Loop: loop, Set: set, Table: table, UDP: udp, TCP: tcp, Level: level, Started: started})
-	stopInspection := startInspection(opts, log, in)
-	defer stopInspection()
+	// The control socket and the metrics endpoint are one process's at a
+	// time: a successor starts them once the old process has released
+	// them (handover.go).
+	inspecting := false
+	stopInspection := func() {}
+	startInspecting := func() {
+		stopInspection, inspecting = startInspection(opts, log, in), true
+	}
+	ho.releaseInspection = func() {
+		if inspecting {
+			stopInspection()
+			inspecting = false
+		}
+	}
+	defer ho.releaseInspection()
+	if inherited {
+		awaitRelease(loop, startInspecting)
+	} else {
+		startInspecting()
+	}
 
 	if err := loop.Run(); err != nil {
 		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("cloop run failure") // main.c's message
@@ -180,10 +239,10 @@ func run(opts options) int {
 }
 
 // handleSignals posts shutdown on the first SIGTERM or SIGINT (exiting at
-// once on the second) and rescan on SIGHUP.
-func handleSignals(loop *evport.Loop, log zerolog.Logger, shutdown, rescan func()) (stop func()) {
+// once on the second), rescan on SIGHUP and handOver on SIGUSR2.
+func handleSignals(loop *evport.Loop, log zerolog.Logger, shutdown, rescan, handOver func()) (stop func()) {
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2)
 	done := make(chan struct{})
 	var terminating atomic.Bool
 	go func() {
@@ -197,6 +256,11 @@ func handleSignals(loop *evport.Loop, log zerolog.Logger, shutdown, rescan func(
 					loop.Post(func() {
 						log.Info().Msg("SIGHUP: rescanning backend socket directory")
 						rescan()
+					})
+				case sig == syscall.SIGUSR2:
+					loop.Post(func() {
+						log.Info().Msg("SIGUSR2: handing over to a successor")
+						handOver()
 					})
 				case terminating.Swap(true):
 					log.Warn().Str("signal", sig.String()).Msg("second signal; exiting at once")

@@ -55,7 +55,8 @@ type stopping struct {
 	table *remote.Table
 	set   *backend.Set
 
-	drained int // TCP connections that were open when the stop began
+	answeredAt uint64 // udp's Answered when it stopped reading
+	drained    int    // TCP connections that were open when the stop began
 }
 
 // lameDuck is the SIGTERM stop: TCP drains while UDP is still served, then
@@ -74,6 +75,26 @@ func (s *stopping) lameDuck(done func()) {
 	})
 }
 
+// handOver is the old process's side of a handover: the successor reads
+// and accepts from now on; this process answers what it has been given
+// and exits. done gets the answers sent and connections drained.
+func (s *stopping) handOver(done func(answers uint64, drained int)) {
+	s.stopReadingUDP()
+	s.drained = s.tcp.Live()
+	s.tcp.LameDuck()
+	s.table.Stop()
+	pending := 2
+	both := func() {
+		if pending--; pending == 0 {
+			answers := s.udp.Stats().Answered - s.answeredAt
+			s.finish()
+			done(answers, s.drained)
+		}
+	}
+	s.drainTCP(both)
+	s.lingerUDP(both)
+}
+
 // drainTCP calls next once no TCP connection is open, closing any still
 // open after shutdownGrace.
 func (s *stopping) drainTCP(next func()) {
@@ -89,6 +110,7 @@ func (s *stopping) drainTCP(next func()) {
 }
 
 func (s *stopping) stopReadingUDP() {
+	s.answeredAt = s.udp.Stats().Answered
 	if err := s.udp.StopReading(); err != nil {
 		bunyan.Errno(s.log.Warn(), err).Msg("could not stop reading the UDP socket")
 	}

@@ -129,7 +129,8 @@ type Balancer struct {
 
 	t      testing.TB
 	cmd    *exec.Cmd
-	exited chan struct{}
+	pid    int           // the process serving now: cmd's, or its successor's after a handover
+	exited chan struct{} // closed when cmd has exited and every process writing its log (a successor's too)
 	err    error
 
 	mu      sync.Mutex
@@ -226,7 +227,7 @@ func (b *Balancer) startProcess(t testing.TB, cmd *exec.Cmd, cfg BalancerConfig)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting bbal: %v", err)
 	}
-	b.cmd = cmd
+	b.cmd, b.pid = cmd, cmd.Process.Pid
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -248,8 +249,13 @@ func (b *Balancer) startProcess(t testing.TB, cmd *exec.Cmd, cfg BalancerConfig)
 	}()
 }
 
-// Pid is the balancer's process ID.
-func (b *Balancer) Pid() int { return b.cmd.Process.Pid }
+// Pid is the serving balancer's process ID (a successor's after a
+// handover, see Adopt).
+func (b *Balancer) Pid() int { return b.pid }
+
+// Adopt makes pid, a successor the balancer handed over to (it logs to
+// the same stdout), the process that Signal and the cleanup's SIGTERM go to.
+func (b *Balancer) Adopt(pid int) { b.pid = pid }
 
 // Records returns a copy of every log record so far.
 func (b *Balancer) Records() []LogRecord {
@@ -324,8 +330,8 @@ func (b *Balancer) logText() string {
 
 // Signal sends sig to the balancer.
 func (b *Balancer) Signal(sig syscall.Signal) {
-	if err := b.cmd.Process.Signal(sig); err != nil {
-		b.t.Fatalf("signal bbal: %v", err)
+	if err := syscall.Kill(b.pid, sig); err != nil {
+		b.t.Fatalf("signal bbal (pid %d): %v", b.pid, err)
 	}
 }
 
@@ -345,16 +351,20 @@ func (b *Balancer) shutdown() {
 	select {
 	case <-b.exited:
 	default:
-		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		_ = syscall.Kill(b.pid, syscall.SIGTERM)
 		select {
 		case <-b.exited:
 		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(b.pid, syscall.SIGKILL)
 			_ = b.cmd.Process.Kill()
 			<-b.exited
 			t.Errorf("bbal did not exit within 15 s of SIGTERM")
 		}
 		if b.err != nil {
 			t.Errorf("bbal exited with %v after SIGTERM", b.err)
+		}
+		if b.pid != b.cmd.Process.Pid && len(b.Find("exiting", map[string]any{"pid": b.pid})) == 0 {
+			t.Errorf("successor %d did not log \"exiting\" after SIGTERM", b.pid)
 		}
 	}
 	b.mu.Lock()

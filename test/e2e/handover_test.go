@@ -1,0 +1,211 @@
+//go:build linux
+
+/*
+End-to-end tests of the handover (issue 21; cmd/bbal handover.go): SIGUSR2,
+which the manifest's refresh method sends, makes bbal start its successor
+from the binary on disk and hand it the sockets and the client table.
+
+Under steady UDP load from many source addresses (load_test.go) and with
+persistent TCP clients, busy and idle:
+  - two refreshes in a row lose no UDP query (each answered exactly once),
+    every TCP query is answered (a connection the old process closes is
+    closed cleanly with nothing owed, and the client retries), and every
+    client keeps its backend;
+  - a successor that cannot start (binary missing), exits (a bad flag) or
+    never says ready (killed after the ready timeout) leaves the old
+    process serving with nothing lost, and an error record says why;
+  - a refresh while a backend is down keeps every client on the backend
+    it had (its backup, for the dead backend's clients).
+
+Loads are bounded (a few seconds); the harness checks every log line with
+bunyan --strict and the last process's exit.
+*/
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// handoverScale shortens the successor's ready timeout to its 2 s floor;
+// the TCP deadlines scale too, so idle clients use the default scale.
+const handoverScale = 5
+
+// handOver sends SIGUSR2 and waits until the successor is ready and the
+// old process has logged "handover: done" and "exiting"; it returns the
+// old process's "handover: done" record. Signal and cleanup then go to the
+// successor.
+func handOver(t *testing.T, bal *Balancer) LogRecord {
+	t.Helper()
+	old := bal.Pid()
+	n := len(bal.Find("handover: ready", nil))
+	bal.Signal(syscall.SIGUSR2)
+	ready := bal.WaitLogCount("handover: ready", nil, n+1, 15*time.Second)
+	pid := int(ready.Num("pid"))
+	if pid == old || pid == 0 {
+		t.Fatalf("handover: ready logged by pid %d; the old process is %d", pid, old)
+	}
+	bal.Adopt(pid)
+	done := bal.WaitLog("handover: done", map[string]any{"pid": old, "successor_pid": pid}, 15*time.Second)
+	bal.WaitLog("exiting", map[string]any{"pid": old}, 5*time.Second)
+	if syscall.Kill(old, 0) == nil {
+		time.Sleep(100 * time.Millisecond) // "exiting" is its last record; the exit follows
+	}
+	return done
+}
+
+// handoverCluster is three node-mname backends and bbal, started from bin
+// ("" for the test build).
+func handoverCluster(t *testing.T, bin string) *Balancer {
+	t.Helper()
+	dir := SocketDir(t)
+	for _, n := range []string{"5301", "5302", "5303"} {
+		StartMnameBackend(t, dir, n)
+	}
+	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, Binary: bin, LogLevel: "info", TimeScale: handoverScale})
+	for _, n := range []string{"5301", "5302", "5303"} {
+		bal.WaitLog("backend socket established", map[string]any{"be_id": n}, 10*time.Second)
+	}
+	return bal
+}
+
+func checkLoad(t *testing.T, what string, r loadReport) {
+	t.Helper()
+	t.Logf("%s: %v", what, r)
+	if r.Sent == 0 || r.Lost != 0 || r.Dup != 0 || r.Moved != 0 {
+		t.Errorf("%s: %v; want every query answered once and every client kept on its backend", what, r)
+	}
+}
+
+func TestRefreshTwiceLosesNothing(t *testing.T) {
+	bal := handoverCluster(t, "")
+	busy := startTCPClients(t, bal.Port, 5, true)
+	idle := startTCPClients(t, bal.Port, 5, false)
+	load := startUDPLoad(t, bal.Port, 1000, 100, 4*time.Second)
+
+	time.Sleep(time.Second)
+	first := handOver(t, bal)
+	if first.Num("tcp_drained") < 5 {
+		t.Errorf("first handover drained %v TCP connections; 10 were open", first.Num("tcp_drained"))
+	}
+	carried := bal.WaitLog("handover: remotes carried over", map[string]any{"pid": bal.Pid()}, time.Second)
+	if carried.Num("remotes") < 100 {
+		t.Errorf("%v remotes carried over; the load alone made 100", carried.Num("remotes"))
+	}
+	time.Sleep(500 * time.Millisecond)
+	handOver(t, bal)
+
+	checkLoad(t, "UDP across two refreshes", load.wait(time.Second))
+	answeredBusy := busy.answered.Load()
+	for what, c := range map[string]*tcpClients{"busy": busy, "idle": idle} {
+		if errs := c.end(); len(errs) != 0 || c.failures.Load() != 0 {
+			t.Errorf("%s TCP clients: %d queries failed: %v", what, c.failures.Load(), errs)
+		}
+	}
+	if answeredBusy < 100 {
+		t.Errorf("busy TCP clients got %d answers in 4 s", answeredBusy)
+	}
+	if r := bal.Find("closing TCP connections still open after the grace period", nil); len(r) != 0 {
+		t.Errorf("a TCP connection was cut by the grace period: %v", r)
+	}
+	// The third generation serves, and balstat reaches it.
+	bal.WaitLog("handover: ready", map[string]any{"generation": 3}, time.Second)
+}
+
+// TestRefreshFailingSuccessor: whatever is wrong with the successor, the
+// old process keeps serving, loses nothing, and says why at error.
+func TestRefreshFailingSuccessor(t *testing.T) {
+	real := BalancerBinary(t)
+	for _, tc := range []struct {
+		name   string
+		break_ func(path string) error
+		reason string
+	}{
+		{"missing binary", os.Remove, "starting "},
+		{"bad flag", func(path string) error {
+			return replaceScript(path, "exec "+real+" --no-such-flag \"$@\"\n")
+		}, "exited (or closed its ready pipe) before it was ready"},
+		{"never ready", func(path string) error {
+			return replaceScript(path, "exec sleep 60\n")
+		}, "not ready within 2s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "bbal")
+			copyFile(t, real, bin)
+			bal := handoverCluster(t, bin)
+			busy := startTCPClients(t, bal.Port, 3, true)
+			load := startUDPLoad(t, bal.Port, 500, 50, 3500*time.Millisecond)
+			time.Sleep(500 * time.Millisecond)
+			if err := tc.break_(bin); err != nil {
+				t.Fatal(err)
+			}
+			pid := bal.Pid()
+			bal.Signal(syscall.SIGUSR2)
+			rec := bal.WaitLog("handover failed; still serving", map[string]any{"pid": pid}, 10*time.Second)
+			if got := rec.Str("error"); !strings.Contains(got, tc.reason) {
+				t.Errorf("handover failed with %q, want it to say %q", got, tc.reason)
+			}
+			checkLoad(t, "UDP through a failed refresh", load.wait(time.Second))
+			if errs := busy.end(); len(errs) != 0 {
+				t.Errorf("TCP clients: %v", errs)
+			}
+			if busy.closed.Load() != 0 {
+				t.Errorf("%d TCP connections closed by a refresh that failed", busy.closed.Load())
+			}
+			if bal.Pid() != pid || len(bal.Find("handover: done", nil)) != 0 {
+				t.Errorf("the old process handed over to a failed successor")
+			}
+		})
+	}
+}
+
+// TestRefreshDuringBackendFault: with one backend down (its clients on
+// their backups), a refresh loses nothing and moves nobody.
+func TestRefreshDuringBackendFault(t *testing.T) {
+	dir := SocketDir(t)
+	var peers []*Peer
+	for _, n := range []string{"5301", "5302", "5303"} {
+		peers = append(peers, StartMnameBackend(t, dir, n))
+	}
+	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info", TimeScale: handoverScale})
+	for _, n := range []string{"5301", "5302", "5303"} {
+		bal.WaitLog("backend socket established", map[string]any{"be_id": n}, 10*time.Second)
+	}
+	warm := startUDPLoad(t, bal.Port, 500, 60, 500*time.Millisecond)
+	warm.wait(200 * time.Millisecond)
+	peers[1].Kill()
+	bal.WaitLog("backend socket closed", map[string]any{"be_id": 5302}, 10*time.Second)
+
+	load := startUDPLoad(t, bal.Port, 500, 60, 3*time.Second)
+	time.Sleep(time.Second)
+	handOver(t, bal)
+	ready := bal.Find("handover: ready", map[string]any{"pid": bal.Pid()})
+	if len(ready) != 1 || ready[0].Num("backends_ok") != 2 {
+		t.Errorf("successor ready with %v; want 2 backends ok (5302 is down)", ready)
+	}
+	r := load.wait(time.Second)
+	checkLoad(t, "UDP through a refresh with a backend down", r)
+}
+
+func replaceScript(path, body string) error {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
