@@ -98,7 +98,7 @@ func run(opts options) int {
 	if inherited {
 		snap, snapErr = readSnapshot()
 	}
-	exe, exeErr := executablePath(os.Args[0])
+	exe, exeArgs, exeErr := successorCommand(os.Args, os.Getenv)
 	if exeErr != nil {
 		bunyan.Errno(log.Warn(), exeErr).Str("argv0", os.Args[0]).Msg("cannot resolve the binary's path; a handover (SIGUSR2) will fail")
 	}
@@ -152,7 +152,7 @@ func run(opts options) int {
 	var udp *proxy.UDP
 	var tcp *proxy.TCP
 	stop := &stopping{loop: loop, log: log, table: table, set: set}
-	ho := &handover{loop: loop, log: log, exe: exe, args: os.Args, generation: generation,
+	ho := &handover{loop: loop, log: log, exe: exe, args: exeArgs, generation: generation,
 		readyAfter: max(time.Duration(float64(readyTimeout)/scale), 2*time.Second), table: table, stop: stop, released: -1,
 		flushLogs: flushLimits}
 	shutdown := func() {
@@ -205,7 +205,8 @@ func run(opts options) int {
 	table.Start()
 	if inherited {
 		restoreTable(log, table, snap, snapErr)
-		becomeReady(loop, log, set, udp, tcp, generation)
+		ho.state = handoverNotReady
+		becomeReady(loop, log, set, udp, tcp, generation, func() { ho.state = handoverIdle })
 	}
 
 	in := mdb.NewInspector(mdb.Sources{Loop: loop, Set: set, Table: table, UDP: udp, TCP: tcp, Level: level, Started: started})

@@ -9,7 +9,12 @@
  *     was started as (argv[0], made absolute at start-up; not
  *     /proc/self/exe or os.Executable, which name the running image: after
  *     an upgrade the new file at that path takes over), with the same
- *     arguments and environment plus BBAL_HANDOVER=1 and BBAL_GENERATION.
+ *     arguments and environment plus BBAL_HANDOVER=1 and BBAL_GENERATION;
+ *     or, when BBAL_SUCCESSOR names a command (the SMF start method sets it
+ *     to itself), that command, which reads the service's properties
+ *     afresh, checks them, and execs the balancer in the foreground (so
+ *     that `svccfg setprop; svcadm refresh` applies new properties, and a
+ *     bad one fails the handover, not the service).
  *     It inherits, as descriptors 3 to 7: the UDP socket, the TCP
  *     listener, the read end of a pipe carrying the table's snapshot
  *     (remote/snapshot.go), the write end of a pipe for "ready", and the
@@ -72,6 +77,7 @@ import (
 const (
 	envHandover   = "BBAL_HANDOVER"   // "1": descriptors 3 to 6 are inherited
 	envGeneration = "BBAL_GENERATION" // 1 for a process started by hand or SMF
+	envSuccessor  = "BBAL_SUCCESSOR"  // the command a handover runs (the SMF start method)
 )
 
 // The successor's inherited descriptors.
@@ -99,6 +105,7 @@ type handoverState int
 
 const (
 	handoverIdle     handoverState = iota // serving; a handover may start
+	handoverNotReady                      // a successor not yet ready itself: no handover yet
 	handoverStarting                      // successor started, "ready" awaited
 	handoverStopping                      // successor ready: this process winds down
 )
@@ -136,6 +143,20 @@ func executablePath(argv0 string) (string, error) {
 	return exec.LookPath(argv0)
 }
 
+// successorCommand is what a handover runs: BBAL_SUCCESSOR, when set (the
+// SMF start method sets it to itself, so that a successor reads the
+// service's properties afresh and a bad one fails the handover, not the
+// service), with no arguments; else the binary bbal was started as, with
+// the same arguments.
+func successorCommand(args []string, getenv func(string) string) (exe string, argv []string, err error) {
+	if m := getenv(envSuccessor); m != "" {
+		exe, err = executablePath(m)
+		return exe, []string{exe}, err
+	}
+	exe, err = executablePath(args[0])
+	return exe, args, err
+}
+
 // generationFromEnv is this process's generation: 1, or what the process
 // that handed over said.
 func generationFromEnv(getenv func(string) string) int {
@@ -160,6 +181,10 @@ func successorEnv(env []string, generation int) []string {
 
 // begin starts a handover (SIGUSR2), unless one is under way.
 func (h *handover) begin() {
+	if h.state == handoverNotReady {
+		h.log.Warn().Msg("handover: this process is not ready yet itself; signal ignored")
+		return
+	}
 	if h.state != handoverIdle {
 		h.log.Warn().Int("successor_pid", h.pid).Msg("handover already under way; signal ignored")
 		return
@@ -366,7 +391,7 @@ func restoreTable(log zerolog.Logger, table *remote.Table, snap []byte, readErr 
 // becomeReady waits (on the loop) until every backend has connected or
 // failed once, or successorBackendWait has passed, then starts reading
 // and accepting and tells the old process.
-func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *proxy.UDP, tcp *proxy.TCP, generation int) {
+func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *proxy.UDP, tcp *proxy.TCP, generation int, ready func()) {
 	deadline := loop.Now().Add(successorBackendWait)
 	var poll *evport.Timer
 	check := func() {
@@ -400,6 +425,7 @@ func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *p
 		}
 		log.Info().Int("backends_ok", ok).Int("backends_pending", pending).Int("generation", generation).
 			Msg("handover: ready")
+		ready()
 	}
 	poll = loop.Every(10*time.Millisecond, check)
 }

@@ -25,15 +25,17 @@ balancer's messages, levels and fields. Signals: SIGTERM or SIGINT shuts
 down as a lame duck (the TCP listener and idle TCP connections close at
 once, UDP is answered until the busy ones have finished, up to a grace
 period; a second signal exits at once), SIGHUP rescans the socket
-directory.
+directory, SIGUSR2 hands the sockets and the client table over to a new
+process started from the binary on disk, then exits (handover.go).
 
 Exit status: 0 after a clean shutdown, 1 for a usage error (one line on
 stderr, with the usage, nothing bound) or a fatal error at start-up or run
 time (a fatal log record on stdout).
 
 This package is wiring only: it parses the options (options.go), makes the
-logger and the event loop, starts the subsystems in order (daemon.go) and
-turns signals into work posted to the loop. The balancer itself is in the
+logger and the event loop, starts the subsystems in order (daemon.go),
+turns signals into work posted to the loop, and stops (stop.go) or hands
+over (handover.go). The balancer itself is in the
 backend, remote and proxy packages.
 */
 package main

@@ -25,6 +25,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -207,5 +208,38 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRefreshThroughSuccessorCommand: with BBAL_SUCCESSOR set (as the SMF
+// start method sets it to itself), a handover runs that command, which
+// execs the balancer with new arguments (a changed property), keeping the
+// inherited sockets across the shell's exec.
+func TestRefreshThroughSuccessorCommand(t *testing.T) {
+	real := BalancerBinary(t)
+	dir := SocketDir(t)
+	for _, n := range []string{"5301", "5302"} {
+		StartMnameBackend(t, dir, n)
+	}
+	work := t.TempDir()
+	argsFile, method := filepath.Join(work, "args"), filepath.Join(work, "method")
+	if err := replaceScript(method, "exec "+real+" $(cat "+argsFile+")\n"); err != nil {
+		t.Fatal(err)
+	}
+	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info", TimeScale: handoverScale,
+		Env: []string{"BBAL_SUCCESSOR=" + method}})
+	bal.WaitLog("backend socket established", map[string]any{"be_id": 5302}, 10*time.Second)
+	// A "property" changes: the successor allows 77 TCP connections.
+	args := "-b 127.0.0.1 -p " + strconv.Itoa(bal.Port) + " -s " + dir + " -l info -c " + bal.Control + " --tcp-max 77"
+	if err := os.WriteFile(argsFile, []byte(args), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load := startUDPLoad(t, bal.Port, 500, 40, 2500*time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
+	handOver(t, bal)
+	checkLoad(t, "UDP through a refresh by the successor command", load.wait(time.Second))
+	if len(bal.Find("listening for TCP packets", map[string]any{"pid": bal.Pid(), "max_conns": 77})) != 1 {
+		t.Errorf("the successor was not started with the new arguments (--tcp-max 77): %v",
+			bal.Find("listening for TCP packets", nil))
 	}
 }

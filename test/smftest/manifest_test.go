@@ -233,9 +233,11 @@ func TestBalancerManifest(t *testing.T) {
 	if start.Timeout != "10" {
 		t.Errorf("start timeout %q, want 10", start.Timeout)
 	}
-	for _, name := range []string{"stop", "refresh"} {
-		if m := s.method(t, name); m.Exec != ":kill" || m.Timeout != "30" {
-			t.Errorf("%s method %q timeout %q, want :kill timeout 30", name, m.Exec, m.Timeout)
+	// stop: SIGTERM to the contract; refresh: SIGUSR2, the handover
+	// (cmd/bbal handover.go), which keeps the contract from emptying.
+	for name, exec := range map[string]string{"stop": ":kill", "refresh": ":kill -USR2"} {
+		if m := s.method(t, name); m.Exec != exec || m.Timeout != "30" {
+			t.Errorf("%s method %q timeout %q, want %s timeout 30", name, m.Exec, m.Timeout, exec)
 		}
 	}
 	for _, m := range s.Methods {

@@ -78,6 +78,7 @@ const fakeBalancer = `#!/bin/sh
 		printf '%s\n' "$arg"
 	done
 } > "$FAKE_BALANCER_RECORD.tmp"
+printf '%s\n' "${BBAL_SUCCESSOR:-}" > "$FAKE_BALANCER_RECORD.successor"
 mv "$FAKE_BALANCER_RECORD.tmp" "$FAKE_BALANCER_RECORD"
 if [ -n "$FAKE_BALANCER_HOLD" ]; then
 	exec sleep 120
@@ -453,6 +454,45 @@ func TestStartMethodRejectsBadConfiguration(t *testing.T) {
 // withProp returns a property list of one property, for the table above.
 func withProp(prop string) func(*testing.T, *startWorld) []string {
 	return func(*testing.T, *startWorld) []string { return []string{prop} }
+}
+
+// A start tells the balancer to run this method for a handover
+// (BBAL_SUCCESSOR); run so (BBAL_HANDOVER=1), the method checks the
+// properties as for a start and execs the balancer in the foreground,
+// keeping its process (and so its inherited descriptors); a bad property
+// fails it before anything is run.
+func TestStartMethodHandover(t *testing.T) {
+	w := newStartWorld(t)
+	dir := w.socketDir(t)
+	w.setProps(t, "config/socket_dir="+dir, "config/port=5353")
+	want := []string{"-b", "0.0.0.0", "-p", "5353", "-s", dir, "-l", "info", "-c", defaultControlSocket}
+	assertArgv(t, w.startOK(t), want)
+	successor, err := os.ReadFile(w.recordFile + ".successor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(successor)); got != methodPath(t, "binder-balancer") {
+		t.Errorf("BBAL_SUCCESSOR %q, want the method %s", got, methodPath(t, "binder-balancer"))
+	}
+
+	os.Remove(w.recordFile)
+	res := w.run(t, "BBAL_HANDOVER=1")
+	if res.exitCode != exitOK {
+		t.Fatalf("handover run exited %d; stderr:\n%s", res.exitCode, res.stderr)
+	}
+	run := w.awaitBalancer(t)
+	if run.pid != res.pid {
+		t.Errorf("handover: balancer ran as pid %d, not in the method's process %d (exec)", run.pid, res.pid)
+	}
+	assertArgv(t, run.args, want)
+
+	os.Remove(w.recordFile)
+	w.setProps(t, "config/socket_dir="+dir, "config/port=99999")
+	res = w.run(t, "BBAL_HANDOVER=1")
+	if res.exitCode != exitErrConfig {
+		t.Fatalf("handover with a bad port exited %d, want %d; stderr:\n%s", res.exitCode, exitErrConfig, res.stderr)
+	}
+	w.assertNotStarted(t)
 }
 
 func TestStartMethodOutsideSMF(t *testing.T) {
