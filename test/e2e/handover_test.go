@@ -83,6 +83,7 @@ func checkLoad(t *testing.T, what string, r loadReport) {
 }
 
 func TestRefreshTwiceLosesNothing(t *testing.T) {
+	SkipInShort(t)
 	bal := handoverCluster(t, "")
 	busy := startTCPClients(t, bal.Port, 5, true)
 	idle := startTCPClients(t, bal.Port, 5, false)
@@ -120,6 +121,7 @@ func TestRefreshTwiceLosesNothing(t *testing.T) {
 // TestRefreshFailingSuccessor: whatever is wrong with the successor, the
 // old process keeps serving, loses nothing, and says why at error.
 func TestRefreshFailingSuccessor(t *testing.T) {
+	SkipInShort(t)
 	real := BalancerBinary(t)
 	for _, tc := range []struct {
 		name   string
@@ -167,6 +169,7 @@ func TestRefreshFailingSuccessor(t *testing.T) {
 // TestRefreshDuringBackendFault: with one backend down (its clients on
 // their backups), a refresh loses nothing and moves nobody.
 func TestRefreshDuringBackendFault(t *testing.T) {
+	SkipInShort(t)
 	dir := SocketDir(t)
 	var peers []*Peer
 	for _, n := range []string{"5301", "5302", "5303"} {
@@ -216,6 +219,7 @@ func copyFile(t *testing.T, from, to string) {
 // execs the balancer with new arguments (a changed property), keeping the
 // inherited sockets across the shell's exec.
 func TestRefreshThroughSuccessorCommand(t *testing.T) {
+	SkipInShort(t)
 	real := BalancerBinary(t)
 	dir := SocketDir(t)
 	for _, n := range []string{"5301", "5302"} {
