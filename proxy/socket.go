@@ -45,19 +45,6 @@ func bindSocket(typ int, addr netip.AddrPort) (int, error) {
 	return fd, nil
 }
 
-// boundPort reports the port the kernel chose when asked for port 0.
-func boundPort(fd int) (uint16, error) {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return 0, fmt.Errorf("getsockname: %w", err)
-	}
-	in4, ok := sa.(*unix.SockaddrInet4)
-	if !ok {
-		return 0, fmt.Errorf("getsockname: not an IPv4 address")
-	}
-	return uint16(in4.Port), nil
-}
-
 // Keep-alive on accepted TCP connections, as the C balancer set it
 // (cserver.c): the first probe after 1 s idle, then one a second, and the
 // connection is dropped after 15 unanswered, so a client that vanished (and

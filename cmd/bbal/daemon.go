@@ -153,7 +153,7 @@ func run(opts options) int {
 	var tcp *proxy.TCP
 	stop := &stopping{loop: loop, log: log, table: table, set: set}
 	ho := &handover{loop: loop, log: log, exe: exe, args: exeArgs, generation: generation,
-		readyAfter: max(time.Duration(float64(readyTimeout)/scale), 2*time.Second), table: table, stop: stop, released: -1,
+		readyAfter: max(time.Duration(float64(readyTimeout)/scale), minReadyTimeout), table: table, stop: stop, released: -1,
 		flushLogs: flushLimits}
 	shutdown := func() {
 		if ho.stopping() {

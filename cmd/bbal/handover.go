@@ -90,8 +90,11 @@ const (
 )
 
 const (
-	// readyTimeout bounds the successor's start, from exec to "ready".
-	readyTimeout = 10 * time.Second
+	// readyTimeout bounds the successor's start, from exec to "ready";
+	// a test build's time scale shortens it, never below minReadyTimeout,
+	// which leaves a successor time to start and wait for its backends.
+	readyTimeout    = 10 * time.Second
+	minReadyTimeout = successorBackendWait + 2*time.Second
 	// successorBackendWait bounds how long a successor waits for its
 	// backends before saying ready all the same.
 	successorBackendWait = 3 * time.Second

@@ -32,7 +32,7 @@ import (
 	"time"
 )
 
-// handoverScale shortens the successor's ready timeout to its 2 s floor;
+// handoverScale shortens the successor's ready timeout to its 5 s floor;
 // the TCP deadlines scale too, so idle clients use the default scale.
 const handoverScale = 5
 
@@ -134,7 +134,7 @@ func TestRefreshFailingSuccessor(t *testing.T) {
 		}, "exited (or closed its ready pipe) before it was ready"},
 		{"never ready", func(path string) error {
 			return replaceScript(path, "exec sleep 60\n")
-		}, "not ready within 2s"},
+		}, "not ready within 5s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), "bbal")
