@@ -32,8 +32,11 @@ import (
 	"time"
 )
 
-// handoverScale shortens the successor's ready timeout to its 5 s floor;
-// the TCP deadlines scale too, so idle clients use the default scale.
+// handoverScale shortens the successor's ready timeout to its 5 s floor,
+// for the test of a successor that never says ready; the others run with
+// the real timings, so that a loaded machine's stall of a second or two
+// cannot fault a backend (a probe unanswered for 1 s at this scale) and
+// move its clients.
 const handoverScale = 5
 
 // handOver sends SIGUSR2 and waits until the successor is ready and the
@@ -60,14 +63,14 @@ func handOver(t *testing.T, bal *Balancer) LogRecord {
 }
 
 // handoverCluster is three node-mname backends and bbal, started from bin
-// ("" for the test build).
-func handoverCluster(t *testing.T, bin string) *Balancer {
+// ("" for the test build) with intervals divided by scale.
+func handoverCluster(t *testing.T, bin string, scale float64) *Balancer {
 	t.Helper()
 	dir := SocketDir(t)
 	for _, n := range []string{"5301", "5302", "5303"} {
 		StartMnameBackend(t, dir, n)
 	}
-	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, Binary: bin, LogLevel: "info", TimeScale: handoverScale})
+	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, Binary: bin, LogLevel: "info", TimeScale: scale})
 	for _, n := range []string{"5301", "5302", "5303"} {
 		bal.WaitLog("backend socket established", map[string]any{"be_id": n}, 10*time.Second)
 	}
@@ -84,10 +87,10 @@ func checkLoad(t *testing.T, what string, r loadReport) {
 
 func TestRefreshTwiceLosesNothing(t *testing.T) {
 	SkipInShort(t)
-	bal := handoverCluster(t, "")
+	bal := handoverCluster(t, "", 1)
 	busy := startTCPClients(t, bal.Port, 5, true)
 	idle := startTCPClients(t, bal.Port, 5, false)
-	load := startUDPLoad(t, bal.Port, 1000, 100, 4*time.Second)
+	load := startUDPLoad(t, bal.Port, 500, 100, 4*time.Second)
 
 	time.Sleep(time.Second)
 	first := handOver(t, bal)
@@ -139,7 +142,11 @@ func TestRefreshFailingSuccessor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), "bbal")
 			copyFile(t, real, bin)
-			bal := handoverCluster(t, bin)
+			scale := 1.0
+			if tc.name == "never ready" {
+				scale = handoverScale
+			}
+			bal := handoverCluster(t, bin, scale)
 			busy := startTCPClients(t, bal.Port, 3, true)
 			load := startUDPLoad(t, bal.Port, 500, 50, 3500*time.Millisecond)
 			time.Sleep(500 * time.Millisecond)
@@ -175,7 +182,7 @@ func TestRefreshDuringBackendFault(t *testing.T) {
 	for _, n := range []string{"5301", "5302", "5303"} {
 		peers = append(peers, StartMnameBackend(t, dir, n))
 	}
-	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info", TimeScale: handoverScale})
+	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info"})
 	for _, n := range []string{"5301", "5302", "5303"} {
 		bal.WaitLog("backend socket established", map[string]any{"be_id": n}, 10*time.Second)
 	}
@@ -230,8 +237,7 @@ func TestRefreshThroughSuccessorCommand(t *testing.T) {
 	if err := replaceScript(method, "exec "+real+" $(cat "+argsFile+")\n"); err != nil {
 		t.Fatal(err)
 	}
-	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info", TimeScale: handoverScale,
-		Env: []string{"BBAL_SUCCESSOR=" + method}})
+	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info", Env: []string{"BBAL_SUCCESSOR=" + method}})
 	bal.WaitLog("backend socket established", map[string]any{"be_id": 5302}, 10*time.Second)
 	// A "property" changes: the successor allows 77 TCP connections.
 	args := "-b 127.0.0.1 -p " + strconv.Itoa(bal.Port) + " -s " + dir + " -l info -c " + bal.Control + " --tcp-max 77"

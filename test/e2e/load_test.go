@@ -135,12 +135,17 @@ func (l *udpLoad) receive(src int) {
 type loadReport struct {
 	Sent, Lost, Dup int
 	Gap             time.Duration
-	Moved           int // sources answered by more than one backend
+	GapAt           time.Time // when the longest gap began
+	Moved           int       // sources answered by more than one backend
 }
 
 func (r loadReport) String() string {
-	return fmt.Sprintf("sent %d, lost %d, duplicated %d, longest gap %v, sources that changed backend %d",
-		r.Sent, r.Lost, r.Dup, r.Gap.Round(time.Millisecond), r.Moved)
+	gap := ""
+	if r.Gap > 0 {
+		gap = " from " + r.GapAt.UTC().Format("15:04:05.000")
+	}
+	return fmt.Sprintf("sent %d, lost %d, duplicated %d, longest gap %v%s, sources that changed backend %d",
+		r.Sent, r.Lost, r.Dup, r.Gap.Round(time.Millisecond), gap, r.Moved)
 }
 
 // wait waits for the load to end plus linger for late answers, and reports.
@@ -187,14 +192,14 @@ func (l *udpLoad) wait(linger time.Duration) loadReport {
 			inGap = true
 			continue
 		}
-		if inGap && !lastOK.IsZero() {
-			r.Gap = max(r.Gap, x.at.Sub(lastOK))
+		if inGap && !lastOK.IsZero() && x.at.Sub(lastOK) > r.Gap {
+			r.Gap, r.GapAt = x.at.Sub(lastOK), lastOK
 		}
 		inGap = false
 		lastOK = x.at
 	}
-	if inGap && len(all) > 0 { // lost to the end of the load
-		r.Gap = max(r.Gap, all[len(all)-1].at.Sub(lastOK))
+	if inGap && len(all) > 0 && all[len(all)-1].at.Sub(lastOK) > r.Gap { // lost to the end of the load
+		r.Gap, r.GapAt = all[len(all)-1].at.Sub(lastOK), lastOK
 	}
 	return r
 }
