@@ -462,10 +462,11 @@ func withProp(prop string) func(*testing.T, *startWorld) []string {
 // keeping its process (and so its inherited descriptors); a bad property
 // fails it before anything is run.
 func TestStartMethodHandover(t *testing.T) {
+	skipInShort(t)
 	w := newStartWorld(t)
 	dir := w.socketDir(t)
-	w.setProps(t, "config/socket_dir="+dir, "config/port=5353")
-	want := []string{"-b", "0.0.0.0", "-p", "5353", "-s", dir, "-l", "info", "-c", defaultControlSocket}
+	w.setProps(t, "config/socket_dir="+dir)
+	want := []string{"-b", "0.0.0.0", "-p", "53", "-s", dir, "-l", "info", "-m", defaultMetrics}
 	assertArgv(t, w.startOK(t), want)
 	successor, err := os.ReadFile(w.recordFile + ".successor")
 	if err != nil {
