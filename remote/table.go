@@ -96,6 +96,7 @@ type Table struct {
 	sweepTimer     *evport.Timer
 	rebalanceTimer *evport.Timer
 	expireMore     *evport.Timer // Expire's continuation (maintain.go)
+	top            topRemotes    // the busiest clients (top.go)
 }
 
 // NewTable creates an empty table choosing among set's backends, holding
@@ -174,6 +175,7 @@ func (t *Table) Known(addr uint32) bool {
 func (t *Table) HeardFrom(addr uint32) *Remote {
 	now := t.loop.Now()
 	stamp := now.UnixNano()
+	t.top.note(addr, stamp)
 	if n, ok := t.byAddr[addr]; ok {
 		r := t.slots.at(n)
 		r.lastSeen = stamp
