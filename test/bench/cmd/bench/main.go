@@ -13,6 +13,9 @@
 //	bench -inspect [-bbal PATH] [-balstat PATH] [-remotes N]
 //	                                           what one balstat -j of N
 //	                                           remotes costs RSS and DNS
+//	bench -holds [-bbal PATH] [-balstat PATH]  how long idle and silent
+//	                                           clients keep a scrape and the
+//	                                           operator out
 //
 // BBAL in the environment names the balancer binary when -bbal is not
 // given (default bin/bbal), BBAL_COMPARE the one -compare names.
@@ -46,6 +49,7 @@ func main() {
 	inspect := flag.Bool("inspect", false, "measure one balstat -j of a large remote table instead")
 	balstat := flag.String("balstat", "bin/balstat", "the balstat binary (-inspect)")
 	remotes := flag.Int("remotes", 1_000_000, "remotes to fill the table with (-inspect)")
+	holds := flag.Bool("holds", false, "measure how long holding clients keep /metrics and the control socket out instead")
 	flag.Parse()
 	root, err := os.Getwd()
 	if err != nil {
@@ -68,14 +72,19 @@ func main() {
 		BBAL: abs, Compare: cmp, Dnsdist: "dnsdist", Dnsperf: "dnsperf", Node: "node", Perf: *perf, Counts: *counts,
 		RepoRoot: root, Smoke: *smoke, Workers: *workers, Pin: *pin, Poll: *poll, Out: os.Stdout, Progress: os.Stderr,
 	}
-	if *inspect {
+	if *inspect || *holds {
 		bs, aerr := filepath.Abs(*balstat)
 		if aerr != nil {
 			fmt.Fprintln(os.Stderr, aerr)
 			os.Exit(1)
 		}
-		err = bench.Inspect(bench.InspectConfig{BBAL: abs, Balstat: bs, Node: "node", RepoRoot: root,
-			Remotes: *remotes, Out: os.Stdout, Progress: os.Stderr})
+		ic := bench.InspectConfig{BBAL: abs, Balstat: bs, Node: "node", RepoRoot: root,
+			Remotes: *remotes, Out: os.Stdout, Progress: os.Stderr}
+		if *holds {
+			err = bench.Holds(ic)
+		} else {
+			err = bench.Inspect(ic)
+		}
 	} else if *soak {
 		err = bench.Soak(cfg)
 	} else {
