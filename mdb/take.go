@@ -93,6 +93,10 @@ type raw struct {
 	nTimers  int
 	labels   map[*evport.Timer]string
 	walk     walkSlice // the remotes' first slice (takeRemotes)
+	top      []remote.TopRemote
+	topStart time.Time
+	topTotal uint64
+	hasTop   bool // top* taken (all but takeCounts)
 }
 
 // Take returns a snapshot; remotes are listed only if withRemotes (there
@@ -168,6 +172,8 @@ func (in *Inspector) copyOnLoop(d detail) *raw {
 		r.nTimers = s.Loop.NumTimers()
 		return r
 	}
+	r.top, r.topStart, r.topTotal = s.Table.TopRemotes(nil)
+	r.hasTop = true
 	r.timers = s.Loop.AppendTimers(nil)
 	r.nTimers = len(r.timers)
 	r.labels = make(map[*evport.Timer]string)
@@ -266,6 +272,14 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 			State: p.State, ToBackend: p.ToBackend, ToClient: p.ToClient,
 			Started: clock.hr(p.Started), AgeNS: int64(r.now.Sub(p.Started)),
 		})
+	}
+	if r.hasTop {
+		b := &view.Busiest{WindowStart: clock.hr(r.topStart), WindowNS: int64(remote.TopWindow), Contacts: r.topTotal,
+			Remotes: make([]view.BusyRemote, 0, len(r.top))}
+		for _, x := range r.top {
+			b.Remotes = append(b.Remotes, view.BusyRemote{Addr: addr4(x.Addr), Contacts: x.Contacts, Overcount: x.Overcount, Backend: x.Backend})
+		}
+		snap.Busiest = b
 	}
 	return snap, clock
 }

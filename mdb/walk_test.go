@@ -84,6 +84,9 @@ func TestWriteSnapshotIsTheWholeSnapshot(t *testing.T) {
 	for _, s := range []*view.Snapshot{got, whole} {
 		s.Snaptime, s.Walltime, s.Balancer.UptimeNS = 0, "", 0
 		s.Timeouts = nil
+		if s.Busiest != nil {
+			s.Busiest.WindowStart = 0 // converted with each snapshot's clock
+		}
 	}
 	a, _ := json.Marshal(got)
 	w, _ := json.Marshal(whole)
@@ -139,5 +142,25 @@ func TestSlowFullSnapshotReaderBlocksNoOne(t *testing.T) {
 	}
 	if json.Valid(got) {
 		t.Errorf("the slow reader received its whole snapshot (%d bytes): it was not cut off", len(got))
+	}
+}
+
+// The summary carries the busiest remotes (remote.Table.TopRemotes, tested
+// there); a scrape's snapshot, which needs only counts, does not.
+func TestSummaryHasBusiestScrapeNot(t *testing.T) {
+	b := startBalancer(t, quietLog())
+	sum, err := b.in.Take(false, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Busiest == nil || sum.Busiest.WindowNS != int64(10*time.Second) || sum.Busiest.WindowStart > sum.Snaptime {
+		t.Errorf("summary's busiest remotes %+v", sum.Busiest)
+	}
+	counts, err := b.in.take(takeCounts, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.Busiest != nil {
+		t.Errorf("a scrape's snapshot has busiest remotes %+v", counts.Busiest)
 	}
 }

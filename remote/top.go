@@ -33,6 +33,7 @@ type TopRemote struct {
 	Addr      uint32 // host order
 	Contacts  uint64 // UDP queries and TCP connections counted (at most Overcount more than the truth)
 	Overcount uint64 // how much Contacts may exceed the truth
+	Backend   uint32 // its primary's ID now; 0: none, or no longer in the table
 }
 
 // topWindowCounts is one window's counters.
@@ -97,7 +98,11 @@ func (t *Table) TopRemotes(dst []TopRemote) (_ []TopRemote, start time.Time, tot
 	w := &t.top.last
 	from := len(dst)
 	for i := 0; i < w.n; i++ {
-		dst = append(dst, TopRemote{Addr: w.addr[i], Contacts: w.count[i], Overcount: w.over[i]})
+		x := TopRemote{Addr: w.addr[i], Contacts: w.count[i], Overcount: w.over[i]}
+		if n, ok := t.byAddr[x.Addr]; ok {
+			x.Backend = t.slots.at(n).primary
+		}
+		dst = append(dst, x)
 	}
 	slices.SortFunc(dst[from:], func(a, b TopRemote) int {
 		if c := cmp.Compare(b.Contacts, a.Contacts); c != 0 {

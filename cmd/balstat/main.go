@@ -7,6 +7,8 @@ socket; it replaces Binder's mdb-based bin/balstat for this balancer.
 	                                          counters in kstat -p form
 	balstat [-c SOCKET] -e 'PIPELINE'         an mdb-style pipeline
 	balstat [-c SOCKET] -j                    the whole snapshot as JSON
+	balstat [-c SOCKET] -s                    the summary: backends, the number
+	                                          of remotes, the busiest ones
 	balstat [-c SOCKET] -l [LEVEL [SECONDS] | reset]
 	                                          show or change the log level
 
@@ -34,6 +36,12 @@ are kstat's (bbal:5301::, bbal:0:balancer:udp_*, /regex/ fields). With
 INTERVAL it repeats every INTERVAL seconds, COUNT times (forever without
 COUNT), with a blank line between rounds, as kstat does. -k adds the zone's udp and tcp kernel kstats that matter to a DNS
 balancer; it needs balstat built for illumos with cgo.
+
+-s answers the everyday question of a large balancer without listing a
+million remotes: each backend's remotes and counters, the number of
+remotes, and the busiest remotes of the balancer's last 10 s window (found
+as queries came, not by walking the table; CONTACTS may exceed the truth
+by at most OVERCOUNT).
 
 -e accepts the pipelines operators ran against the C balancer with mdb:
 
@@ -75,6 +83,7 @@ const usage = `usage: balstat [-c SOCKET] [-v]
        balstat [-c SOCKET] [-k] -p [PATTERN ...] [INTERVAL [COUNT]]
        balstat [-c SOCKET] -e 'PIPELINE'
        balstat [-c SOCKET] -j
+       balstat [-c SOCKET] -s
        balstat [-c SOCKET] -l [LEVEL [SECONDS] | reset]
        balstat -V | -h`
 
@@ -99,6 +108,9 @@ PEERS.
   -e PIPELINE  an mdb-style pipeline, as operators ran against the C
              balancer: g_backends::walk avl | ::print backend_t
   -j         the whole snapshot as JSON
+  -s         the summary: each backend's remotes and counters, the number
+             of remotes and the busiest ones of the last 10 s (without
+             listing every remote)
   -l         the log level in force; -l LEVEL [SECONDS] puts LEVEL (trace
              debug info warn error fatal) in force, for SECONDS if given;
              -l reset returns to the configured level
@@ -127,6 +139,7 @@ const (
 	modePipeline
 	modeJSON
 	modeLevel
+	modeSummary
 )
 
 type options struct {
@@ -135,6 +148,7 @@ type options struct {
 	control  string
 	mode     mode
 	verbose  bool
+	summary  bool
 	kernel   bool
 	pipeline string
 	operands []string
@@ -147,6 +161,7 @@ func flagSet(o *options) (fs *flag.FlagSet, p, j, l *bool) {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.control, "c", "", "control socket")
 	fs.BoolVar(&o.verbose, "v", false, "tables with counters")
+	fs.BoolVar(&o.summary, "s", false, "summary")
 	p = fs.Bool("p", false, "kstat -p form")
 	fs.BoolVar(&o.kernel, "k", false, "kernel kstats too")
 	fs.StringVar(&o.pipeline, "e", "", "mdb-style pipeline")
@@ -180,12 +195,13 @@ func parseArgs(args []string) (options, error) {
 	set(o.pipeline != "", modePipeline)
 	set(*j, modeJSON)
 	set(*l, modeLevel)
+	set(o.summary, modeSummary)
 	switch {
 	case n > 1:
-		return o, errors.New("-p (or -k), -e, -j and -l are alternatives: give one")
+		return o, errors.New("-p (or -k), -e, -j, -s and -l are alternatives: give one")
 	case o.verbose && o.mode != modeTables:
 		return o, errors.New("-v goes with the tables only")
-	case (o.mode == modeTables || o.mode == modePipeline || o.mode == modeJSON) && len(o.operands) > 0:
+	case (o.mode == modeTables || o.mode == modePipeline || o.mode == modeJSON || o.mode == modeSummary) && len(o.operands) > 0:
 		return o, fmt.Errorf("unexpected argument %q", o.operands[0])
 	case o.mode == modeLevel && len(o.operands) > 2:
 		return o, fmt.Errorf("unexpected argument %q", o.operands[2])
@@ -217,11 +233,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err = findControl(&o); err != nil {
 			break
 		}
-		snap, err = view.FetchSnapshot(o.control, true, fullTimeout)
+		if o.mode == modeSummary {
+			snap, err = view.FetchSnapshot(o.control, false, requestTimeout)
+		} else {
+			snap, err = view.FetchSnapshot(o.control, true, fullTimeout)
+		}
 		if err != nil {
 			break
 		}
 		switch o.mode {
+		case modeSummary:
+			err = view.WriteSummary(stdout, snap)
 		case modeTables:
 			err = view.WriteTables(stdout, snap, o.verbose)
 		case modePipeline:

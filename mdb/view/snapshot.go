@@ -27,6 +27,27 @@ type Snapshot struct {
 	Remotes  []Remote  `json:"remotes"` // sorted by address; nil when not asked for
 	Timeouts []Timeout `json:"timeouts"`
 	Proxies  []Proxy   `json:"tcp_proxies"` // sorted by conn_id
+
+	Busiest *Busiest `json:"busiest,omitempty"` // the busiest remotes lately; nil in a scrape's snapshot
+}
+
+// Busiest are the remotes with the most contacts (UDP queries and TCP
+// connections, refused ones included) in the balancer's last complete
+// window, found as they came (Space-Saving: any remote with more than
+// 1/32 of the window's contacts is listed), not by walking the table.
+type Busiest struct {
+	WindowStart int64        `json:"window_start"` // hrtime
+	WindowNS    int64        `json:"window_ns"`
+	Contacts    uint64       `json:"contacts"` // every remote's, in the window
+	Remotes     []BusyRemote `json:"remotes"`  // busiest first
+}
+
+// BusyRemote is one of the busiest remotes.
+type BusyRemote struct {
+	Addr      netip.Addr `json:"rem_addr"`
+	Contacts  uint64     `json:"contacts"`    // at most overcount more than the truth
+	Overcount uint64     `json:"overcount"`   // 0: exact
+	Backend   uint32     `json:"rem_backend"` // its primary now; 0: none, or no longer in the table
 }
 
 // Totals are the balancer-wide counters.
