@@ -757,10 +757,10 @@ func TestAnswersReachTheSink(t *testing.T) {
 
 	big := bytes.Repeat([]byte{0xAB}, backend.MaxUDPLength) // the largest allowed
 	want := []answer{
-		{0x0A000001, 1, []byte("one")},
-		{0x0A000002, 2, big},
-		{0x0A000003, 3, []byte("three")},
-		{0x0A000004, 65535, []byte{}},
+		{0x0A000001, 1, []byte("one"), 5370},
+		{0x0A000002, 2, big, 5370},
+		{0x0A000003, 3, []byte("three"), 5370},
+		{0x0A000004, 65535, []byte{}, 5370},
 	}
 	var stream []byte
 	for _, a := range want {
@@ -786,7 +786,7 @@ func TestAnswersReachTheSink(t *testing.T) {
 		t.Fatalf("%d answers, want %d", len(got), len(want))
 	}
 	for i := range want {
-		if got[i].addr != want[i].addr || got[i].port != want[i].port || !bytes.Equal(got[i].msg, want[i].msg) {
+		if got[i].addr != want[i].addr || got[i].port != want[i].port || !bytes.Equal(got[i].msg, want[i].msg) || got[i].from != want[i].from {
 			t.Errorf("answer %d: %#x:%d %d bytes, want %#x:%d %d bytes", i, got[i].addr, got[i].port, len(got[i].msg), want[i].addr, want[i].port, len(want[i].msg))
 		}
 	}

@@ -57,6 +57,7 @@ type answer struct {
 	addr uint32
 	port uint16
 	msg  []byte
+	from uint32 // the sending backend's ID
 }
 
 // newHarness creates the Set (not started) with timings tm, on a loop that
@@ -97,10 +98,10 @@ func newHarnessOn(t *testing.T, run *looptest.Runner, tm backend.Timings) *harne
 	log := bunyan.New(h.logs, zerolog.DebugLevel)
 	onLoop(t, h.loop, func() {
 		h.set = backend.NewSet(h.loop, log, &bunyan.Limits{}, h.dir, tm)
-		h.set.SetAnswerSink(func(addr uint32, port uint16, msg []byte) {
+		h.set.SetAnswerSink(func(from *backend.Backend, addr uint32, port uint16, msg []byte) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			h.answers = append(h.answers, answer{addr, port, append([]byte(nil), msg...)})
+			h.answers = append(h.answers, answer{addr, port, append([]byte(nil), msg...), from.ID()})
 		})
 	})
 	t.Cleanup(func() {

@@ -113,7 +113,7 @@ func (b *Backend) handleFrame(f *Frame) {
 			bunyan.IPv4(e, "dest_ip", f.Addr).Uint16("dest_port", f.Port).Int("data_len", len(f.Data)).Msg("outbound UDP packet")
 		}
 		b.unansweredSince = time.Time{}
-		b.set.answer(f.Addr, f.Port, f.Data)
+		b.set.answer(b, f.Addr, f.Port, f.Data)
 	default: // INBOUND_TCP_OK belongs on TCP sessions only
 		b.log.Error().Uint32("frame_type", uint32(f.Type)).Msg("invalid frame type")
 		b.fault("invalid frame type")

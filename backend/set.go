@@ -57,9 +57,11 @@ const (
 	portIDLast  = 5399
 )
 
-// AnswerSink receives each OUTBOUND_UDP answer: the client address and port
-// and the DNS message (valid only during the call).
-type AnswerSink func(addr uint32, port uint16, msg []byte)
+// AnswerSink receives each OUTBOUND_UDP answer: the backend that sent it
+// (whose logger a failure to send it is logged on, as C's "outbound UDP
+// packet error" was), the client address and port and the DNS message
+// (valid only during the call).
+type AnswerSink func(from *Backend, addr uint32, port uint16, msg []byte)
 
 // Set is the table of backends; see the file comment.
 type Set struct {
@@ -93,7 +95,7 @@ func NewSet(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, dir st
 		timings: t,
 		byPath:  make(map[string]*Backend),
 		skipped: make(map[string]bool),
-		sink:    func(uint32, uint16, []byte) {},
+		sink:    func(*Backend, uint32, uint16, []byte) {},
 		noneLog: limits.New(log, zerolog.ErrorLevel, msgNoBackends,
 			bunyan.Rate{Every: t.NoBackendsLog, Burst: 1, SummaryEvery: t.NoBackendsLog}),
 		dial: evport.Dial,
@@ -103,7 +105,9 @@ func NewSet(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, dir st
 // SetAnswerSink installs the receiver of OUTBOUND_UDP answers.
 func (s *Set) SetAnswerSink(sink AnswerSink) { s.sink = sink }
 
-func (s *Set) answer(addr uint32, port uint16, msg []byte) { s.sink(addr, port, msg) }
+func (s *Set) answer(from *Backend, addr uint32, port uint16, msg []byte) {
+	s.sink(from, addr, port, msg)
+}
 
 // Timings returns the set's intervals.
 func (s *Set) Timings() Timings { return s.timings }

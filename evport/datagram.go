@@ -74,6 +74,7 @@ type SendFailure struct {
 	Err  error
 	Addr uint32
 	Port uint16
+	Len  int // the datagram's length
 }
 
 // NewDatagramSocket wraps a bound, non-blocking AF_INET datagram socket.
@@ -161,7 +162,7 @@ func (s *DatagramSocket) FlushSends() (sent, failed int, first SendFailure) {
 // many datagrams are dropped.
 func (s *DatagramSocket) dropSend(i int, err error, failed int, first *SendFailure) int {
 	if failed == 0 {
-		*first = SendFailure{Err: err, Addr: s.taddr[i], Port: s.tport[i]}
+		*first = SendFailure{Err: err, Addr: s.taddr[i], Port: s.tport[i], Len: s.tlen[i]}
 	}
 	if err == unix.EAGAIN {
 		return s.tn - i

@@ -36,7 +36,7 @@ const (
 	msgOversized  = "dropping oversized UDP packet" // udp_proxy.c, warn, len
 	msgNotClient  = "dropping UDP answer to an address that sent no query"
 	msgRecvFailed = "UDP receive failed"
-	msgSendFailed = "could not send UDP answer; dropped"
+	msgSendFailed = "outbound UDP packet error" // backend.c, error, on the backend's logger
 )
 
 // udpLimits holds the UDP path's rate-limited records.
@@ -49,7 +49,7 @@ func (l *udpLimits) init(log zerolog.Logger, limits *bunyan.Limits) {
 	l.oversized = limits.New(log, zerolog.WarnLevel, msgOversized, bunyan.DefaultRate)
 	l.notClient = limits.New(log, zerolog.WarnLevel, msgNotClient, bunyan.DefaultRate)
 	l.recvFailed = limits.New(log, zerolog.WarnLevel, msgRecvFailed, bunyan.DefaultRate)
-	l.sendFailed = limits.New(log, zerolog.WarnLevel, msgSendFailed,
+	l.sendFailed = limits.New(log, zerolog.ErrorLevel, msgSendFailed,
 		bunyan.Rate{Every: sendErrorEvery, Burst: 1, SummaryEvery: sendErrorEvery})
 }
 

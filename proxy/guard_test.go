@@ -66,7 +66,7 @@ func TestUDPAnswerToUnknownAddressDropped(t *testing.T) {
 	msg := "dropping UDP answer to an address that sent no query"
 	onLoop(t, h.loop, func() {
 		for range 30 {
-			h.udp.SendAnswer(vaddr, vport, []byte("reflected"))
+			h.udp.SendAnswer(nil, vaddr, vport, []byte("reflected"))
 		}
 		if st := h.udp.Stats(); st.DropNotClient != 30 || st.Answered != 0 {
 			t.Errorf("stats %+v, want 30 dropped by the guard, none answered", st)
@@ -75,7 +75,7 @@ func TestUDPAnswerToUnknownAddressDropped(t *testing.T) {
 	// Once the address is a client its answers go out; the first datagram
 	// the victim sees must be this one.
 	h.makeKnown(vaddr)
-	onLoop(t, h.loop, func() { h.udp.SendAnswer(vaddr, vport, []byte("asked for")) })
+	onLoop(t, h.loop, func() { h.udp.SendAnswer(nil, vaddr, vport, []byte("asked for")) })
 	if got := readOne(t, victim); got != "asked for" {
 		t.Errorf("the address got %q first, want \"asked for\" (a reflected answer went out)", got)
 	}

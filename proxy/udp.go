@@ -26,10 +26,15 @@
  * guard.go). Answers are queued on the socket's send batch and go out
  * together (one sendmmsg on Linux) as soon as the callback that produced
  * them returns (Loop.AfterCallback): the answers parsed from one backend
- * read leave when that read is parsed, not at the end of the turn. A send
- * error drops that answer and is logged at a limited rate (at most one
- * record per sendErrorEvery; each says how many answers were dropped since
- * the last one, and a summary counts the records suppressed).
+ * read leave when that read is parsed, not at the end of the turn, so a
+ * batch holds one backend's answers (another backend's answer flushes the
+ * batch first). A send error drops that answer and is logged with the C
+ * balancer's record, "outbound UDP packet error" (error, on the backend's
+ * logger: be_id, be_path; dest_ip, dest_port, data_len, errno, strerror),
+ * at a limited rate (at most one record per sendErrorEvery; each says how
+ * many answers were dropped since the last one, and a summary counts the
+ * records suppressed): a client can trigger it (Binder logs the same
+ * EHOSTUNREACH symptom at error, "asymmetric routing?").
  *
  * Each datagram's true size is known (evport.DatagramSocket), so an
  * oversized one is reported with it. Nothing on this path allocates:
@@ -67,8 +72,9 @@ type UDP struct {
 	sock  *evport.DatagramSocket
 	table *remote.Table
 	port  uint16
-	addr  netip.AddrPort // bound address
-	flush func()         // u.flushAnswers, made once: AfterCallback takes it without allocating
+	addr  netip.AddrPort   // bound address
+	flush func()           // u.flushAnswers, made once: AfterCallback takes it without allocating
+	from  *backend.Backend // whose answers are queued (one backend per batch)
 
 	stats      UDPStats  // counters for mdb (inspect.go)
 	limits     udpLimits // rate-limited records (guard.go)
@@ -225,17 +231,18 @@ func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 
 // SendAnswer queues a backend's answer to the client, to be sent when the
 // current callback returns; the backend Set's answer sink.
-func (u *UDP) SendAnswer(addr uint32, port uint16, msg []byte) {
+func (u *UDP) SendAnswer(from *backend.Backend, addr uint32, port uint16, msg []byte) {
 	if u.closed || !u.answerAllowed(addr, port, len(msg)) {
 		return
 	}
-	if u.sock.QueuedSends() == evport.DatagramBatch {
-		u.flushAnswers() // a full batch goes now; the callback goes on
+	if n := u.sock.QueuedSends(); n == evport.DatagramBatch || (n > 0 && from != u.from) {
+		u.flushAnswers() // a full batch, or another backend's, goes now; the callback goes on
 	}
+	u.from = from
 	if !u.sock.QueueSend(msg, addr, port) {
 		// Longer than a batch slot (the backends' frames never are): alone.
 		if err := u.sock.SendTo(msg, addr, port); err != nil {
-			u.sendFailed(1, evport.SendFailure{Err: err, Addr: addr, Port: port})
+			u.sendFailed(1, evport.SendFailure{Err: err, Addr: addr, Port: port, Len: len(msg)})
 			return
 		}
 		u.stats.Answered++
@@ -260,14 +267,19 @@ func (u *UDP) flushAnswers() {
 }
 
 // sendFailed counts answers that could not be sent and logs, at a limited
-// rate, the first of them with the number dropped since the last record.
+// rate and on the logger of the backend that sent them, the first of them
+// with the number dropped since the last record.
 func (u *UDP) sendFailed(failed int, first evport.SendFailure) {
 	u.stats.DropSendError += uint64(failed)
 	u.sendErrors += uint64(failed)
 	if !u.limits.sendFailed.Allow(u.loop.Now()) {
 		return
 	}
-	e := bunyan.IPv4(u.log.Warn(), "remote_ip", first.Addr).Uint16("remote_port", first.Port).Uint64("dropped", u.sendErrors)
-	bunyan.Errno(e, first.Err).Msg(msgSendFailed)
+	e := u.log.Error() // answers from no backend: proxy tests only
+	if u.from != nil {
+		e = u.from.Log().Error()
+	}
+	e = bunyan.IPv4(e, "dest_ip", first.Addr).Uint16("dest_port", first.Port).Int("data_len", first.Len)
+	bunyan.Errno(e, first.Err).Uint64("dropped", u.sendErrors).Msg(msgSendFailed)
 	u.sendErrors = 0
 }

@@ -137,27 +137,50 @@ func TestUDPNoBackend(t *testing.T) {
 	}
 }
 
+// An answer the socket will not send is C's "outbound UDP packet error", at
+// error on the backend's logger (be_id), rate-limited: one record for the
+// batch, counting what it dropped.
 func TestUDPAnswerSendError(t *testing.T) {
-	h, _ := newUDPHarness(t, "")
-	msg := "could not send UDP answer; dropped"
+	h, s := newUDPHarness(t, "5301")
+	msg := "outbound UDP packet error"
 	h.makeKnown(localhost)
-	onLoop(t, h.loop, func() {
-		// Port 0 is not a destination: sendto fails (EINVAL on Linux).
-		for range 3 {
-			h.udp.SendAnswer(localhost, 0, []byte("answer"))
-		}
-	})
-	// The three go out as one batch when the callback returns: one record
-	// counts them all.
+	// Port 0 is not a destination: sendto fails (EINVAL on Linux). The
+	// three answers of one backend read go out as one batch.
+	var frames []byte
+	for range 3 {
+		frames = backend.AppendOutboundUDP(frames, localhost, 0, []byte("answer"))
+	}
+	s.Write(frames)
+	waitFor(t, h.loop, "the send error", func() bool { return h.udp.Stats().DropSendError == 3 })
 	rs := h.logs.Find(t, msg)
-	if len(rs) != 1 || rs[0].Str("remote_ip") != "127.0.0.1" || rs[0].Str("remote_port") != "0" || rs[0].Str("errno") == "" || rs[0].Str("dropped") != "3" {
-		t.Errorf("records %v, want one with remote 127.0.0.1:0, an errno and dropped 3", rs)
+	if len(rs) != 1 || rs[0].Str("level") != "50" || rs[0].Str("be_id") != "5301" || rs[0].Str("dest_ip") != "127.0.0.1" ||
+		rs[0].Str("dest_port") != "0" || rs[0].Str("data_len") != "6" || rs[0].Str("errno") == "" || rs[0].Str("dropped") != "3" {
+		t.Errorf("records %v, want one at error for be_id 5301, dest 127.0.0.1:0, data_len 6, an errno and dropped 3", rs)
 	}
 	// A good answer still goes out.
 	addr, port := h.clientAddr()
-	onLoop(t, h.loop, func() { h.udp.SendAnswer(addr, port, []byte("fine")) })
+	onLoop(t, h.loop, func() { h.udp.SendAnswer(nil, addr, port, []byte("fine")) })
 	if got, _ := h.receive(); string(got) != "fine" {
 		t.Errorf("client got %q, want \"fine\"", got)
+	}
+}
+
+// A batch holds one backend's answers: another backend's answer sends the
+// batch first, so that a failure is logged on the logger of the backend
+// whose answer failed.
+func TestUDPAnswerBatchIsOneBackends(t *testing.T) {
+	h, _ := newUDPHarness(t, "5301")
+	h.makeKnown(localhost)
+	onLoop(t, h.loop, func() {
+		h.udp.SendAnswer(nil, localhost, 0, []byte("no backend's"))
+		h.udp.SendAnswer(h.set.Lookup(5301), localhost, 0, []byte("5301's"))
+	})
+	rs := h.logs.Find(t, "outbound UDP packet error")
+	if len(rs) != 1 || rs[0].Str("be_id") != "" || rs[0].Str("dropped") != "1" || rs[0].Str("data_len") != "12" {
+		t.Errorf("records %v, want one for the first answer alone (no be_id, dropped 1, data_len 12)", rs)
+	}
+	if st := h.udp.Stats(); st.DropSendError != 2 {
+		t.Errorf("%d send errors counted, want 2", st.DropSendError)
 	}
 }
 
@@ -168,9 +191,9 @@ func TestUDPAnswerAfterCloseDropped(t *testing.T) {
 	addr, port := h.clientAddr()
 	onLoop(t, h.loop, func() {
 		h.udp.Close()
-		h.udp.SendAnswer(addr, port, []byte("late"))
+		h.udp.SendAnswer(nil, addr, port, []byte("late"))
 	})
-	if rs := h.logs.Find(t, "could not send UDP answer; dropped"); len(rs) != 0 {
+	if rs := h.logs.Find(t, "outbound UDP packet error"); len(rs) != 0 {
 		t.Errorf("a send was attempted on the closed socket: %v", rs)
 	}
 }
@@ -233,7 +256,7 @@ func TestUDPSendAnswerDoesNotAllocate(t *testing.T) {
 	send := func() {
 		// Queued here, sent in the loop turn that follows.
 		before := h.udp.Stats().Answered
-		h.udp.SendAnswer(addr, port, answer)
+		h.udp.SendAnswer(nil, addr, port, answer)
 		stopper.Reset(0)
 		if err := loop.Run(); err != nil {
 			t.Fatalf("loop turn: %v", err)
@@ -380,7 +403,7 @@ func TestUDPAnswersLongerThanABatch(t *testing.T) {
 		msg := make([]byte, 4)
 		for i := 0; i < n; i++ {
 			binary.BigEndian.PutUint32(msg, uint32(i))
-			h.udp.SendAnswer(addr, port, msg)
+			h.udp.SendAnswer(nil, addr, port, msg)
 		}
 		h.loop.AfterCallback(func() { answered = h.udp.Stats().Answered - before })
 	})
@@ -402,7 +425,7 @@ func TestUDPCloseSendsQueuedAnswers(t *testing.T) {
 	addr, port := h.clientAddr()
 	h.makeKnown(addr)
 	onLoop(t, h.loop, func() {
-		h.udp.SendAnswer(addr, port, []byte("queued"))
+		h.udp.SendAnswer(nil, addr, port, []byte("queued"))
 		h.udp.Close()
 	})
 	if msg, _ := h.receive(); string(msg) != "queued" {

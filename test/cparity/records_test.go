@@ -168,10 +168,6 @@ var notReproduced = map[string]string{
 		"with \"backend socket error\" (error, cause, errno, strerror)",
 	"backend.c:812": "sending hello frame: as for datagrams, Go queues CLIENT_HELLO on the new session; a failed write " +
 		"faults it with \"backend socket error\"",
-	"backend.c:762": "outbound UDP packet error: Go sends answers from the UDP proxy through the backend set's answer " +
-		"sink, which does not know the backend (no be_id, be_path); the failure is Go's \"could not send UDP answer; " +
-		"dropped\" (warn, remote_ip, remote_port, errno, strerror, and a count: it is rate-limited, as a client can " +
-		"trigger it)",
 	"tcp_proxy.c:122": "forward to backend failed: " + queuedSend,
 	"tcp_proxy.c:283": "forward to frontend failed: " + queuedSend,
 	"tcp_proxy.c:196": "backend hello frame send failed: " + queuedSend,
