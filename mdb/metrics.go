@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,9 +72,15 @@ var (
 	counter = prometheus.CounterValue
 	gauge   = prometheus.GaugeValue
 
-	dropDesc = prometheus.NewDesc("bbal_udp_dropped_total",
-		"UDP datagrams dropped, by reason: oversize (client datagram over 1500 bytes), no_backend (none ok), stuck (the backend's session was full), send_error (an answer the socket would not send).",
-		[]string{"reason"}, nil)
+	// causeDescs are the families of view.Kinds, in order: one counter
+	// per view.Causes entry, its reason the label.
+	causeDescs = func() []*prometheus.Desc {
+		ds := make([]*prometheus.Desc, len(view.Kinds))
+		for i, k := range view.Kinds {
+			ds[i] = prometheus.NewDesc(k.Metric, view.KindHelp(k), []string{"reason"}, nil)
+		}
+		return ds
+	}()
 
 	metrics = []metric{
 		newMetric("bbal_uptime_seconds", "Seconds since the balancer started.", gauge,
@@ -86,8 +93,6 @@ var (
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.UDPAnswered) }),
 		newMetric("bbal_tcp_accepted_total", "TCP connections accepted.", counter,
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.TCPAccepted) }),
-		newMetric("bbal_tcp_refused_total", "TCP connections closed at once: no backend, or no session to it.", counter,
-			func(s *view.Snapshot) float64 { return float64(s.Balancer.TCPRefused) }),
 		newMetric("bbal_tcp_open", "TCP connections being proxied now.", gauge,
 			func(s *view.Snapshot) float64 { return float64(s.Balancer.TCPOpen) }),
 		newMetric("bbal_remotes", "Client hosts (remotes) known.", gauge,
@@ -137,7 +142,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range metrics {
 		ch <- m.desc
 	}
-	ch <- dropDesc
+	for _, d := range causeDescs {
+		ch <- d
+	}
 	for _, m := range backendMetrics {
 		ch <- m.desc
 	}
@@ -154,12 +161,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range metrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.vtype, m.value(s))
 	}
-	t := &s.Balancer
-	for _, d := range []struct {
-		reason string
-		n      uint64
-	}{{"oversize", t.UDPDropOversize}, {"no_backend", t.UDPDropNoBackend}, {"stuck", t.UDPDropStuck}, {"send_error", t.UDPDropSendError}} {
-		ch <- prometheus.MustNewConstMetric(dropDesc, counter, float64(d.n), d.reason)
+	for _, c := range view.Causes {
+		ch <- prometheus.MustNewConstMetric(causeDescs[slices.Index(view.Kinds, c.Kind)], counter, float64(c.Count(&s.Balancer)), c.Reason)
 	}
 	for i := range s.Backends {
 		b := &s.Backends[i]

@@ -89,6 +89,7 @@ type raw struct {
 	proxies  []proxy.ProxyInfo
 	udp      proxy.UDPStats
 	tcp      proxy.TCPStats
+	table    remote.TableStats
 	nRemotes int
 	nTimers  int
 	labels   map[*evport.Timer]string
@@ -159,6 +160,7 @@ func (in *Inspector) copyOnLoop(d detail) *raw {
 		r.primary[i] = s.Table.RemotesOf(b.ID)
 	}
 	r.nRemotes = s.Table.Len()
+	r.table = s.Table.Stats()
 	if d == takeRemotes {
 		r.walk = walkOnLoop(s.Table, nil, 0)
 	}
@@ -235,7 +237,16 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 	t.UDPReceived, t.UDPForwarded, t.UDPAnswered = r.udp.Received, r.udp.Forwarded, r.udp.Answered
 	t.UDPDropOversize, t.UDPDropNoBackend = r.udp.DropOversize, r.udp.DropNoBackend
 	t.UDPDropStuck, t.UDPDropSendError = r.udp.DropStuck, r.udp.DropSendError
+	t.UDPDropTableFull, t.UDPDropNotClient = r.udp.DropTableFull, r.udp.DropNotClient
 	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(r.tcp.Open)
+	t.TCPRefusedMaxConns, t.TCPRefusedMaxPerClient, t.TCPRefusedFDReserve = r.tcp.RefusedFull, r.tcp.RefusedClient, r.tcp.RefusedReserve
+	t.TCPRefusedNoBackend, t.TCPRefusedTableFull = r.tcp.NoBackend, r.tcp.TableFull
+	t.TCPRefusedBackendConnect, t.TCPRefusedNotIPv4 = r.tcp.ConnectFailed, r.tcp.NotIPv4
+	t.TCPAcceptErrors = r.tcp.AcceptErrors
+	t.TCPClosedOKTimeout, t.TCPClosedMessageTimeout = r.tcp.OKTimeouts, r.tcp.MessageTimeouts
+	t.TCPClosedIdleTimeout, t.TCPClosedHalfCloseTimeout = r.tcp.IdleTimeouts, r.tcp.HalfCloseTimeouts
+	t.TCPClosedError = r.tcp.Errors
+	t.RemotesEvicted, t.RemotesExpired = r.table.Evicted, r.table.Expired
 	t.Remotes, t.Timers = uint64(r.nRemotes), uint64(r.nTimers)
 
 	snap.Backends = make([]view.Backend, 0, len(r.backends))

@@ -13,7 +13,8 @@
  * each one matches. With an interval, rounds are separated by a blank
  * line; kstat exits 1 when nothing matched. Module "bbal":
  *
- *	bbal:0:balancer:<stat>     the balancer-wide totals (class "misc")
+ *	bbal:0:balancer:<stat>     the balancer-wide totals (class "misc"),
+ *	                           a counter per cause (Causes) among them
  *	bbal:<be_id>:backend:<stat> one per backend (class "net"): conn_start,
  *	                           conn_error, udp, tcp, stuck (the C
  *	                           be_stat_* fields), ok, remotes, path,
@@ -76,13 +77,14 @@ func Kstats(s *Snapshot) []Kstat {
 		Module: "bbal", Instance: 0, Name: "balancer", Class: "misc", Crtime: s.Crtime, Snaptime: s.Snaptime,
 		Stats: []KstatValue{
 			num("udp_received", t.UDPReceived), num("udp_forwarded", t.UDPForwarded), num("udp_answered", t.UDPAnswered),
-			num("udp_drop_oversize", t.UDPDropOversize), num("udp_drop_no_backend", t.UDPDropNoBackend),
-			num("udp_drop_stuck", t.UDPDropStuck), num("udp_drop_send_error", t.UDPDropSendError),
 			num("tcp_accepted", t.TCPAccepted), num("tcp_refused", t.TCPRefused), num("tcp_open", t.TCPOpen),
 			num("remotes", t.Remotes), num("backends", t.Backends), num("backends_ok", t.BackendsOK),
 			num("timers", t.Timers), num("uptime_ns", uint64(max(t.UptimeNS, 0))),
 		},
 	}}
+	for _, c := range Causes {
+		ks[0].Stats = append(ks[0].Stats, num(c.Stat, c.Count(&t)))
+	}
 	for _, b := range s.Backends {
 		ks = append(ks, Kstat{
 			Module: "bbal", Instance: int(b.ID), Name: "backend", Class: "net", Crtime: b.Crtime, Snaptime: s.Snaptime,

@@ -75,7 +75,7 @@ func TestKstatPMatchesRealOutput(t *testing.T) {
 
 func TestKstatsOfSnapshot(t *testing.T) {
 	s := &Snapshot{Crtime: 1_500_000_000, Snaptime: 2_000_000_001,
-		Balancer: Totals{UDPReceived: 7, UDPAnswered: 6, TCPAccepted: 2},
+		Balancer: Totals{UDPReceived: 7, UDPAnswered: 6, TCPAccepted: 2, UDPDropTableFull: 3},
 		Backends: []Backend{
 			{ID: 5302, Path: "/s/5302", OK: true, Remotes: 3, StatUDP: 4},
 			{ID: 10, Path: "/s/x", StatConnStart: 2, StatConnError: 1, Crtime: 1_700_000_000,
@@ -94,9 +94,11 @@ func TestKstatsOfSnapshot(t *testing.T) {
 	// Pattern by pattern, as kstat prints: the crtime line after udp_*.
 	want := "bbal:0:balancer:udp_answered\t6\n" +
 		"bbal:0:balancer:udp_drop_no_backend\t0\n" +
+		"bbal:0:balancer:udp_drop_not_client\t0\n" +
 		"bbal:0:balancer:udp_drop_oversize\t0\n" +
 		"bbal:0:balancer:udp_drop_send_error\t0\n" +
 		"bbal:0:balancer:udp_drop_stuck\t0\n" +
+		"bbal:0:balancer:udp_drop_table_full\t3\n" +
 		"bbal:0:balancer:udp_forwarded\t0\n" +
 		"bbal:0:balancer:udp_received\t7\n" +
 		"bbal:0:balancer:crtime\t1.500000000\n" +

@@ -60,13 +60,32 @@ type Totals struct {
 	UDPDropNoBackend uint64 `json:"udp_drop_no_backend"`
 	UDPDropStuck     uint64 `json:"udp_drop_stuck"`
 	UDPDropSendError uint64 `json:"udp_drop_send_error"`
+	UDPDropTableFull uint64 `json:"udp_drop_table_full"`
+	UDPDropNotClient uint64 `json:"udp_drop_not_client"`
 	TCPAccepted      uint64 `json:"tcp_accepted"`
-	TCPRefused       uint64 `json:"tcp_refused"`
+	TCPRefused       uint64 `json:"tcp_refused"` // the sum of the tcp_refused_* causes
 	TCPOpen          uint64 `json:"tcp_open"`
-	Remotes          uint64 `json:"remotes"`
-	Backends         uint64 `json:"backends"` // listed and not removed
-	BackendsOK       uint64 `json:"backends_ok"`
-	Timers           uint64 `json:"timers"` // timers scheduled on the event loop
+
+	TCPRefusedMaxConns        uint64 `json:"tcp_refused_max_conns"`
+	TCPRefusedMaxPerClient    uint64 `json:"tcp_refused_max_per_client"`
+	TCPRefusedFDReserve       uint64 `json:"tcp_refused_fd_reserve"`
+	TCPRefusedNoBackend       uint64 `json:"tcp_refused_no_backend"`
+	TCPRefusedTableFull       uint64 `json:"tcp_refused_table_full"`
+	TCPRefusedBackendConnect  uint64 `json:"tcp_refused_backend_connect"`
+	TCPRefusedNotIPv4         uint64 `json:"tcp_refused_not_ipv4"`
+	TCPAcceptErrors           uint64 `json:"tcp_accept_errors"`
+	TCPClosedOKTimeout        uint64 `json:"tcp_closed_ok_timeout"`
+	TCPClosedMessageTimeout   uint64 `json:"tcp_closed_message_timeout"`
+	TCPClosedIdleTimeout      uint64 `json:"tcp_closed_idle_timeout"`
+	TCPClosedHalfCloseTimeout uint64 `json:"tcp_closed_halfclose_timeout"`
+	TCPClosedError            uint64 `json:"tcp_closed_error"`
+	RemotesEvicted            uint64 `json:"remotes_evicted"`
+	RemotesExpired            uint64 `json:"remotes_expired"`
+
+	Remotes    uint64 `json:"remotes"`
+	Backends   uint64 `json:"backends"` // listed and not removed
+	BackendsOK uint64 `json:"backends_ok"`
+	Timers     uint64 `json:"timers"` // timers scheduled on the event loop
 }
 
 // Backend is a backend as a snapshot saw it: the C backend_t.

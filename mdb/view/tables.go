@@ -16,8 +16,8 @@ import (
 
 // WriteTables prints Binder's two tables (BACKENDS and REMOTE PEERS) by
 // running Binder's own pipelines, with its headers and column widths;
-// verbose adds counters, and each backend's state, since when (UTC) and,
-// while not ok, why.
+// verbose adds counters, each backend's state, since when (UTC) and,
+// while not ok, why, and a third table: every counter by cause (Causes).
 func WriteTables(w io.Writer, snap *Snapshot, verbose bool) error {
 	var b strings.Builder
 	b.WriteString("BACKENDS:\n\n")
@@ -55,6 +55,15 @@ func WriteTables(w io.Writer, snap *Snapshot, verbose bool) error {
 		}
 	}
 	b.WriteString("\n")
+	if verbose {
+		b.WriteString("COUNTERS BY CAUSE:\n\n")
+		fmt.Fprintf(&b, "%-18s %-16s %12s\n", "KIND", "REASON", "COUNT")
+		t := &snap.Balancer
+		for _, c := range Causes {
+			fmt.Fprintf(&b, "%-18s %-16s %12d\n", c.Kind.Name, c.Reason, c.Count(t))
+		}
+		b.WriteString("\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
