@@ -4,7 +4,7 @@
 // open TCP proxies and balancer-wide totals on the event loop (Inspector);
 // serves them on the control socket, which also changes the log level at
 // run time (ControlServer, LogLevel); and serves their counters to
-// Prometheus (ListenMetrics, MetricsHandler: bbal -m), one snapshot per
+// Prometheus (ListenMetrics: bbal -m), one snapshot per
 // scrape.
 //
 // What a snapshot is, and everything that reads one (the control socket's

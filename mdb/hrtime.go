@@ -25,7 +25,7 @@ func newHRClock(ref time.Time) hrClock {
 	// time.Now is what has passed since, which the monotonic reading
 	// includes.
 	now := time.Now()
-	return hrClock{ref: ref, refHR: Gethrtime() - int64(now.Sub(ref))}
+	return hrClock{ref: ref, refHR: gethrtime() - int64(now.Sub(ref))}
 }
 
 func (c hrClock) hr(t time.Time) int64 {
@@ -35,8 +35,8 @@ func (c hrClock) hr(t time.Time) int64 {
 	return c.refHR + int64(t.Sub(c.ref))
 }
 
-// Gethrtime reads the monotonic clock in nanoseconds (evport's binding:
+// gethrtime reads the monotonic clock in nanoseconds (evport's binding:
 // gethrtime(3C) on illumos).
-func Gethrtime() int64 { return evport.MonotonicNanos() }
+func gethrtime() int64 { return evport.MonotonicNanos() }
 
 func timerHandle(t *evport.Timer) uintptr { return uintptr(unsafe.Pointer(t)) }

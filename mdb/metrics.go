@@ -177,8 +177,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// MetricsHandler serves the text format for in's balancer.
-func MetricsHandler(in *Inspector) http.Handler {
+// metricsHandler serves the text format for in's balancer.
+func metricsHandler(in *Inspector) http.Handler {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(collector{in})
 	reg.MustRegister(processCollectors()...) // buildinfo.go
@@ -221,7 +221,7 @@ func listenMetrics(addr string, in *Inspector, log zerolog.Logger, maxConns, per
 	m := &MetricsServer{
 		ln: ln,
 		srv: &http.Server{
-			Handler:           MetricsHandler(in),
+			Handler:           metricsHandler(in),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       metricsTimeout,
 			WriteTimeout:      metricsTimeout + 5*time.Second,

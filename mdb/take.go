@@ -30,8 +30,8 @@ import (
 	"github.com/joyent/mname-balancer/remote"
 )
 
-// ErrTimeout is returned when the loop did not answer in time.
-var ErrTimeout = errors.New("the event loop did not answer in time")
+// errTimeout is returned when the loop did not answer in time.
+var errTimeout = errors.New("the event loop did not answer in time")
 
 // Sources are the parts of a running balancer a snapshot reads. UDP and
 // TCP may be nil (their counters are then zero).
@@ -145,7 +145,7 @@ func (in *Inspector) copy(d detail, timeout time.Duration) (*raw, error) {
 	case r := <-done:
 		return r, nil
 	case <-t.C:
-		return nil, ErrTimeout
+		return nil, errTimeout
 	}
 }
 

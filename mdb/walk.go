@@ -115,7 +115,7 @@ func (in *Inspector) slice(dst []remote.Info, cursor uint32, timeout time.Durati
 	select {
 	case in.slicing <- struct{}{}:
 	case <-t.C:
-		return walkSlice{}, ErrTimeout
+		return walkSlice{}, errTimeout
 	}
 	done := make(chan walkSlice, 1)
 	table := in.src.Table
@@ -129,7 +129,7 @@ func (in *Inspector) slice(dst []remote.Info, cursor uint32, timeout time.Durati
 		// walk and dst with it. The next slice waits for the loop all the
 		// same (it would be posted behind this one).
 		<-in.slicing
-		return walkSlice{}, ErrTimeout
+		return walkSlice{}, errTimeout
 	}
 }
 

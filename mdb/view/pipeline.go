@@ -36,8 +36,8 @@ import (
 	"strings"
 )
 
-// PipelineHelp lists what RunPipeline accepts.
-const PipelineHelp = `supported: WALKER [| ::print TYPE [MEMBER ...] | ::printf "FORMAT" TYPE ARG ...]
+// pipelineHelp lists what RunPipeline accepts.
+const pipelineHelp = `supported: WALKER [| ::print TYPE [MEMBER ...] | ::printf "FORMAT" TYPE ARG ...]
   walkers: g_backends::walk avl (backend_t), g_remotes::walk avl (remote_t), g_timeouts::walk avl (timeout_t)
   ::printf conversions: %d %u %x %p %s %I, with optional - and width; ARG is . or a member`
 
@@ -168,7 +168,7 @@ func RunPipeline(w io.Writer, s *Snapshot, pipeline string) error {
 		return err
 	}
 	if len(stages) == 0 || len(stages) > 2 {
-		return fmt.Errorf("pipeline %q: want a walker and at most one dcmd\n%s", pipeline, PipelineHelp)
+		return fmt.Errorf("pipeline %q: want a walker and at most one dcmd\n%s", pipeline, pipelineHelp)
 	}
 	wk, err := parseWalker(stages[0])
 	if err != nil {
@@ -187,7 +187,7 @@ func RunPipeline(w io.Writer, s *Snapshot, pipeline string) error {
 		return err
 	}
 	if len(words) < 2 {
-		return fmt.Errorf("dcmd %q: want ::print TYPE or ::printf \"FORMAT\" TYPE ...\n%s", stages[1], PipelineHelp)
+		return fmt.Errorf("dcmd %q: want ::print TYPE or ::printf \"FORMAT\" TYPE ...\n%s", stages[1], pipelineHelp)
 	}
 	switch words[0] {
 	case "::print":
@@ -199,7 +199,7 @@ func RunPipeline(w io.Writer, s *Snapshot, pipeline string) error {
 		}
 	case "::printf":
 		if len(words) < 3 {
-			return fmt.Errorf("::printf needs a format and a type\n%s", PipelineHelp)
+			return fmt.Errorf("::printf needs a format and a type\n%s", pipelineHelp)
 		}
 		if err := checkType(words[2], wk); err != nil {
 			return err
@@ -208,7 +208,7 @@ func RunPipeline(w io.Writer, s *Snapshot, pipeline string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unsupported dcmd %q\n%s", words[0], PipelineHelp)
+		return fmt.Errorf("unsupported dcmd %q\n%s", words[0], pipelineHelp)
 	}
 	_, err = io.WriteString(w, out.String())
 	return err
@@ -241,7 +241,7 @@ func splitPipeline(p string) ([]string, error) {
 	stages = append(stages, strings.TrimSpace(cur.String()))
 	for _, s := range stages {
 		if s == "" {
-			return nil, fmt.Errorf("pipeline %q: empty stage\n%s", p, PipelineHelp)
+			return nil, fmt.Errorf("pipeline %q: empty stage\n%s", p, pipelineHelp)
 		}
 	}
 	return stages, nil
@@ -257,12 +257,12 @@ func parseWalker(stage string) (*walker, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("unsupported walker %q\n%s", stage, PipelineHelp)
+	return nil, fmt.Errorf("unsupported walker %q\n%s", stage, pipelineHelp)
 }
 
 func checkType(typ string, wk *walker) error {
 	if typ != wk.typ {
-		return fmt.Errorf("%s::walk avl yields %s, not %q\n%s", wk.anchor, wk.typ, typ, PipelineHelp)
+		return fmt.Errorf("%s::walk avl yields %s, not %q\n%s", wk.anchor, wk.typ, typ, pipelineHelp)
 	}
 	return nil
 }
