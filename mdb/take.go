@@ -43,6 +43,10 @@ type Sources struct {
 	TCP     *proxy.TCP
 	Level   *LogLevel // may be nil
 	Started time.Time // the balancer's start, on the loop's clock
+
+	// Generation counts the processes since the last real start: 1, or
+	// one more than the process that handed over (cmd/bbal handover.go).
+	Generation int
 }
 
 // Inspector takes snapshots of one balancer.
@@ -228,6 +232,8 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 		Snaptime: clock.hr(r.now),
 		Crtime:   in.crtime,
 		Walltime: time.Now().UTC().Format(time.RFC3339Nano),
+
+		Generation: in.src.Generation,
 	}
 	if in.src.Level != nil {
 		snap.LogLevel = in.src.Level.Current().Level

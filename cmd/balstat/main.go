@@ -15,7 +15,10 @@ socket; it replaces Binder's mdb-based bin/balstat for this balancer.
 With no option it prints Binder's tables, in Binder's layout: BACKENDS
 (OBJECT, BACKEND, OK?, #REMOTES, SOCKET PATH) and REMOTE PEERS (OBJECT,
 BACKEND, REMOTE IP); OBJECT is a stable handle for the object (hex). -v adds
-the counters, and each backend's STATE, SINCE (UTC) and, while not ok, WHY.
+a first line naming the process (its pid, its generation: 1, or one more
+than the process that handed over to it on svcadm refresh, and its start,
+UTC), the counters, and each backend's STATE, SINCE (UTC) and, while not
+ok, WHY.
 A removed backend is listed once as removed, then no more.
 
 -p prints the module "bbal" kstats (see package mdb/view): bbal:0:balancer:* for
@@ -98,7 +101,8 @@ PEERS.
              /tmp/bbal-UID/control.PORT, the balancer's own default; as
              root in any user's; with several balancers running, -c names
              one)
-  -v         the tables with counters
+  -v         the tables with counters, after the process's pid,
+             generation (handovers since the last start, plus 1) and start
   -p         counters in kstat -p form: bbal:0:balancer:* and
              bbal:<be_id>:backend:*; PATTERNs as kstat's (bbal:5301::,
              bbal:0:balancer:udp_*, /regex/); with INTERVAL, every INTERVAL

@@ -209,7 +209,8 @@ func run(opts options) int {
 		becomeReady(loop, log, set, udp, tcp, generation, func() { ho.state = handoverIdle })
 	}
 
-	in := mdb.NewInspector(mdb.Sources{Loop: loop, Set: set, Table: table, UDP: udp, TCP: tcp, Level: level, Started: started})
+	in := mdb.NewInspector(mdb.Sources{Loop: loop, Set: set, Table: table, UDP: udp, TCP: tcp, Level: level, Started: started,
+		Generation: generation})
 	// The control socket and the metrics endpoint are one process's at a
 	// time: a successor starts them once the old process has released
 	// them (handover.go).

@@ -22,6 +22,11 @@ type Snapshot struct {
 	Walltime string `json:"walltime"`  // the snapshot's wall-clock time, RFC 3339
 	LogLevel string `json:"log_level"` // the level in force
 
+	// Generation counts the balancer processes since the last real start:
+	// 1, or one more than the process that handed over to this one
+	// (svcadm refresh, SIGUSR2). Crtime is this process's start.
+	Generation int `json:"generation"`
+
 	Balancer Totals    `json:"balancer"`
 	Backends []Backend `json:"backends"`
 	Remotes  []Remote  `json:"remotes"` // sorted by address; nil when not asked for

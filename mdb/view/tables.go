@@ -16,10 +16,14 @@ import (
 
 // WriteTables prints Binder's two tables (BACKENDS and REMOTE PEERS) by
 // running Binder's own pipelines, with its headers and column widths;
-// verbose adds counters, each backend's state, since when (UTC) and,
-// while not ok, why, and a third table: every counter by cause (Causes).
+// verbose adds a first line naming the process (pid, generation and start,
+// UTC), counters, each backend's state, since when (UTC) and, while not ok,
+// why, and a third table: every counter by cause (Causes).
 func WriteTables(w io.Writer, snap *Snapshot, verbose bool) error {
 	var b strings.Builder
+	if verbose {
+		fmt.Fprintf(&b, "BALANCER: pid %d, generation %d, started %s\n\n", snap.Pid, snap.Generation, snap.wallClock(snap.Crtime))
+	}
 	b.WriteString("BACKENDS:\n\n")
 	if verbose {
 		fmt.Fprintf(&b, "%12s %8s %4s %8s %-12s %-20s %10s %10s %12s %10s %10s %s %s\n",

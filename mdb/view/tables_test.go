@@ -14,7 +14,7 @@ import (
 
 func TestTablesAreBinders(t *testing.T) {
 	snap := &Snapshot{
-		Snaptime: 100e9, Walltime: "2026-12-02T01:00:00.5Z",
+		Snaptime: 100e9, Walltime: "2026-12-02T01:00:00.5Z", Pid: 4242, Generation: 3, Crtime: 30e9,
 		Backends: []Backend{
 			{Object: 0xc00010a000, ID: 5301, Path: "/var/run/binder/sockets/5301", OK: true, Remotes: 2, StatUDP: 10, StatConnStart: 1,
 				State: "ok", StateSince: 40e9},
@@ -47,6 +47,9 @@ func TestTablesAreBinders(t *testing.T) {
 	b.Reset()
 	if err := WriteTables(&b, snap, true); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "BALANCER: pid 4242, generation 3, started 2026-12-02T00:58:50Z\n\nBACKENDS:\n") {
+		t.Errorf("-v tables do not begin with the process's pid, generation and start:\n%s", b.String())
 	}
 	for _, line := range []string{
 		"      OBJECT  BACKEND  OK? #REMOTES STATE        SINCE                CONN_START CONN_ERROR          UDP        TCP      STUCK SOCKET PATH WHY\n",

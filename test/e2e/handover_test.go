@@ -117,8 +117,13 @@ func TestRefreshTwiceLosesNothing(t *testing.T) {
 	if r := bal.Find("closing TCP connections still open after the grace period", nil); len(r) != 0 {
 		t.Errorf("a TCP connection was cut by the grace period: %v", r)
 	}
-	// The third generation serves, and balstat reaches it.
+	// The third generation serves, and balstat reaches it and says so.
 	bal.WaitLog("handover: ready", map[string]any{"generation": 3}, time.Second)
+	bal.WaitLog("control socket listening", map[string]any{"pid": bal.Pid()}, 5*time.Second)
+	out := balstat(t, bal, "-v")
+	if want := "BALANCER: pid " + strconv.Itoa(bal.Pid()) + ", generation 3, started "; !strings.HasPrefix(out, want) {
+		t.Errorf("balstat -v after two refreshes begins %q, want %q", strings.SplitN(out, "\n", 2)[0], want)
+	}
 }
 
 // TestRefreshFailingSuccessor: whatever is wrong with the successor, the
