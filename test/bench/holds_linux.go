@@ -105,6 +105,7 @@ func Holds(cfg InspectConfig) error {
 		}
 		conns = append(conns, c)
 	}
+	time.Sleep(300 * time.Millisecond) // every silent one accepted
 	fmt.Fprintf(cfg.Out, "  a scrape beside 16 silent connections: %s\n", timedScrape(url))
 	closeAll(conns)
 	time.Sleep(500 * time.Millisecond)
