@@ -10,19 +10,48 @@ package proxy
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
+
+// SocketStep is the system call of a listening socket's set-up that
+// failed.
+type SocketStep int
+
+// The steps, in order.
+const (
+	StepSocket    SocketStep = iota // socket(3SOCKET)
+	StepReuseAddr                   // setsockopt SO_REUSEADDR
+	StepBind                        // bind(3SOCKET)
+	StepListen                      // listen(3SOCKET), TCP only
+)
+
+var stepNames = [...]string{
+	StepSocket:    "socket",
+	StepReuseAddr: "setsockopt SO_REUSEADDR",
+	StepBind:      "bind",
+	StepListen:    "listen",
+}
+
+// String is the step as a call: "socket", "setsockopt SO_REUSEADDR",
+// "bind", "listen".
+func (s SocketStep) String() string {
+	if s >= 0 && int(s) < len(stepNames) {
+		return stepNames[s]
+	}
+	return "step " + strconv.Itoa(int(s))
+}
 
 // SocketError is a failed system call while setting up a listening
 // socket, wrapped in what ListenUDP and ListenTCP return, so the daemon can
 // log the C balancer's record for the step that failed.
 type SocketError struct {
-	Step string // "socket", "setsockopt SO_REUSEADDR", "bind", "listen"
+	Step SocketStep
 	Err  error
 }
 
-func (e *SocketError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *SocketError) Error() string { return e.Step.String() + ": " + e.Err.Error() }
 func (e *SocketError) Unwrap() error { return e.Err }
 
 // tcpBacklog is the C balancer's listen backlog.
@@ -31,16 +60,16 @@ const tcpBacklog = 1000
 func bindSocket(typ int, addr netip.AddrPort) (int, error) {
 	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, &SocketError{"socket", err}
+		return -1, &SocketError{StepSocket, err}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		unix.Close(fd)
-		return -1, &SocketError{"setsockopt SO_REUSEADDR", err}
+		return -1, &SocketError{StepReuseAddr, err}
 	}
 	sa := &unix.SockaddrInet4{Addr: addr.Addr().As4(), Port: int(addr.Port())}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("%v: %w", addr, &SocketError{"bind", err})
+		return -1, fmt.Errorf("%v: %w", addr, &SocketError{StepBind, err})
 	}
 	return fd, nil
 }

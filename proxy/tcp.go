@@ -162,7 +162,7 @@ func ListenTCP(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, add
 	}
 	if err := unix.Listen(fd, tcpBacklog); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("%v: %w", addr, &SocketError{"listen", err})
+		return nil, fmt.Errorf("%v: %w", addr, &SocketError{StepListen, err})
 	}
 	t, err := TCPOnSocket(loop, log, limits, fd, table, cfg)
 	if err != nil {

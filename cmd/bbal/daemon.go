@@ -2,12 +2,14 @@
  * Start-up, signals and shutdown of the balancer process.
  *
  * Order: logger ("starting up"), open-file limit, "timings", event loop,
- * backend set and remote table, signal handling, UDP socket, TCP listener,
- * then the first directory scan and the periodic work, then the control
- * socket and the metrics endpoint (inspect.go); Run blocks on the loop.
- * Failing to bind is a fatal record (the C program's, listen.go) and exit
- * 1; so is a loop that fails while running (a listening socket that can no
- * longer be re-armed), so that SMF restarts the balancer.
+ * backend set and remote table, signal handling, TCP listener, UDP socket
+ * (in that order: listen.go), then the first directory scan and the
+ * periodic work, then the control socket and the metrics endpoint
+ * (inspect.go); Run blocks on the loop. Failing to start (to bind, say) is
+ * a fatal record (the C program's, listen.go), the same said in one line on
+ * stderr, and exit 1; so is a loop that fails while running (a listening
+ * socket that can no longer be re-armed), so that SMF restarts the
+ * balancer.
  *
  * Signals are received on their own goroutine and posted to the loop:
  *
@@ -107,6 +109,7 @@ func run(opts options) int {
 		dir, stop, err := startDemoBackends(log)
 		if err != nil {
 			bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("could not start demo backends")
+			sayStartFailure("could not start demo backends", err)
 			return 1
 		}
 		defer stop()
@@ -131,6 +134,7 @@ func run(opts options) int {
 	loop, err := evport.New()
 	if err != nil {
 		bunyan.Errno(log.WithLevel(zerolog.FatalLevel), err).Msg("cloop init failure") // main.c's message
+		sayStartFailure("cloop init failure", err)
 		return 1
 	}
 	defer loop.Close()
@@ -182,23 +186,25 @@ func run(opts options) int {
 		udp, tcp, err = inheritSockets(loop, log, limits, table, tcpCfg, listen.String())
 		if err != nil {
 			log.WithLevel(zerolog.FatalLevel).Str("error", err.Error()).Msg("handover: could not take the inherited sockets")
+			sayStartFailure("handover: could not take the inherited sockets", err)
 			return 1
 		}
 		set.SetAnswerSink(udp.SendAnswer)
 	} else {
+		// TCP first: a port in use fails here, before any UDP (listen.go).
+		tcp, err = proxy.ListenTCP(loop, log, limits, listen, table, tcpCfg)
+		if err != nil {
+			logListenFailure(log, os.Stderr, msgTCPListen, listen, err)
+			return 1
+		}
+
 		log.Debug().Str("address", listen.Addr().String()).Str("port", strconv.Itoa(int(listen.Port()))).Msg("opening UDP listen socket")
 		udp, err = proxy.ListenUDP(loop, log, limits, listen, table)
 		if err != nil {
-			logListenFailure(log, udpFailureMsg(err), listen, err)
+			logListenFailure(log, os.Stderr, udpFailureMsg(err), listen, err)
 			return 1
 		}
 		set.SetAnswerSink(udp.SendAnswer) // backends' OUTBOUND_UDP answers leave by the UDP socket
-
-		tcp, err = proxy.ListenTCP(loop, log, limits, listen, table, tcpCfg)
-		if err != nil {
-			logListenFailure(log, msgTCPListen, listen, err)
-			return 1
-		}
 	}
 
 	set.Start()

@@ -2,24 +2,31 @@
  * The start-up records for listening sockets that cannot be bound
  * (listen.go): the real main() in a child process (runBbal), with the port
  * it asks for taken by the test, must log the C balancer's fatal record
- * with address, port, errno and strerror, and exit 1.
+ * with address, port, errno and strerror, say the same in one line on
+ * stderr, and exit 1.
  *
- *	UDP taken: "failed to bind UDP listen socket" (nothing about TCP: the
- *	           C program binds UDP first and stops there)
- *	TCP taken, UDP free: "failed to create TCP listen socket", after
- *	           "listening for UDP packets"
+ *	TCP taken: "failed to create TCP listen socket", and no UDP socket
+ *	           (TCP is set up first, so a second balancer on a busy port
+ *	           never shares the first one's UDP traffic)
+ *	UDP taken, TCP free: "failed to bind UDP listen socket", after
+ *	           "listening for TCP packets"
  */
 
 package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/joyent/mname-balancer/bunyan/bunyantest"
+	"github.com/joyent/mname-balancer/proxy"
 )
 
 // records holds the child's stdout, one JSON record a line.
@@ -52,48 +59,88 @@ func checkListenFailure(t *testing.T, log *bunyantest.Buffer, msg string, port i
 	}
 }
 
-func TestUDPBindFailureRecord(t *testing.T) {
-	port := holdPort(t)
-	status, stdout, _ := runBbal(t, nil, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-s", t.TempDir(), "-l", "debug")
-	if status != 1 {
-		t.Errorf("exit status %d, want 1", status)
-	}
-	log := records(stdout)
-	checkListenFailure(t, log, msgUDPBind, port)
-	if len(log.Find(t, "opening UDP listen socket")) == 0 {
-		t.Errorf("no debug record \"opening UDP listen socket\"; log: %v", log.Records(t))
-	}
-	if len(log.Find(t, msgTCPListen)) > 0 || len(log.Find(t, "listening for UDP packets")) > 0 {
-		t.Errorf("went on after the UDP bind failed; log: %v", log.Records(t))
+// checkStderr checks that stderr is one line saying msg, the address and
+// the cause, with the hint for a port in use.
+func checkStderr(t *testing.T, stderr, msg string, port int) {
+	t.Helper()
+	want := "bbal: " + msg + " 127.0.0.1:" + strconv.Itoa(port) + ": "
+	if !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") ||
+		!strings.Contains(stderr, syscall.EADDRINUSE.Error()) || !strings.Contains(stderr, "perhaps another bbal") {
+		t.Errorf("stderr %q, want one line starting %q with the cause and the hint", stderr, want)
 	}
 }
 
 func TestTCPListenFailureRecord(t *testing.T) {
-	// Only TCP is taken: a listener (Go sets SO_REUSEADDR on it, and Linux
-	// still refuses a second bind to a listening port).
-	var port int
-	for range 20 {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = ln.Addr().(*net.TCPAddr).Port
-		udp, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			ln.Close()
-			continue
-		}
-		udp.Close() // UDP is free
-		t.Cleanup(func() { ln.Close() })
-		break
-	}
-	status, stdout, _ := runBbal(t, nil, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-s", t.TempDir())
+	port := holdPort(t)
+	status, stdout, stderr := runBbal(t, nil, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-s", t.TempDir(), "-l", "debug")
 	if status != 1 {
 		t.Errorf("exit status %d, want 1", status)
 	}
 	log := records(stdout)
-	if len(log.Find(t, "listening for UDP packets")) == 0 {
-		t.Errorf("UDP was not bound first; log: %v", log.Records(t))
-	}
 	checkListenFailure(t, log, msgTCPListen, port)
+	checkStderr(t, stderr, msgTCPListen, port)
+	if len(log.Find(t, "opening UDP listen socket")) > 0 || len(log.Find(t, "listening for UDP packets")) > 0 {
+		t.Errorf("went on to UDP after the TCP listener failed; log: %v", log.Records(t))
+	}
+}
+
+func TestUDPBindFailureRecord(t *testing.T) {
+	// Only UDP is taken, without SO_REUSEADDR (Go sets none on UDP), so
+	// bbal's bind fails although it sets it.
+	var port int
+	for range 20 {
+		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = udp.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			udp.Close()
+			continue
+		}
+		ln.Close() // TCP is free
+		t.Cleanup(func() { udp.Close() })
+		break
+	}
+	status, stdout, stderr := runBbal(t, nil, "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-s", t.TempDir(), "-l", "debug")
+	if status != 1 {
+		t.Errorf("exit status %d, want 1", status)
+	}
+	log := records(stdout)
+	if len(log.Find(t, "listening for TCP packets")) == 0 || len(log.Find(t, "opening UDP listen socket")) == 0 {
+		t.Errorf("TCP was not set up first; log: %v", log.Records(t))
+	}
+	checkListenFailure(t, log, msgUDPBind, port)
+	checkStderr(t, stderr, msgUDPBind, port)
+}
+
+func TestUDPFailureMsgBySocketStep(t *testing.T) {
+	for step, want := range map[proxy.SocketStep]string{
+		proxy.StepSocket: msgUDPSocket, proxy.StepReuseAddr: msgUDPReuseAddr, proxy.StepBind: msgUDPBind,
+	} {
+		err := fmt.Errorf("UDP socket: %w", &proxy.SocketError{Step: step, Err: syscall.EMFILE})
+		if got := udpFailureMsg(err); got != want {
+			t.Errorf("step %v: %q, want %q", step, got, want)
+		}
+	}
+	if got := udpFailureMsg(errors.New("arming the socket")); got != msgUDPBind {
+		t.Errorf("a failure after the steps: %q, want %q", got, msgUDPBind)
+	}
+}
+
+// The hint for a port under 1024 bound without the privilege (EACCES), as
+// Binder's manifest grants it; nothing for a port above, or another error.
+func TestListenHint(t *testing.T) {
+	eacces := fmt.Errorf("TCP socket: %w", &proxy.SocketError{Step: proxy.StepBind, Err: syscall.EACCES})
+	if h := listenHint(netip.MustParseAddrPort("0.0.0.0:53"), eacces); !strings.Contains(h, "port 53 is under 1024") ||
+		!strings.Contains(h, "net_privaddr") || !strings.Contains(h, "root") {
+		t.Errorf("EACCES on port 53: hint %q", h)
+	}
+	if h := listenHint(netip.MustParseAddrPort("0.0.0.0:5353"), eacces); h != "" {
+		t.Errorf("EACCES on port 5353: hint %q, want none", h)
+	}
+	if h := listenHint(netip.MustParseAddrPort("0.0.0.0:53"), syscall.EMFILE); h != "" {
+		t.Errorf("EMFILE: hint %q, want none", h)
+	}
 }

@@ -280,18 +280,18 @@ func TestUsageErrorsExit(t *testing.T) {
 	}
 
 	// Control: valid options on the held port get as far as binding, fail,
-	// and say so on stdout. This is what the cases above would show if
+	// and say so on stdout (and in one line on stderr, not the usage). This is what the cases above would show if
 	// they bound anything before rejecting their options.
 	t.Run("valid options reach bind", func(t *testing.T) {
 		status, stdout, stderr := runBbal(t, nil, "-b", "127.0.0.1", "-p", port, "-s", dir)
 		if status != 1 {
 			t.Errorf("exit status %d, want 1 (port %s is held by the test)", status, port)
 		}
-		if !strings.Contains(stdout, msgUDPBind) || !strings.Contains(stdout, `"level":60`) {
-			t.Errorf("stdout %q, want a fatal record about the UDP bind", stdout)
+		if !strings.Contains(stdout, msgTCPListen) || !strings.Contains(stdout, `"level":60`) {
+			t.Errorf("stdout %q, want a fatal record about the TCP listener", stdout)
 		}
-		if stderr != "" {
-			t.Errorf("stderr %q, want nothing for a run-time failure", stderr)
+		if !strings.HasPrefix(stderr, "bbal: "+msgTCPListen) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("stderr %q, want the failure in one line", stderr)
 		}
 	})
 }

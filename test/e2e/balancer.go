@@ -162,7 +162,7 @@ func FreePort(t testing.TB) int {
 }
 
 // StartBalancer runs bbal on 127.0.0.1 and a free port and waits until it
-// listens on TCP (it binds UDP first).
+// listens on TCP and UDP.
 func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 	t.Helper()
 	bin := cfg.Binary
@@ -186,7 +186,9 @@ func StartBalancer(t testing.TB, cfg BalancerConfig) *Balancer {
 	cmd.SysProcAttr = cfg.SysProcAttr
 	b.startProcess(t, cmd, cfg)
 	t.Cleanup(func() { b.shutdown() })
+	// bbal sets up TCP, then UDP: ready once both are listening.
 	b.WaitLog("listening for TCP packets", nil, 10*time.Second)
+	b.WaitLog("listening for UDP packets", nil, 10*time.Second)
 	return b
 }
 

@@ -150,3 +150,36 @@ func TestBindersCommandLineAsNobody(t *testing.T) {
 		t.Errorf("starting up: %v, want one on 0.0.0.0 port 53", start)
 	}
 }
+
+// Without the privilege, port 53 fails at once, and stderr says why and
+// what to do (the manifest's net_privaddr, or root): one line.
+func TestPort53WithoutPrivilegeSaysWhy(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test runs bbal as nobody and needs root")
+		}
+		t.Skip("needs root to run bbal as nobody")
+	}
+	dir, err := os.MkdirTemp("/tmp", "bbn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	cmd := exec.Command(BalancerBinary(t), "-s", dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobodyUID, Gid: nobodyUID}}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("bbal -s as nobody: %v, exit %d; want 1", err, code)
+	}
+	want := "bbal: failed to create TCP listen socket 0.0.0.0:53: "
+	if s := stderr.String(); !strings.HasPrefix(s, want) || strings.Count(s, "\n") != 1 ||
+		!strings.Contains(s, "permission denied") || !strings.Contains(s, "net_privaddr") {
+		t.Errorf("stderr %q, want one line starting %q with the cause and the net_privaddr hint", s, want)
+	}
+	if !strings.Contains(stdout.String(), `"msg":"failed to create TCP listen socket"`) {
+		t.Errorf("no fatal record on stdout:\n%s", stdout.String())
+	}
+}
