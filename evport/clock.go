@@ -35,9 +35,7 @@ type Clock interface {
 	Attach(moved func())
 }
 
-// SystemClock is the real time, the default clock of a loop.
-var SystemClock Clock = systemClock{}
-
+// systemClock is the real time, the default clock of a loop.
 type systemClock struct{}
 
 func (systemClock) Now() time.Time                  { return time.Now() }

@@ -49,10 +49,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Default buffer bounds of a Conn.
+// Default buffer bounds of a Conn (ConnConfig's zero fields).
 const (
-	DefaultRecvBuffer = 64 << 10
-	DefaultSendBuffer = 256 << 10
+	defaultRecvBuffer = 64 << 10
+	defaultSendBuffer = 256 << 10
 	initialRecvBuffer = 4 << 10
 )
 
@@ -65,7 +65,8 @@ type ConnHandler interface {
 	Closed(c *Conn, err error)
 }
 
-// ConnConfig bounds a Conn's buffers; zero fields take the defaults.
+// ConnConfig bounds a Conn's buffers; zero fields take the defaults
+// (64 KiB to receive, 256 KiB queued to send).
 type ConnConfig struct {
 	RecvBuffer int // receive buffer, the high-water mark for reading
 	SendBuffer int // bound on queued, unwritten bytes
@@ -102,10 +103,10 @@ type Conn struct {
 
 func (cfg ConnConfig) withDefaults() ConnConfig {
 	if cfg.RecvBuffer <= 0 {
-		cfg.RecvBuffer = DefaultRecvBuffer
+		cfg.RecvBuffer = defaultRecvBuffer
 	}
 	if cfg.SendBuffer <= 0 {
-		cfg.SendBuffer = DefaultSendBuffer
+		cfg.SendBuffer = defaultSendBuffer
 	}
 	return cfg
 }

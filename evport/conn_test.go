@@ -490,10 +490,10 @@ func TestConnHalfCloseBothWays(t *testing.T) {
 			question, answer := pattern(300000), pattern(200000)
 			// More than the kernel takes at once, so the shutdown must wait
 			// for the queue.
-			if n := a.Write(question[:DefaultSendBuffer]); n != DefaultSendBuffer {
+			if n := a.Write(question[:defaultSendBuffer]); n != defaultSendBuffer {
 				t.Fatalf("Write = %d", n)
 			}
-			qsent := DefaultSendBuffer
+			qsent := defaultSendBuffer
 			ra.onDrained = func(c *Conn) {
 				if qsent < len(question) {
 					qsent += c.Write(question[qsent:])

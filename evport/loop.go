@@ -94,13 +94,13 @@ type FD struct {
 }
 
 // New creates a loop with its own Port, on the system clock.
-func New() (*Loop, error) { return NewWithClock(SystemClock) }
+func New() (*Loop, error) { return NewWithClock(systemClock{}) }
 
 // NewWithClock creates a loop that reads the time from clock (nil: the
 // system clock); see clock.go.
 func NewWithClock(clock Clock) (*Loop, error) {
 	if clock == nil {
-		clock = SystemClock
+		clock = systemClock{}
 	}
 	port, err := NewPort()
 	if err != nil {

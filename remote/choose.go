@@ -65,19 +65,6 @@ func (t *Table) Route(r *Remote) *backend.Backend {
 	return b
 }
 
-// PrimaryOf is the remote's primary backend (nil: none yet).
-func (t *Table) PrimaryOf(r *Remote) *backend.Backend { return t.lookup(r.primary) }
-
-// BackupOf is the remote's backup backend (nil: none).
-func (t *Table) BackupOf(r *Remote) *backend.Backend { return t.lookup(r.backup) }
-
-func (t *Table) lookup(id uint32) *backend.Backend {
-	if id == 0 {
-		return nil
-	}
-	return t.set.Lookup(id)
-}
-
 // unassign clears both of the remote's backends, so that it chooses again
 // on its next packet or connection.
 func (t *Table) unassign(r *Remote) {

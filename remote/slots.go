@@ -36,9 +36,6 @@ type Remote struct {
 	Stats     Stats
 }
 
-// PrimaryID is the ID of the backend the remote sticks to (0: none yet).
-func (r *Remote) PrimaryID() uint32 { return r.primary }
-
 // FirstSeen is when the remote was created.
 func (r *Remote) FirstSeen() time.Time { return time.Unix(0, r.firstSeen) }
 

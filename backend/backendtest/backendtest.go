@@ -93,8 +93,8 @@ type Session struct {
 	r    *bufio.Reader
 }
 
-// ReadFrame reads one balancer-to-backend frame; Data is copied.
-func (s *Session) ReadFrame() backend.Frame {
+// readFrame reads one balancer-to-backend frame; Data is copied.
+func (s *Session) readFrame() backend.Frame {
 	s.t.Helper()
 	s.Conn.SetReadDeadline(time.Now().Add(looptest.WaitLimit))
 	var hdr [4]byte
@@ -122,7 +122,7 @@ func (s *Session) ReadFrame() backend.Frame {
 // Expect reads a frame and checks its type.
 func (s *Session) Expect(typ backend.FrameType) backend.Frame {
 	s.t.Helper()
-	f := s.ReadFrame()
+	f := s.readFrame()
 	if f.Type != typ {
 		s.t.Fatalf("balancer sent %v, want %v", f.Type, typ)
 	}
