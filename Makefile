@@ -53,6 +53,8 @@
 #	                binary carries DWARF, not CTF (ctfconvert has nothing to
 #	                convert, and the release strips DWARF anyway).  GO names
 #	                the toolchain, so Binder can point at its own.
+#	make BALSTAT_PROG=/path/to/balstat /path/to/balstat
+#	                the same for balstat, for Binder's bin/balstat
 #
 # The release tarball unpacks at / of a SmartOS zone:
 #
@@ -121,13 +123,20 @@ BBAL ?= $(BIN)/bbal
 #
 # Binder's build: "make PROG=... OBJ_DIR=... CTFCONVERT=... $(PROG)".  The
 # rule exists only when PROG is given, and always runs (go build decides
-# what is out of date).
+# what is out of date).  BALSTAT_PROG does the same for balstat, which
+# Binder ships over its mdb-based bin/balstat (docs/binder.md).
 #
 ifdef PROG
 .PHONY: $(PROG)
 $(PROG):
 	@mkdir -p $(dir $(PROG))
 	$(ILLUMOS_ENV) $(GO) build $(RELEASE_GOFLAGS) -o $(PROG) ./cmd/bbal
+endif
+ifdef BALSTAT_PROG
+.PHONY: $(BALSTAT_PROG)
+$(BALSTAT_PROG):
+	@mkdir -p $(dir $(BALSTAT_PROG))
+	$(ILLUMOS_ENV) $(GO) build $(RELEASE_GOFLAGS) -o $(BALSTAT_PROG) ./cmd/balstat
 endif
 
 all:

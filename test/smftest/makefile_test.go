@@ -216,6 +216,17 @@ func TestBinderBuildCommand(t *testing.T) {
 	}
 	assertIllumosProgram(t, program, "github.com/joyent/mname-balancer/cmd/bbal")
 	assertVersionStamped(t, program)
+
+	// The line docs/binder.md adds for balstat, to ship over Binder's
+	// bin/balstat.
+	cmd = exec.Command("/bin/sh", "-c", `cd "$REPO" && make BALSTAT_PROG="$ROOT"/balstat "$ROOT"/balstat`)
+	cmd.Env = append(makeEnv(), "ROOT="+root, "REPO="+repoRoot(t))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make BALSTAT_PROG=...: %v\n%s", err, out)
+	}
+	balstat := readFileBytes(t, filepath.Join(root, "balstat"))
+	assertIllumosProgram(t, balstat, "github.com/joyent/mname-balancer/cmd/balstat")
+	assertVersionStamped(t, balstat)
 }
 
 // assertVersionStamped checks that the program carries the version "git
