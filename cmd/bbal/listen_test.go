@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/joyent/mname-balancer/bunyan/bunyantest"
 	"github.com/joyent/mname-balancer/proxy"
+	"github.com/joyent/mname-balancer/version"
 )
 
 // records holds the child's stdout, one JSON record a line.
@@ -79,6 +81,10 @@ func TestTCPListenFailureRecord(t *testing.T) {
 	log := records(stdout)
 	checkListenFailure(t, log, msgTCPListen, port)
 	checkStderr(t, stderr, msgTCPListen, port)
+	// Which build failed: the "starting up" record says.
+	if up := log.Find(t, "starting up"); len(up) != 1 || up[0]["version"] != version.String() || up[0]["go_version"] != runtime.Version() {
+		t.Errorf("starting up: %v, want version %q and go_version %q", up, version.String(), runtime.Version())
+	}
 	if len(log.Find(t, "opening UDP listen socket")) > 0 || len(log.Find(t, "listening for UDP packets")) > 0 {
 		t.Errorf("went on to UDP after the TCP listener failed; log: %v", log.Records(t))
 	}
