@@ -62,6 +62,7 @@ func holdPort53(t *testing.T) {
 }
 
 func TestBindersCommandLineAsNobody(t *testing.T) {
+	SkipInShort(t)
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("this test runs bbal as nobody and needs root")
@@ -154,6 +155,7 @@ func TestBindersCommandLineAsNobody(t *testing.T) {
 // Without the privilege, port 53 fails at once, and stderr says why and
 // what to do (the manifest's net_privaddr, or root): one line.
 func TestPort53WithoutPrivilegeSaysWhy(t *testing.T) {
+	SkipInShort(t)
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("this test runs bbal as nobody and needs root")

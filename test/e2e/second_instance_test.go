@@ -21,6 +21,7 @@ import (
 )
 
 func TestSecondInstanceFailsBeforeTakingTraffic(t *testing.T) {
+	SkipInShort(t)
 	c := startUDPCluster(t, "5301")
 	client := c.client("127.0.0.2")
 	client.mustWhoami("5301")

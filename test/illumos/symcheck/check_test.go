@@ -26,6 +26,9 @@ func buildIllumos(t *testing.T, pkg string) string {
 // goIllumos runs go build or go test -c for illumos, writing out.
 func goIllumos(t *testing.T, out string, args ...string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds illumos binaries: skipped under -short (make test runs it)")
+	}
 	out = filepath.Join(t.TempDir(), out)
 	cmd := exec.Command("go", append([]string{args[0], "-o", out}, args[1:]...)...)
 	cmd.Env = append(os.Environ(), "GOOS=illumos", "GOARCH=amd64", "GOAMD64=v1", "CGO_ENABLED=0")
