@@ -3,9 +3,9 @@
  * balancer did: bbal_build_info (the version and the Go version, as the
  * label values of a gauge that is always 1, the Prometheus convention for
  * build information), and the standard process collector's process_*
- * families (start time, open descriptors, resident memory, CPU) where
- * client_golang has one for the platform (process_linux.go); on illumos it
- * reads a Linux /proc that is not there, so none is registered.
+ * families (start time, open descriptors, resident memory, CPU) on Linux
+ * (process_linux.go); on illumos, where client_golang's would read a Linux
+ * /proc that is not there, the same names from psinfo (psinfo.go).
  */
 
 package mdb
