@@ -37,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/joyent/mname-balancer/mdb/view"
@@ -133,6 +134,14 @@ func (in *Inspector) slice(dst []remote.Info, cursor uint32, timeout time.Durati
 	}
 }
 
+// yieldEvery is how many remotes are encoded between yields of the
+// processor. Encoding is CPU-bound, and the scheduler takes the processor
+// from a running goroutine only at the end of its 10 ms time slice: the
+// event loop, back from waiting with no processor free (GOMAXPROCS 2: the
+// encoder and, say, the collector), would wait that long. 256 remotes are
+// some 0.1 ms of encoding.
+const yieldEvery = 256
+
 // remotesKey is where a marshalled snapshot's (empty) remotes list is.
 var remotesKey = []byte(`"remotes":[]`)
 
@@ -169,6 +178,9 @@ func (in *Inspector) WriteSnapshot(w io.Writer, timeout time.Duration) error {
 			break
 		}
 		for j := range rs {
+			if j%yieldEvery == yieldEvery-1 {
+				runtime.Gosched() // the loop first: see yieldEvery
+			}
 			one = one[:0]
 			if !first {
 				one = append(one, ',')

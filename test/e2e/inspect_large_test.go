@@ -65,6 +65,7 @@ func fillRemotes(t *testing.T, bal *Balancer, n int) int {
 }
 
 func TestInspectLargeTableStreamed(t *testing.T) {
+	SkipInShort(t)
 	const n = 50_000
 	c := startUDPClusterWith(t, BalancerConfig{TimeScale: udpTimeScale, Remotes: 2 * n}, "5301", "5302")
 	filled := fillRemotes(t, c.bal, n)
