@@ -251,7 +251,8 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 	t.TCPAcceptErrors = r.tcp.AcceptErrors
 	t.TCPClosedOKTimeout, t.TCPClosedMessageTimeout = r.tcp.OKTimeouts, r.tcp.MessageTimeouts
 	t.TCPClosedIdleTimeout, t.TCPClosedHalfCloseTimeout = r.tcp.IdleTimeouts, r.tcp.HalfCloseTimeouts
-	t.TCPClosedError = r.tcp.Errors
+	t.TCPClosedError, t.TCPClosedBackendClosed = r.tcp.Errors, r.tcp.BackendClosed
+	t.TCPClosedBadTCPOK, t.TCPClosedLameDuck = r.tcp.NotTCPOK, r.tcp.LameDuckClosed
 	t.RemotesEvicted, t.RemotesExpired = r.table.Evicted, r.table.Expired
 	t.Remotes, t.Timers = uint64(r.nRemotes), uint64(r.nTimers)
 

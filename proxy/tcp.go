@@ -114,6 +114,9 @@ type TCPStats struct {
 	IdleTimeouts      uint64 // no byte moved for IdleTimeout
 	HalfCloseTimeouts uint64 // backend did not finish within HalfCloseTimeout of the client's EOF
 	Errors            uint64 // "TCP error": a socket error on either side
+	BackendClosed     uint64 // the backend ended the session before INBOUND_TCP_OK
+	NotTCPOK          uint64 // the backend answered INBOUND_TCP with another frame
+	LameDuckClosed    uint64 // closed at a stop, owing its client nothing (LameDuck)
 
 	Open int // proxies open now
 }
@@ -272,6 +275,7 @@ func (t *TCP) LameDuck() (closedIdle int) {
 	t.lameDuck = true
 	for p := range t.live {
 		if p.idle() {
+			t.stats.LameDuckClosed++
 			p.teardown(errLameDuck)
 			closedIdle++
 		}
@@ -505,13 +509,14 @@ func (e *endpoint) Received(c *evport.Conn, data []byte) int {
 	}
 	if len(data) < 4 {
 		if c.AtEOF() {
-			p.teardown(errors.New("backend closed the session before INBOUND_TCP_OK"))
+			p.backendClosedEarly()
 		}
 		return 0
 	}
 	frameType := binary.LittleEndian.Uint32(data)
 	if backend.FrameType(frameType) != backend.FrameInboundTCPOK {
 		p.log.Warn().Uint32("frame_type", frameType).Msg("backend invalid TCP OK")
+		p.tcp.stats.NotTCPOK++
 		p.teardown(errNotTCPOK)
 		return 0
 	}
@@ -547,7 +552,7 @@ func (e *endpoint) EOF(c *evport.Conn) {
 		p.log.Trace().Str("which", "back").Msg("TCP stream EOF")
 		p.serverEOF = true
 		if !p.established {
-			p.teardown(errors.New("backend closed the session before INBOUND_TCP_OK"))
+			p.backendClosedEarly()
 			return
 		}
 		p.client.CloseWrite()
@@ -609,6 +614,7 @@ func (p *tcpProxy) idle() bool {
 // connection owes its client nothing.
 func (p *tcpProxy) endIfLameDuck() {
 	if p.tcp.lameDuck && !p.done && p.idle() {
+		p.tcp.stats.LameDuckClosed++
 		p.teardown(errLameDuck)
 	}
 }
@@ -621,6 +627,17 @@ func (p *tcpProxy) okTimedOut() {
 	p.backend.Fault(p.session, "no INBOUND_TCP_OK in time")
 	p.teardown(errors.New("INBOUND_TCP_OK timeout"))
 }
+
+// backendClosedEarly ends a connection whose backend ended the session
+// before INBOUND_TCP_OK.
+func (p *tcpProxy) backendClosedEarly() {
+	if !p.done {
+		p.tcp.stats.BackendClosed++
+	}
+	p.teardown(errBackendClosedEarly)
+}
+
+var errBackendClosedEarly = errors.New("backend closed the session before INBOUND_TCP_OK")
 
 // teardown closes both sides, once.
 func (p *tcpProxy) teardown(err error) {

@@ -25,7 +25,7 @@ var (
 	TCPAcceptErrors = Kind{"tcp_accept_errors", "bbal_tcp_accept_errors_total",
 		"accept(2) failures on the TCP listener (EMFILE, ENFILE, ECONNABORTED, ...), by reason"}
 	TCPClosed = Kind{"tcp_closed", "bbal_tcp_closed_total",
-		"TCP connections closed before their end (a deadline, or an error), by reason"}
+		"TCP connections closed before their end (a deadline, an error, the backend, a stop), by reason"}
 	RemotesForgotten = Kind{"remotes_forgotten", "bbal_remotes_forgotten_total",
 		"Remotes (client hosts) taken out of the remote table, by reason"}
 )
@@ -85,6 +85,12 @@ var Causes = []Cause{
 		func(t *Totals) uint64 { return t.TCPClosedHalfCloseTimeout }},
 	{TCPClosed, "error", "tcp_closed_error", "a socket error on either side",
 		func(t *Totals) uint64 { return t.TCPClosedError }},
+	{TCPClosed, "backend_closed", "tcp_closed_backend_closed", "the backend ended the session before taking the connection (INBOUND_TCP_OK)",
+		func(t *Totals) uint64 { return t.TCPClosedBackendClosed }},
+	{TCPClosed, "bad_tcp_ok", "tcp_closed_bad_tcp_ok", "the backend answered INBOUND_TCP with another frame",
+		func(t *Totals) uint64 { return t.TCPClosedBadTCPOK }},
+	{TCPClosed, "lame_duck", "tcp_closed_lame_duck", "closed at a stop, owing its client nothing",
+		func(t *Totals) uint64 { return t.TCPClosedLameDuck }},
 
 	{RemotesForgotten, "evicted", "remotes_evicted", "the least recently seen, to make room in a full table",
 		func(t *Totals) uint64 { return t.RemotesEvicted }},

@@ -84,6 +84,9 @@ type Totals struct {
 	TCPClosedIdleTimeout      uint64 `json:"tcp_closed_idle_timeout"`
 	TCPClosedHalfCloseTimeout uint64 `json:"tcp_closed_halfclose_timeout"`
 	TCPClosedError            uint64 `json:"tcp_closed_error"`
+	TCPClosedBackendClosed    uint64 `json:"tcp_closed_backend_closed"`
+	TCPClosedBadTCPOK         uint64 `json:"tcp_closed_bad_tcp_ok"`
+	TCPClosedLameDuck         uint64 `json:"tcp_closed_lame_duck"`
 	RemotesEvicted            uint64 `json:"remotes_evicted"`
 	RemotesExpired            uint64 `json:"remotes_expired"`
 
