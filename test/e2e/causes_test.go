@@ -1,0 +1,407 @@
+//go:build linux
+
+/*
+One counter per cause, in every view (issue 18): each way the balancer
+drops a datagram, refuses a connection, fails an accept, closes a
+connection early or forgets a client is driven once against real
+node-mname backends (or a bad peer where the cause is a backend's), and
+the four views an operator has (balstat -v's COUNTERS BY CAUSE table,
+balstat -p's bbal:0:balancer statistics, balstat -j's balancer totals
+and /metrics' reason-labelled families) must each show that counter
+moved by exactly what was driven and every other counter not at all.
+
+Not driven here: udp stuck (TestStuckBackend floods a backend that stops
+reading), send_error (loopback sendto does not fail on demand), and
+tcp not_ipv4 (the listener is IPv4: no other peer can connect).
+*/
+
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/joyent/mname-balancer/mdb/view"
+)
+
+// causeCounts is every cause's counter (view.Cause.Stat -> count) as each
+// view shows it (view name -> counts).
+type causeCounts map[string]map[string]uint64
+
+// causeBalancer is a balancer with its metrics endpoint.
+type causeBalancer struct {
+	*Balancer
+	metrics string
+}
+
+func startCauseBalancer(t *testing.T, cfg BalancerConfig, backends int) *causeBalancer {
+	t.Helper()
+	balstatBinary(t)
+	cfg.Metrics = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "info"
+	}
+	b := &causeBalancer{Balancer: StartBalancer(t, cfg), metrics: cfg.Metrics}
+	if backends > 0 {
+		b.WaitLogCount("backend socket established", nil, backends, 20*time.Second)
+	}
+	b.WaitLog("metrics endpoint listening", nil, 10*time.Second)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			b.dumpViews(t)
+		}
+	})
+	return b
+}
+
+var (
+	causeRow    = regexp.MustCompile(`^(\S+) +(\S+) +(\d+)$`)
+	metricsLine = regexp.MustCompile(`^(bbal_\w+)\{reason="(\w+)"\} (\d+)$`)
+)
+
+// counts reads every cause's counter in the four views.
+func (b *causeBalancer) counts(t *testing.T) causeCounts {
+	t.Helper()
+	byKindReason, byMetric := map[string]string{}, map[string]string{}
+	for _, c := range view.Causes {
+		byKindReason[c.Kind.Name+" "+c.Reason] = c.Stat
+		byMetric[c.Kind.Metric+" "+c.Reason] = c.Stat
+	}
+	cc := causeCounts{"-v": {}, "-p": {}, "-j": {}, "/metrics": {}}
+
+	out := balstat(t, b.Balancer, "-v")
+	_, table, ok := strings.Cut(out, "COUNTERS BY CAUSE:\n\n")
+	if !ok {
+		t.Fatalf("balstat -v has no COUNTERS BY CAUSE table:\n%s", out)
+	}
+	for _, line := range strings.Split(table, "\n") {
+		if m := causeRow.FindStringSubmatch(line); m != nil {
+			if stat, ok := byKindReason[m[1]+" "+m[2]]; ok {
+				cc["-v"][stat] = atou(t, m[3])
+			}
+		}
+	}
+
+	for _, line := range strings.Split(balstat(t, b.Balancer, "-p", "bbal:0:balancer"), "\n") {
+		k, v, _ := strings.Cut(line, "\t")
+		if stat, ok := strings.CutPrefix(k, "bbal:0:balancer:"); ok {
+			cc["-p"][stat] = atoOr(v)
+		}
+	}
+
+	var snap struct{ Balancer map[string]any }
+	if err := json.Unmarshal([]byte(balstat(t, b.Balancer, "-j")), &snap); err != nil {
+		t.Fatalf("balstat -j: %v", err)
+	}
+	for k, v := range snap.Balancer {
+		if f, ok := v.(float64); ok {
+			cc["-j"][k] = uint64(f)
+		}
+	}
+
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + b.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if m := metricsLine.FindStringSubmatch(sc.Text()); m != nil {
+			if stat, ok := byMetric[m[1]+" "+m[2]]; ok {
+				cc["/metrics"][stat] = atou(t, m[3])
+			}
+		}
+	}
+	io.Copy(io.Discard, resp.Body)
+	for name, counts := range cc {
+		for _, c := range view.Causes {
+			if _, ok := counts[c.Stat]; !ok {
+				t.Fatalf("%s does not show %s (%s %s)", name, c.Stat, c.Kind.Metric, c.Reason)
+			}
+		}
+	}
+	return cc
+}
+
+func atou(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("not a count: %q", s)
+	}
+	return n
+}
+
+// atoOr is s as a count, or 0 for a value that is none (crtime, class).
+func atoOr(s string) uint64 {
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return n
+}
+
+// moved checks that between before and after exactly the causes in want
+// moved, each by its count (atLeast: by that many or more), in every view.
+func moved(t *testing.T, what string, before, after causeCounts, want map[string]uint64, atLeast ...string) {
+	t.Helper()
+	for name := range after {
+		for _, c := range view.Causes {
+			d := after[name][c.Stat] - before[name][c.Stat]
+			w := want[c.Stat]
+			lax := false
+			for _, s := range atLeast {
+				lax = lax || s == c.Stat
+			}
+			if d != w && !(lax && d >= w) {
+				t.Errorf("%s: %s %s moved by %d, want %d", what, name, c.Stat, d, w)
+			}
+		}
+	}
+}
+
+// causeUDP sends one datagram of n bytes (a whoami query padded) from ip,
+// and returns the client.
+func causeUDP(t *testing.T, b *causeBalancer, ip string, n int) *udpClient {
+	t.Helper()
+	cl := newUDPClient(t, b.Balancer, ip)
+	q := udpPaddedWhoami(t, n)
+	if err := cl.send(q.wire); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+// step reads the views, runs drive, waits until the views show want (in
+// -p) and checks every view moved exactly so.
+func (b *causeBalancer) step(t *testing.T, what string, want map[string]uint64, drive func(), atLeast ...string) causeCounts {
+	t.Helper()
+	before := b.counts(t)
+	drive()
+	deadline := time.Now().Add(15 * time.Second)
+	var after causeCounts
+	for {
+		after = b.counts(t)
+		done := true
+		for stat, n := range want {
+			done = done && after["-p"][stat]-before["-p"][stat] >= n
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // let anything else the step caused land
+	after = b.counts(t)
+	moved(t, what, before, after, want, atLeast...)
+	return after
+}
+
+// dumpViews writes balstat -v, balstat -p and the /metrics causes and
+// backend state to $BBAL_E2E_VIEWS/<test name>.txt, if set (for a report
+// of what an operator sees after each cause).
+func (b *causeBalancer) dumpViews(t *testing.T) {
+	t.Helper()
+	dir := os.Getenv("BBAL_E2E_VIEWS")
+	if dir == "" {
+		return
+	}
+	var out strings.Builder
+	out.WriteString("$ balstat -v\n" + balstat(t, b.Balancer, "-v"))
+	out.WriteString("$ balstat -p\n" + balstat(t, b.Balancer, "-p"))
+	resp, err := http.Get("http://" + b.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	out.WriteString("$ curl -s " + b.metrics + "/metrics\n" + string(body))
+	name := strings.NewReplacer("/", "_", " ", "_", ",", "").Replace(t.Name())
+	if err := os.WriteFile(filepath.Join(dir, name+".txt"), []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEveryCauseCountedInEveryView(t *testing.T) {
+	SkipInShort(t)
+
+	t.Run("no backend, descriptors, accept", func(t *testing.T) {
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: SocketDir(t)}, 0)
+		b.step(t, "UDP with no backend", map[string]uint64{"udp_drop_no_backend": 1}, func() {
+			causeUDP(t, b, "127.0.1.2", 64)
+		})
+		b.step(t, "TCP with no backend", map[string]uint64{"tcp_refused_no_backend": 1}, func() {
+			tcpExpectClosed(t, tcpDial(t, b.Balancer, "127.0.1.3", nil), false)
+		})
+
+		prlimit, err := exec.LookPath("prlimit")
+		if err != nil {
+			t.Fatalf("prlimit (util-linux) is needed: %v", err)
+		}
+		hard := procFDCount(t, b.Pid()) + 200
+		setLimit := func(n int) {
+			t.Helper()
+			arg := "--nofile=" + strconv.Itoa(n) + ":" + strconv.Itoa(hard)
+			if out, err := exec.Command(prlimit, "--pid", strconv.Itoa(b.Pid()), arg).CombinedOutput(); err != nil {
+				t.Fatalf("prlimit %s: %v\n%s", arg, err, out)
+			}
+		}
+		setLimit(hard)
+		b.step(t, "TCP with too few descriptors left", map[string]uint64{"tcp_refused_fd_reserve": 1}, func() {
+			setLimit(procFDCount(t, b.Pid()) + 4) // the reserve is a quarter of the limit: more than 4
+			tcpExpectClosed(t, tcpDial(t, b.Balancer, "127.0.1.4", nil), false)
+			setLimit(hard)
+		})
+		// Below what it uses, accept(2) itself fails; once the limit is
+		// back the connection waiting in the backlog is accepted, and
+		// refused for want of a backend.
+		b.step(t, "accept(2) failing", map[string]uint64{"tcp_accept_errors": 1, "tcp_refused_no_backend": 1}, func() {
+			setLimit(8)
+			c := tcpDial(t, b.Balancer, "127.0.1.5", nil)
+			b.WaitLog("incoming TCP accept failure", nil, 10*time.Second)
+			setLimit(hard)
+			tcpExpectClosed(t, c, false)
+		}, "tcp_accept_errors")
+	})
+
+	t.Run("caps and oversize", func(t *testing.T) {
+		dir := SocketDir(t)
+		StartMnameBackend(t, dir, "5301")
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir, Args: []string{"--tcp-max", "2", "--tcp-max-per-client", "1"}}, 1)
+		b.step(t, "UDP oversized", map[string]uint64{"udp_drop_oversize": 1}, func() {
+			causeUDP(t, b, "127.0.2.2", 1501)
+		})
+		var held []net.Conn
+		b.step(t, "TCP over the per-client cap", map[string]uint64{"tcp_refused_max_per_client": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.2.3", nil)
+			tcpAskWhoami(t, c, 1) // proxied
+			held = append(held, c)
+			tcpExpectClosed(t, tcpDial(t, b.Balancer, "127.0.2.3", nil), false)
+		})
+		b.step(t, "TCP over the cap", map[string]uint64{"tcp_refused_max_conns": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.2.4", nil)
+			tcpAskWhoami(t, c, 2)
+			held = append(held, c)
+			tcpExpectClosed(t, tcpDial(t, b.Balancer, "127.0.2.5", nil), false)
+		})
+	})
+
+	t.Run("backend unreachable, socket error", func(t *testing.T) {
+		dir := SocketDir(t)
+		StartMnameBackend(t, dir, "5301")
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir}, 1)
+		b.step(t, "TCP client reset", map[string]uint64{"tcp_closed_error": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.3.2", nil)
+			tcpAskWhoami(t, c, 1)
+			c.SetLinger(0) // close sends RST: the balancer's read fails
+			c.Close()
+		})
+		// The socket file goes while the control session lives on: the
+		// backend is still ok, but a TCP connection cannot reach it.
+		b.step(t, "TCP to a backend whose socket is gone", map[string]uint64{"tcp_refused_backend_connect": 1}, func() {
+			if err := os.Remove(filepath.Join(dir, "5301")); err != nil {
+				t.Fatal(err)
+			}
+			tcpExpectClosed(t, tcpDial(t, b.Balancer, "127.0.3.3", nil), false)
+		})
+	})
+
+	t.Run("deadlines", func(t *testing.T) {
+		dir := SocketDir(t)
+		peer := StartMnameBackend(t, dir, "5301")
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir, TimeScale: 10}, 1)
+		b.step(t, "TCP message not complete in time", map[string]uint64{"tcp_closed_message_timeout": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.4.2", nil)
+			tcpWrite(t, c, []byte{0}) // half a length
+			tcpExpectClosed(t, c, false)
+		})
+		b.step(t, "TCP idle", map[string]uint64{"tcp_closed_idle_timeout": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.4.3", nil)
+			tcpAskWhoami(t, c, 1)
+			tcpExpectClosed(t, c, false)
+		})
+		// The client shuts its side with a partial message while the
+		// backend is stopped (SIGSTOP), so the backend cannot end its side
+		// (node-mname does at once otherwise): the half-close deadline
+		// (0.2 s) ends it, well before a missed heartbeat (1.5 s) would.
+		b.step(t, "TCP half-closed, the backend not finishing", map[string]uint64{"tcp_closed_halfclose_timeout": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.4.4", nil)
+			tcpAskWhoami(t, c, 1)
+			peer.Pause()
+			tcpWrite(t, c, []byte{0, 40, 1})
+			c.CloseWrite()
+			tcpExpectClosed(t, c, false)
+			peer.Resume()
+		})
+	})
+
+	t.Run("bad backends", func(t *testing.T) {
+		dir := SocketDir(t)
+		StartBadBackend(t, filepath.Join(dir, "5301"), "no-tcp-ok")
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir, TimeScale: 10}, 1)
+		// This backend ends its side at the balancer's EOF, before it
+		// took the connection.
+		b.step(t, "TCP whose backend ends the session before INBOUND_TCP_OK", map[string]uint64{"tcp_closed_backend_closed": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.5.4", nil)
+			c.CloseWrite()
+			tcpExpectClosed(t, c, false)
+		})
+		b.step(t, "TCP with no INBOUND_TCP_OK", map[string]uint64{"tcp_closed_ok_timeout": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.5.2", nil)
+			tcpWrite(t, c, tcpAppendMsg(t, nil, tcpQuestion("whoami.example.", 16, 1)))
+			tcpExpectClosed(t, c, false)
+		})
+
+		dir2 := SocketDir(t)
+		victim, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 5, 250)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { victim.Close() })
+		StartBadBackend(t, filepath.Join(dir2, "5301"), "reflect", "--victim", victim.LocalAddr().String())
+		r := startCauseBalancer(t, BalancerConfig{SocketDir: dir2}, 1)
+		r.step(t, "an answer to no client (reflection guard)", map[string]uint64{"udp_drop_not_client": 1}, func() {
+			cl := causeUDP(t, r, "127.0.5.3", 64)
+			cl.conn.SetReadDeadline(time.Now().Add(udpAnswerTimeout))
+			if _, _, err := cl.conn.ReadFromUDP(cl.buf); err != nil {
+				t.Fatalf("the client's own answer: %v", err)
+			}
+		})
+	})
+
+	t.Run("remote table", func(t *testing.T) {
+		dir := SocketDir(t)
+		StartMnameBackend(t, dir, "5301")
+		// Scaled by 10: eviction guard 1 s, expiry 30 s.
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir, TimeScale: 10, Remotes: 2}, 1)
+		for _, ip := range []string{"127.0.6.2", "127.0.6.3"} {
+			newUDPClient(t, b.Balancer, ip).mustWhoami("5301")
+		}
+		b.step(t, "UDP from a new client, table full of active remotes", map[string]uint64{"udp_drop_table_full": 1}, func() {
+			causeUDP(t, b, "127.0.6.4", 64)
+		})
+		b.step(t, "TCP from a new client, table full of active remotes", map[string]uint64{"tcp_refused_table_full": 1}, func() {
+			tcpExpectClosed(t, tcpDial(t, b.Balancer, "127.0.6.4", nil), false)
+		})
+		b.step(t, "a new client once the oldest is past the guard", map[string]uint64{"remotes_evicted": 1}, func() {
+			time.Sleep(1500 * time.Millisecond)
+			newUDPClient(t, b.Balancer, "127.0.6.5").mustWhoami("5301")
+		})
+
+		dir2 := SocketDir(t)
+		StartMnameBackend(t, dir2, "5301")
+		// Scaled by 100: expiry 3 s, swept every 0.3 s.
+		e := startCauseBalancer(t, BalancerConfig{SocketDir: dir2, TimeScale: 100}, 1)
+		e.step(t, "a client silent past the expiry", map[string]uint64{"remotes_expired": 1}, func() {
+			newUDPClient(t, e.Balancer, "127.0.6.6").mustWhoami("5301")
+		})
+	})
+}
