@@ -55,6 +55,12 @@ type Stats struct {
 	TCP       uint64 // TCP connections forwarded (be_stat_tcp)
 	Stuck     uint64 // UDP packets dropped because the session was stuck (be_stat_stuck)
 	Probes    uint64 // heartbeats sent or hurried because queries went unanswered
+	Answers   uint64 // OUTBOUND_UDP answers received (the probe queries' too)
+
+	Ejections    uint64 // times ejected for answering no queries (health.go)
+	EjectCapped  uint64 // times the ejection cap kept it in use instead
+	ProbeQueries uint64 // the balancer's own probe queries sent while ejected
+	Spilled      uint64 // queries that found its session full and went to another backend
 }
 
 // Backend is one backend process; see the package comment.
@@ -69,13 +75,15 @@ type Backend struct {
 	sessionNum uint64       // counts sessions started; names the current one
 	timer      *evport.Timer
 
-	heartbeatWait   time.Duration // deadline of the heartbeat being sent
-	delay           time.Duration // wait of the pending (or last) reconnect; 0: none since the last fresh connect
-	helloAt         time.Time     // when the current session became ok
-	created         time.Time     // when the set first found the socket file
-	since           time.Time     // when the backend last became ok or entered its not-ok state
-	why             string        // the last fault's cause ("" once ok again)
-	unansweredSince time.Time     // first query since the last answer; zero: none
+	heartbeatWait time.Duration // deadline of the heartbeat being sent
+	delay         time.Duration // wait of the pending (or last) reconnect; 0: none since the last fresh connect
+	helloAt       time.Time     // when the current session became ok
+	created       time.Time     // when the set first found the socket file
+	since         time.Time     // when the backend last became ok or entered its not-ok state
+	why           string        // the last fault's cause ("" once ok again)
+	probeSince    time.Time     // first query since the last answer or heartbeat reply; zero: none
+	clock         answerClock   // the unanswered-query clock, stopped by answers only (health.go)
+	health        health        // ejection (health.go)
 
 	Stats Stats
 }
@@ -85,6 +93,7 @@ func newBackend(s *Set, id uint32, path string) *Backend {
 	b := &Backend{id: id, path: path, set: s, created: now, since: now}
 	b.log = s.log.With().Uint32("be_id", id).Str("be_path", path).Logger()
 	b.timer = s.loop.NewTimer(b.timerFired)
+	b.health.timer = s.loop.NewTimer(b.probeFired)
 	return b
 }
 
@@ -100,10 +109,11 @@ func (b *Backend) State() State { return b.state }
 // OK reports whether the backend takes new traffic (be_ok).
 func (b *Backend) OK() bool { return b.state.ok() }
 
-// Stable reports whether the backend is ok and has been since its hello
-// for at least Timings.StableAfter; see flap damping in the package comment.
+// Stable reports whether the backend is usable and has been ok since its
+// hello for at least Timings.StableAfter; see flap damping in the package
+// comment.
 func (b *Backend) Stable() bool {
-	return b.state.ok() && b.set.loop.Now().Sub(b.helloAt) >= b.set.timings.StableAfter
+	return b.Usable() && b.set.loop.Now().Sub(b.helloAt) >= b.set.timings.StableAfter
 }
 
 // Removed reports whether the socket file is gone (be_removed).
@@ -140,7 +150,7 @@ func (b *Backend) ForwardUDP(addr uint32, port uint16, msg []byte) bool {
 		return false
 	}
 	c := b.session
-	if c.Stuck() || c.Free() < udpHeaderLen+len(msg)+controlReserve {
+	if b.Full(len(msg)) {
 		b.Stats.Stuck++
 		if e := b.log.Trace(); e.Enabled() {
 			bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).Msg("stuck backend write queue")
@@ -159,29 +169,67 @@ func (b *Backend) ForwardUDP(addr uint32, port uint16, msg []byte) bool {
 	return true
 }
 
-// noteQuery starts the unanswered-query clock, or, once it has run for
-// ProbeAfter, probes the backend: this query's call is the probe's only
-// trigger (there is no timer). Queries dropped as stuck count too.
+// Full reports whether the session of this ok backend could not take a
+// query of n bytes now (the condition ForwardUDP drops as stuck): the
+// caller may spill the query to another backend (NoteSpilled) instead.
+func (b *Backend) Full(n int) bool {
+	if !b.state.ok() {
+		return false
+	}
+	c := b.session
+	return c.Stuck() || c.Free() < udpHeaderLen+n+controlReserve
+}
+
+// NoteSpilled counts a query that found this backend full and went to
+// another; it still counts as a query this backend left unanswered (a
+// hung backend is full within a fraction of ProbeAfter under load).
+func (b *Backend) NoteSpilled() {
+	b.Stats.Spilled++
+	b.noteQuery()
+}
+
+// noteQuery runs the unanswered-query clocks: the heartbeat probe's, which
+// once it has run for ProbeAfter probes the backend (this query's call is
+// the probe's only trigger: there is no timer), and the ejection's
+// (health.go). Queries dropped as stuck count too.
 func (b *Backend) noteQuery() {
 	now := b.set.loop.Now()
-	if b.unansweredSince.IsZero() {
-		b.unansweredSince = now
+	if b.clock.since.IsZero() {
+		b.clock.since = now
+	}
+	b.clock.queries++
+	b.checkAnswers(now)
+	if b.probeSince.IsZero() {
+		b.probeSince = now
 		return
 	}
-	if now.Sub(b.unansweredSince) < b.set.timings.ProbeAfter {
+	if now.Sub(b.probeSince) < b.set.timings.ProbeAfter {
 		return
 	}
 	switch b.state {
 	case StateOK:
 		b.Stats.Probes++
-		b.log.Debug().Dur("unanswered_ms", now.Sub(b.unansweredSince)).Msg("queries unanswered; probing backend")
+		b.log.Debug().Dur("unanswered_ms", now.Sub(b.probeSince)).Msg("queries unanswered; probing backend")
 		b.sendHeartbeat(b.set.timings.ProbeTimeout)
 	case StateHeartbeat:
 		if b.timer.When().Sub(now) > b.set.timings.ProbeTimeout {
 			b.Stats.Probes++
-			b.log.Debug().Dur("unanswered_ms", now.Sub(b.unansweredSince)).Msg("queries unanswered; heartbeat deadline shortened")
+			b.log.Debug().Dur("unanswered_ms", now.Sub(b.probeSince)).Msg("queries unanswered; heartbeat deadline shortened")
 			b.timer.Reset(b.set.timings.ProbeTimeout)
 		}
+	}
+}
+
+// answered stops both clocks: an OUTBOUND_UDP arrived. An ejected backend
+// returns.
+func (b *Backend) answered() {
+	now := b.set.loop.Now()
+	b.Stats.Answers++
+	b.clock = answerClock{lastAnswer: now}
+	b.probeSince = time.Time{}
+	b.health.capped = false
+	if b.health.ejected {
+		b.restore(now)
 	}
 }
 
@@ -209,6 +257,9 @@ func (b *Backend) enter(e event) {
 	}
 	wasStable := b.Stable()
 	b.state = to
+	if from.ok() && !to.ok() {
+		b.endEjection()
+	}
 	// Since counts from the last change an operator sees: into or out of
 	// ok (a heartbeat's round trip is no change), or between not-ok states.
 	if from.ok() != to.ok() || (!to.ok() && from != to) {
@@ -223,7 +274,8 @@ func (b *Backend) enter(e event) {
 	tm := &b.set.timings
 	switch to {
 	case StateConnecting:
-		b.unansweredSince = time.Time{}
+		b.probeSince = time.Time{}
+		b.clock = answerClock{}
 		b.timer.Reset(tm.ConnectTimeout)
 	case StateOK:
 		if from == StateConnecting {
@@ -264,6 +316,10 @@ func (b *Backend) invariant() error {
 		return fmt.Errorf("state %v with a closed session", s)
 	case (s.hasSession() || s == StateReconnecting) != b.timer.Scheduled():
 		return fmt.Errorf("state %v with timer scheduled %v", s, b.timer.Scheduled())
+	case b.health.ejected && !s.ok():
+		return fmt.Errorf("ejected in state %v", s)
+	case b.health.ejected != b.health.timer.Scheduled():
+		return fmt.Errorf("ejected %v with the probe timer scheduled %v", b.health.ejected, b.health.timer.Scheduled())
 	}
 	return nil
 }

@@ -25,10 +25,12 @@ type Timings struct {
 	ProbeAfter        time.Duration `timescale:"fixed"` // queries unanswered this long: probe with a heartbeat
 	ProbeTimeout      time.Duration `timescale:"fixed"` // the probe's deadline
 	StableAfter       time.Duration // ok this long after the hello: stable
+	EjectAfter        time.Duration `timescale:"fixed"` // queries sent and none answered this long: eject (health.go)
+	EjectProbe        time.Duration `timescale:"fixed"` // while ejected, a probe query this often
 }
 
 // DefaultTimings are the C balancer's (bbal.h:73-74, backend.c:48-49),
-// and issue 12's probe and stability intervals.
+// issue 12's probe and stability intervals, and issue 20's ejection.
 func DefaultTimings() Timings {
 	return Timings{
 		Scan:              5 * time.Second,
@@ -42,6 +44,8 @@ func DefaultTimings() Timings {
 		ProbeAfter:        time.Second,
 		ProbeTimeout:      time.Second,
 		StableAfter:       5 * time.Second,
+		EjectAfter:        1500 * time.Millisecond,
+		EjectProbe:        500 * time.Millisecond,
 	}
 }
 

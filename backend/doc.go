@@ -7,7 +7,7 @@
 // # Model
 //
 // A Set holds every Backend ever found in the socket directory (a scan at
-// start, every Timings.Scan and on Rescan), selects ok ones round-robin and
+// start, every Timings.Scan and on Rescan), selects usable ones round-robin and
 // hands each OUTBOUND_UDP answer to the sink the daemon installs. Backends
 // are never forgotten: a socket file that disappears marks its backend
 // removed, and a scan that finds it again reconnects at once. Everything
@@ -56,9 +56,17 @@
 // happens) with a CLIENT_HEARTBEAT (allowed whenever none is outstanding)
 // that must be answered within Timings.ProbeTimeout; a heartbeat already
 // outstanding has its deadline shortened to the same, if it was later. An
-// answer, or a heartbeat's reply, stops the clock. A hung backend that
-// keeps receiving queries is thus faulted, and its clients moved to their
-// backups, within about ProbeAfter+ProbeTimeout.
+// answer, or a heartbeat's reply, restarts the probe's clock. A hung backend
+// that keeps receiving queries is thus faulted, and its clients moved to
+// their backups, within about ProbeAfter+ProbeTimeout.
+//
+// Health on real answers (health.go): the same clock, stopped by answers
+// only (node-mname answers heartbeats in its frame parser even when its DNS
+// handler is silent), ejects a backend whose queries have all gone
+// unanswered for Timings.EjectAfter: it stays ok but is not Usable, so
+// its clients go to their backups, and is probed with a DNS query of the
+// balancer's own until any answer returns it. At most MaxEjectPercent of
+// the ok backends are ejected at once, never the last usable one.
 //
 // Stuck: a backend is stuck once the kernel will not take more of its
 // session's bytes (evport Conn.Stuck). ForwardUDP then drops the query and
@@ -74,5 +82,7 @@
 //   - the one timer is scheduled exactly in connecting, ok, heartbeat and
 //     reconnecting;
 //   - new, removed and stopped have neither;
+//   - a backend is ejected only while ok, and its probe timer is scheduled
+//     exactly while it is ejected;
 //   - the remote count is never negative.
 package backend

@@ -27,6 +27,8 @@ type Info struct {
 	ReconnectDelay       time.Duration // be_reconnect_delay
 	Session              uint64        // number of the current control session (0: none yet)
 	Connected            bool          // a control session is open (be_conn != NULL)
+	Ejected              bool          // ok but ejected for answering no queries (health.go)
+	EjectedSince         time.Time     // when, if Ejected
 	Stats                Stats         // be_stat_*
 
 	State   State     // where the backend is in its life
@@ -48,6 +50,8 @@ func (b *Backend) Info() Info {
 		ReconnectDelay:       b.delay,
 		Session:              b.sessionNum,
 		Connected:            b.session != nil,
+		Ejected:              b.health.ejected,
+		EjectedSince:         b.health.since,
 		Stats:                b.Stats,
 		State:                b.state,
 		Since:                b.since,

@@ -106,13 +106,19 @@ func (b *Backend) handleFrame(f *Frame) {
 			return
 		}
 		b.log.Trace().Msg("received heartbeat reply")
-		b.unansweredSince = time.Time{}
+		b.probeSince = time.Time{}
+		if !b.clock.since.IsZero() {
+			b.clock.heartbeats++
+		}
 		b.enter(evHeartbeatBack)
 	case FrameOutboundUDP:
 		if e := b.log.Trace(); e.Enabled() {
 			bunyan.IPv4(e, "dest_ip", f.Addr).Uint16("dest_port", f.Port).Int("data_len", len(f.Data)).Msg("outbound UDP packet")
 		}
-		b.unansweredSince = time.Time{}
+		b.answered()
+		if f.Addr == probeAddr && f.Port == probePort {
+			return // the answer to the balancer's own probe (health.go)
+		}
 		b.set.answer(b, f.Addr, f.Port, f.Data)
 	default: // INBOUND_TCP_OK belongs on TCP sessions only
 		b.log.Error().Uint32("frame_type", uint32(f.Type)).Msg("invalid frame type")

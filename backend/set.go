@@ -145,19 +145,60 @@ func (s *Set) Lookup(id uint32) *Backend {
 	return s.byID[i]
 }
 
-// Select picks the next ok backend round-robin; nil if none is ok.
+// Select picks the next usable backend round-robin; nil if none is.
 func (s *Set) Select() *Backend {
 	n := len(s.byID)
 	start, _ := slices.BinarySearchFunc(s.byID, s.last+1, compareID)
 	for i := 0; i < n; i++ {
 		b := s.byID[(start+i)%n]
-		if b.OK() {
+		if b.Usable() {
 			s.last = b.id
 			return b
 		}
 	}
 	if s.noneLog.Allow(s.loop.Now()) {
 		s.log.Error().Int("backends", n).Msg(msgNoBackends)
+	}
+	return nil
+}
+
+// SelectWithRoom picks the next usable backend round-robin, other than
+// except, whose session can take a query of n bytes now; nil if none can.
+// It logs nothing: the caller (a spill) has a backend, only a full one.
+func (s *Set) SelectWithRoom(except *Backend, n int) *Backend {
+	count := len(s.byID)
+	start, _ := slices.BinarySearchFunc(s.byID, s.last+1, compareID)
+	for i := 0; i < count; i++ {
+		b := s.byID[(start+i)%count]
+		if b != except && b.Usable() && !b.Full(n) {
+			s.last = b.id
+			return b
+		}
+	}
+	return nil
+}
+
+// PickByHash picks a usable backend for h, the same while the usable
+// backends stay the same (h modulo their number, in ID order); nil if none
+// is usable. It logs nothing.
+func (s *Set) PickByHash(h uint32) *Backend {
+	n := 0
+	for _, b := range s.byID {
+		if b.Usable() {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	k := int(h % uint32(n))
+	for _, b := range s.byID {
+		if b.Usable() {
+			if k == 0 {
+				return b
+			}
+			k--
+		}
 	}
 	return nil
 }

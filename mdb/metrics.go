@@ -130,8 +130,16 @@ var (
 			func(b *view.Backend) float64 { return float64(b.StatUDP) }),
 		newBackendMetric("bbal_backend_tcp_forwarded_total", "TCP connections forwarded to the backend (be_stat_tcp).", counter,
 			func(b *view.Backend) float64 { return float64(b.StatTCP) }),
-		newBackendMetric("bbal_backend_udp_stuck_total", "UDP datagrams dropped because the backend's session was full (be_stat_stuck).", counter,
+		newBackendMetric("bbal_backend_udp_stuck_total", "UDP datagrams dropped because the backend's session was full, and every other usable backend's (be_stat_stuck).", counter,
 			func(b *view.Backend) float64 { return float64(b.StatStuck) }),
+		newBackendMetric("bbal_backend_udp_spilled_total", "UDP queries that found the backend's session full and went to another backend (be_stat_spilled).", counter,
+			func(b *view.Backend) float64 { return float64(b.StatSpilled) }),
+		newBackendMetric("bbal_backend_ejections_total", "Times the backend was ejected for answering no queries (be_stat_ejections).", counter,
+			func(b *view.Backend) float64 { return float64(b.StatEjections) }),
+		newBackendMetric("bbal_backend_eject_capped_total", "Times the ejection cap kept the backend in use although it answered no queries (be_stat_eject_capped).", counter,
+			func(b *view.Backend) float64 { return float64(b.StatEjectCapped) }),
+		newBackendMetric("bbal_backend_ejected", "1 if the backend is ok but ejected for answering no queries: its clients go to their backups (be_ejected).", gauge,
+			func(b *view.Backend) float64 { return b2f(b.Ejected) }),
 	}
 )
 

@@ -243,10 +243,11 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 	t.UDPReceived, t.UDPForwarded, t.UDPAnswered = r.udp.Received, r.udp.Forwarded, r.udp.Answered
 	t.UDPDropOversize, t.UDPDropNoBackend = r.udp.DropOversize, r.udp.DropNoBackend
 	t.UDPDropStuck, t.UDPDropSendError = r.udp.DropStuck, r.udp.DropSendError
-	t.UDPDropTableFull, t.UDPDropNotClient = r.udp.DropTableFull, r.udp.DropNotClient
+	t.UDPDropNotClient = r.udp.DropNotClient
+	t.UDPSpilled, t.UDPServedUntracked, t.TCPServedUntracked = r.udp.Spilled, r.udp.ServedUntracked, r.tcp.Untracked
 	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(r.tcp.Open)
 	t.TCPRefusedMaxConns, t.TCPRefusedMaxPerClient, t.TCPRefusedFDReserve = r.tcp.RefusedFull, r.tcp.RefusedClient, r.tcp.RefusedReserve
-	t.TCPRefusedNoBackend, t.TCPRefusedTableFull = r.tcp.NoBackend, r.tcp.TableFull
+	t.TCPRefusedNoBackend = r.tcp.NoBackend
 	t.TCPRefusedBackendConnect, t.TCPRefusedNotIPv4 = r.tcp.ConnectFailed, r.tcp.NotIPv4
 	t.TCPAcceptErrors = r.tcp.AcceptErrors
 	t.TCPClosedOKTimeout, t.TCPClosedMessageTimeout = r.tcp.OKTimeouts, r.tcp.MessageTimeouts
@@ -271,6 +272,8 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 			ReconnectDelay: uint32(b.ReconnectDelay / time.Second), ReconnectDelayMS: b.ReconnectDelay.Milliseconds(),
 			StatConnStart: b.Stats.ConnStart, StatConnError: b.Stats.ConnError,
 			StatUDP: b.Stats.UDP, StatTCP: b.Stats.TCP, StatStuck: b.Stats.Stuck,
+			StatSpilled: b.Stats.Spilled, StatEjections: b.Stats.Ejections, StatEjectCapped: b.Stats.EjectCapped,
+			Ejected: b.Ejected, EjectedSince: ejectedSince(clock, b.EjectedSince),
 			State: b.State.String(), StateSince: clock.hr(b.Since), Why: b.Why, Crtime: clock.hr(b.Created),
 		})
 	}
@@ -314,4 +317,12 @@ func remoteView(clock hrClock, x *remote.Info) view.Remote {
 // addr4 is the IPv4 address a (most significant byte first).
 func addr4(a uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
+}
+
+// ejectedSince is the hrtime of a backend's last ejection, 0 for none.
+func ejectedSince(clock hrClock, at time.Time) int64 {
+	if at.IsZero() {
+		return 0
+	}
+	return clock.hr(at)
 }

@@ -10,11 +10,22 @@
  * at a limited rate. A real client is always in the table while its
  * answer can come: it was looked up (and so marked seen) when its query
  * was forwarded, a full table never evicts a remote seen within
- * remote.Timings.EvictAfter (10 s; a client whose query it refuses has
- * nothing forwarded, so no answer to lose), and expiry takes only remotes
- * silent for minutes. An answer the backend holds longer than that, in a
- * table full and churning at once, may be dropped; the client has given
- * up on it long before (DNS clients retry within a few seconds).
+ * remote.Timings.EvictAfter (10 s), and expiry takes only remotes silent
+ * for minutes. An answer the backend holds longer than that, in a table
+ * full and churning at once, may be dropped; the client has given up on it
+ * long before (DNS clients retry within a few seconds).
+ *
+ * A new client that a table full of active remotes cannot add is served
+ * untracked (remote.Remote.Tracked false): each of its forwarded queries
+ * is noted, by address and port, in a fixed array of untrackedSlots
+ * (direct-mapped by a hash; a newer query overwrites what was in its
+ * slot), and an answer to that address and port within untrackedTTL
+ * passes the guard once, clearing the slot. A spoofer's queries can only
+ * overwrite slots, never grow the record, and each allows one answer to
+ * the address that sent it; a real client's slot is lost only if another
+ * query lands on it before its answer comes (at 20,000 new sources a
+ * second, about 1.2 times a second per slot, against answers within
+ * milliseconds).
  *
  * Client-triggered records: the oversized-datagram warning and the
  * guard's drop record each go through a bunyan.RateLimiter, and so do a
@@ -26,6 +37,8 @@
 package proxy
 
 import (
+	"time"
+
 	"github.com/rs/zerolog"
 
 	"github.com/joyent/mname-balancer/bunyan"
@@ -65,7 +78,7 @@ func (u *UDP) dropOversized(addr uint32, port uint16, n int) {
 // answerAllowed is the reflection guard (file comment): whether an answer
 // may go to addr; if not, it is counted and logged.
 func (u *UDP) answerAllowed(addr uint32, port uint16, n int) bool {
-	if u.table.Known(addr) {
+	if u.table.Known(addr) || u.untracked.take(addr, port, u.loop.Now().UnixNano()) {
 		return true
 	}
 	u.stats.DropNotClient++
@@ -73,4 +86,38 @@ func (u *UDP) answerAllowed(addr uint32, port uint16, n int) bool {
 		bunyan.IPv4(u.log.Warn(), "remote_ip", addr).Uint16("remote_port", port).Int("len", n).Msg(msgNotClient)
 	}
 	return false
+}
+
+// The record of untracked clients' outstanding queries (file comment).
+const (
+	untrackedSlots = 1 << 14 // 256 KiB
+	untrackedTTL   = int64(5 * time.Second)
+)
+
+type untrackedQuery struct {
+	addr uint32
+	port uint16
+	at   int64 // loop time of the query (Unix ns); 0: free
+}
+
+type untracked [untrackedSlots]untrackedQuery
+
+func untrackedSlot(addr uint32, port uint16) uint32 {
+	return ((addr ^ uint32(port)<<16 ^ uint32(port)) * 0x9E3779B1) >> (32 - 14)
+}
+
+// note records a query from addr:port forwarded at now.
+func (u *untracked) note(addr uint32, port uint16, now int64) {
+	u[untrackedSlot(addr, port)] = untrackedQuery{addr: addr, port: port, at: now}
+}
+
+// take reports whether a query from addr:port is outstanding (noted within
+// untrackedTTL), and clears it: one answer per query.
+func (u *untracked) take(addr uint32, port uint16, now int64) bool {
+	q := &u[untrackedSlot(addr, port)]
+	if q.at == 0 || q.addr != addr || q.port != port || now-q.at >= untrackedTTL {
+		return false
+	}
+	q.at = 0
+	return true
 }

@@ -102,26 +102,40 @@ func TestUDPAnswerReachesClientInFullTable(t *testing.T) {
 	q := s.Expect(backend.FrameInboundUDP)
 
 	// A second client while the first's query is outstanding: the table
-	// is full of a remote seen just now, so the newcomer is refused and
-	// the first client stays.
+	// is full of a remote seen just now, so the newcomer is served
+	// untracked and the first client stays.
 	other, oaddr, oport := listenOn(t, secondLoopback(t, "127.0.0.78"))
 	if _, err := other.WriteToUDPAddrPort([]byte("query 2"), h.to); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, h.loop, "the newcomer refused", func() bool { return h.table.Stats().Refused == 1 })
+	q2 := s.Expect(backend.FrameInboundUDP)
+	if q2.Addr != oaddr || q2.Port != oport || h.table.Known(oaddr) {
+		t.Errorf("untracked query from %#x:%d (known %v), want %#x:%d, not in the table", q2.Addr, q2.Port, h.table.Known(oaddr), oaddr, oport)
+	}
 
-	// The backend answers both (the second never asked through us).
-	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("never asked")))
+	// The backend answers the newcomer twice (one answer per query
+	// passes), another port of its address and an address that never
+	// asked once each, and the first client.
+	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("answer 2")))
+	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("answer 2 again")))
+	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport+1, []byte("other port")))
+	s.Write(backend.AppendOutboundUDP(nil, 0x7F00004F, oport, []byte("never asked")))
 	s.Write(backend.AppendOutboundUDP(nil, q.Addr, q.Port, []byte("answer")))
 	if got, _ := h.receive(); got == nil || string(got) != "answer" {
 		t.Errorf("client got %q, want its answer", got)
+	}
+	if got := readOne(t, other); got != "answer 2" {
+		t.Errorf("untracked client got %q first, want its answer", got)
 	}
 	if q.Addr != addr || q.Port != port {
 		t.Errorf("query from %#x:%d, want %#x:%d", q.Addr, q.Port, addr, port)
 	}
 	onLoop(t, h.loop, func() {
-		if st := h.udp.Stats(); st.DropNotClient != 1 || st.Answered != 1 || st.DropTableFull != 1 || st.DropNoBackend != 0 {
-			t.Errorf("stats %+v, want 1 answered, 1 dropped by the guard, 1 query refused", st)
+		if st := h.udp.Stats(); st.DropNotClient != 3 || st.Answered != 2 || st.ServedUntracked != 1 || st.DropNoBackend != 0 {
+			t.Errorf("stats %+v, want 2 answered, 3 dropped by the guard, 1 served untracked", st)
+		}
+		if st := h.table.Stats(); st.Untracked != 1 {
+			t.Errorf("table stats %+v, want 1 untracked", st)
 		}
 	})
 }

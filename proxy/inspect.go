@@ -18,15 +18,16 @@ import (
 
 // UDPStats count the UDP path's datagrams since start.
 type UDPStats struct {
-	Received      uint64 // client datagrams read
-	Forwarded     uint64 // queued to a backend
-	Answered      uint64 // backend answers sent to clients
-	DropOversize  uint64 // client datagrams over 1500 bytes
-	DropNoBackend uint64 // no backend was ok
-	DropTableFull uint64 // a new client refused by a remote table full of active remotes
-	DropStuck     uint64 // the backend's session could not take it
-	DropSendError uint64 // answers the UDP socket would not send
-	DropNotClient uint64 // answers to an address not in the remote table (reflection guard)
+	Received        uint64 // client datagrams read
+	Forwarded       uint64 // queued to a backend
+	Answered        uint64 // backend answers sent to clients
+	DropOversize    uint64 // client datagrams over 1500 bytes
+	DropNoBackend   uint64 // no backend was ok
+	DropStuck       uint64 // the backend's session could not take it, nor any other's
+	ServedUntracked uint64 // forwarded for clients a full remote table could not add (guard.go)
+	Spilled         uint64 // forwarded to another backend because the client's was full (counted in Forwarded too)
+	DropSendError   uint64 // answers the UDP socket would not send
+	DropNotClient   uint64 // answers to an address not in the remote table (reflection guard)
 }
 
 // Stats copies the UDP counters.

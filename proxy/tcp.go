@@ -104,7 +104,7 @@ type TCPStats struct {
 	RefusedClient  uint64 // MaxPerClient proxies from that address were open
 	RefusedReserve uint64 // too few descriptors left (FDReserve)
 	NoBackend      uint64 // no backend was ok
-	TableFull      uint64 // a new client refused by a remote table full of active remotes
+	Untracked      uint64 // proxied for a new client a remote table full of active remotes could not add
 	ConnectFailed  uint64 // the chosen backend's socket could not be connected
 	NotIPv4        uint64 // the peer was not an IPv4 address
 	AcceptErrors   uint64 // accept(2) failures (EMFILE, ENFILE, ...): no connection to refuse
@@ -336,12 +336,8 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	b := t.table.Route(r)
 	if b == nil {
 		t.stats.Refused++
-		if t.table.RefusedClient(r) {
-			t.stats.TableFull++ // the table logged it
-		} else {
-			bunyan.IPv4(t.log.Trace(), "remote_ip", addr).Msg("could not find backend for remote")
-			t.stats.NoBackend++
-		}
+		bunyan.IPv4(t.log.Trace(), "remote_ip", addr).Msg("could not find backend for remote")
+		t.stats.NoBackend++
 		r.Stats.TCPDrop++
 		unix.Close(fd)
 		return
@@ -380,6 +376,9 @@ func (t *TCP) accept(fd int, peer unix.Sockaddr) {
 	t.perClient[addr]++
 	b.Stats.TCP++
 	r.Stats.TCP++
+	if !r.Tracked() {
+		t.stats.Untracked++
+	}
 }
 
 // admit checks the limits for a new connection from addr on fd and

@@ -12,8 +12,11 @@
  * remote is found (remote.Table.HeardFrom) and routed to its backend
  * (remote.Table.Route), and the datagram is queued on that
  * backend's control session as INBOUND_UDP. The loop flushes each session
- * once at the end of the turn. No backend, or a stuck one, drops the
- * datagram and counts it against the remote. Trace records as udp_proxy.c's:
+ * once at the end of the turn. A backend whose session is full (stuck)
+ * spills the datagram to the client's backup, or any other usable backend
+ * with room (remote.Table.Spill), counted as spilled against the full
+ * one. No backend, or every usable one full, drops the datagram and
+ * counts it against the remote. Trace records as udp_proxy.c's:
  * "received UDP packet from remote", "could not find backend for remote",
  * "forwarding UDP packet to backend" (on the backend's logger: be_id,
  * be_path) and, when the socket is drained, "ran out of UDP packets" with
@@ -76,9 +79,10 @@ type UDP struct {
 	flush func()           // u.flushAnswers, made once: AfterCallback takes it without allocating
 	from  *backend.Backend // whose answers are queued (one backend per batch)
 
-	stats      UDPStats  // counters for mdb (inspect.go)
-	limits     udpLimits // rate-limited records (guard.go)
-	sendErrors uint64    // answers dropped since the last "could not send" record
+	stats      UDPStats   // counters for mdb (inspect.go)
+	limits     udpLimits  // rate-limited records (guard.go)
+	untracked  *untracked // outstanding queries of untracked clients (guard.go)
+	sendErrors uint64     // answers dropped since the last "could not send" record
 	closed     bool
 }
 
@@ -111,12 +115,13 @@ func UDPOnSocket(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, f
 		return nil, fmt.Errorf("UDP socket fd %d: %w", fd, err)
 	}
 	u := &UDP{
-		loop:  loop,
-		log:   log,
-		sock:  evport.NewDatagramSocket(fd),
-		table: table,
-		port:  addr.Port(),
-		addr:  addr,
+		loop:      loop,
+		log:       log,
+		sock:      evport.NewDatagramSocket(fd),
+		table:     table,
+		port:      addr.Port(),
+		addr:      addr,
+		untracked: new(untracked),
 	}
 	u.flush = u.flushAnswers
 	u.fd = loop.NewFD(fd, u.ready)
@@ -207,10 +212,17 @@ func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 	}
 	r := u.table.HeardFrom(addr)
 	b := u.table.Route(r)
+	if b != nil && b.Full(len(msg)) {
+		// Spill, don't drop: the client's backup (or another backend)
+		// takes what its full backend cannot.
+		if s := u.table.Spill(r, b, len(msg)); s != nil {
+			b.NoteSpilled()
+			u.stats.Spilled++
+			b = s
+		}
+	}
 	if b == nil || !b.ForwardUDP(addr, port, msg) {
-		if b == nil && u.table.RefusedClient(r) {
-			u.stats.DropTableFull++ // the table logged it
-		} else if b == nil {
+		if b == nil {
 			u.stats.DropNoBackend++
 			if e := u.log.Trace(); e.Enabled() {
 				bunyan.IPv4(e, "remote_ip", addr).Msg("could not find backend for remote")
@@ -223,6 +235,10 @@ func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 	}
 	u.stats.Forwarded++
 	r.Stats.UDP++
+	if !r.Tracked() {
+		u.stats.ServedUntracked++
+		u.untracked.note(addr, port, u.loop.Now().UnixNano())
+	}
 	if e := b.Log().Trace(); e.Enabled() {
 		bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).
 			Int("len", len(msg)).Msg("forwarding UDP packet to backend")

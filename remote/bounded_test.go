@@ -31,11 +31,13 @@ func TestEvictLeastRecentlySeen(t *testing.T) {
 			h.table.Route(h.table.HeardFrom(ip10(i)))
 		}
 	})
-	// Within EvictAfter of the last of them: a newcomer is refused.
+	// Within EvictAfter of the last of them: a newcomer is served
+	// untracked.
 	h.run.Advance(rt.EvictAfter - time.Nanosecond)
 	onLoop(t, h.loop, func() {
-		if h.table.Route(h.table.HeardFrom(ip10(4))) != nil || h.table.Known(ip10(4)) || h.table.Stats().Refused != 1 {
-			t.Errorf("a newcomer %v before EvictAfter was admitted (stats %+v)", rt.EvictAfter-time.Nanosecond, h.table.Stats())
+		r := h.table.HeardFrom(ip10(4))
+		if r.Tracked() || h.table.Route(r) == nil || h.table.Known(ip10(4)) || h.table.Stats().Untracked != 1 {
+			t.Errorf("a newcomer %v before EvictAfter was admitted, or not served (stats %+v)", rt.EvictAfter-time.Nanosecond, h.table.Stats())
 		}
 	})
 	h.run.Advance(time.Nanosecond)
@@ -48,8 +50,8 @@ func TestEvictLeastRecentlySeen(t *testing.T) {
 			t.Errorf("Len %d, known 1:%v 2:%v 3:%v 4:%v; want 3 remotes, 2 evicted", h.table.Len(),
 				h.table.Known(ip10(1)), h.table.Known(ip10(2)), h.table.Known(ip10(3)), h.table.Known(ip10(4)))
 		}
-		if st := h.table.Stats(); st.Evicted != 1 || st.New != 4 || st.Refused != 1 {
-			t.Errorf("stats %+v, want 4 new, 1 evicted, 1 refused", st)
+		if st := h.table.Stats(); st.Evicted != 1 || st.New != 4 || st.Untracked != 1 {
+			t.Errorf("stats %+v, want 4 new, 1 evicted, 1 untracked", st)
 		}
 	})
 	rs := h.logs.Find(t, "remote table full: evicting least recently seen remote")
@@ -59,7 +61,11 @@ func TestEvictLeastRecentlySeen(t *testing.T) {
 	h.checkCounts()
 }
 
-func TestFullOfActiveRemotesRefusesNewClients(t *testing.T) {
+// TestFullOfActiveRemotesServesNewClientsUntracked: a table full of
+// remotes seen within EvictAfter adds no new client but serves it
+// untracked, by a hash of its address over the usable backends: the same
+// backend each time, and new clients spread over all of them.
+func TestFullOfActiveRemotesServesNewClientsUntracked(t *testing.T) {
 	rt := noPeriodic
 	rt.EvictAfter = time.Hour
 	h := newHarness(t, rt, "5301", "5302")
@@ -67,15 +73,29 @@ func TestFullOfActiveRemotesRefusesNewClients(t *testing.T) {
 		h.table.SetMaxRemotes(2)
 		h.table.Route(h.table.HeardFrom(ip10(1)))
 		h.table.Route(h.table.HeardFrom(ip10(2)))
+		var first uint32
 		for range 3 {
 			r := h.table.HeardFrom(ip10(3))
-			if r == nil {
-				t.Fatal("Lookup returned nil")
+			if r == nil || r.Tracked() {
+				t.Fatalf("HeardFrom in a full table returned %v, want an untracked stand-in", r)
 			}
-			if b := h.table.Route(r); b != nil {
-				t.Errorf("a refused client got backend %d, want nil", b.ID())
+			b := h.table.Route(r)
+			if b == nil {
+				t.Fatal("an untracked client got no backend")
 			}
-			r.Stats.UDPDrop++ // what the proxy does: must be harmless
+			if first == 0 {
+				first = b.ID()
+			} else if b.ID() != first {
+				t.Errorf("the untracked client went to %d, then %d: want the same backend", first, b.ID())
+			}
+			r.Stats.UDP++ // what the proxy does: must be harmless
+		}
+		used := map[uint32]int{}
+		for i := 100; i < 200; i++ {
+			used[h.table.Route(h.table.HeardFrom(ip10(i))).ID()]++
+		}
+		if len(used) != 2 || used[5301] < 25 || used[5302] < 25 {
+			t.Errorf("100 untracked clients went to %v, want both backends, each 25 or more", used)
 		}
 		if h.table.Len() != 2 || h.table.Known(ip10(3)) {
 			t.Errorf("Len %d, 10.0.0.3 known %v; want 2 and not known", h.table.Len(), h.table.Known(ip10(3)))
@@ -85,8 +105,8 @@ func TestFullOfActiveRemotesRefusesNewClients(t *testing.T) {
 				t.Errorf("known remote %d not served in a full table", i)
 			}
 		}
-		if st := h.table.Stats(); st.Refused != 3 || st.Evicted != 0 {
-			t.Errorf("stats %+v, want 3 refused, none evicted", st)
+		if st := h.table.Stats(); st.Untracked != 103 || st.Evicted != 0 {
+			t.Errorf("stats %+v, want 103 untracked, none evicted", st)
 		}
 		h.table.Each(func(r *remote.Remote) {
 			if r.Addr == ip10(3) {
@@ -94,9 +114,9 @@ func TestFullOfActiveRemotesRefusesNewClients(t *testing.T) {
 			}
 		})
 	})
-	rs := h.logs.Find(t, "remote table full of active remotes: dropping new client", "remote_ip", "10.0.0.3")
+	rs := h.logs.Find(t, "remote table full of active remotes: serving new client untracked", "remote_ip", "10.0.0.3")
 	if len(rs) != 3 || rs[0].Str("level") != "40" {
-		t.Errorf("refusal records %v, want 3 at warn", rs)
+		t.Errorf("untracked records %v, want 3 at warn", rs)
 	}
 	h.checkCounts()
 }

@@ -4,12 +4,21 @@
  *	no primary                      select one round-robin, make it
  *	                                primary, clear the backup
  *	primary's socket removed        clear both and start over
- *	primary ok                      use it; drop any backup (logging the
- *	                                return to the original primary)
- *	primary not ok, backup ok       use the backup
- *	primary not ok, no ok backup    select a new backup
- *	nothing ok                      nil: the caller drops and counts
- *	refused by a full table         nil, likewise (table.go)
+ *	primary usable                  use it; after a failover, drop the
+ *	                                backup (logging the return to the
+ *	                                original primary); a backup a spill
+ *	                                chose stays
+ *	primary not usable, backup      use the backup
+ *	  usable
+ *	primary not usable, no usable   select a new backup
+ *	  backup
+ *	nothing usable                  nil: the caller drops and counts
+ *
+ * Usable is ok and not ejected for answering no queries (backend's
+ * health.go): an ejected primary's clients go to their backups as a
+ * faulted one's do.
+ *	untracked (a full table)        a usable backend by a hash of the
+ *	                                address (table.go); nothing assigned
  *
  * Backends are held by ID and found in the Set (which never forgets one),
  * as remotes.c does; the Set's lookup is a binary search over a handful.
@@ -24,7 +33,7 @@ import "github.com/joyent/mname-balancer/backend"
 // logging the change) where they say so; nil when no backend is ok.
 func (t *Table) Route(r *Remote) *backend.Backend {
 	if r == &t.refused {
-		return nil
+		return t.set.PickByHash(hashAddr(r.Addr))
 	}
 	var p *backend.Backend
 	if r.primary != 0 {
@@ -40,19 +49,21 @@ func (t *Table) Route(r *Remote) *backend.Backend {
 			return nil
 		}
 		t.setPrimary(r, b.ID())
-		r.backup = 0
+		r.backup, r.onBackup = 0, false
 		t.rec.assigned(t.loop.Now(), r.Addr, b.ID())
 		return b
 	}
-	if p.OK() {
-		if r.backup != 0 {
+	if p.Usable() {
+		if r.onBackup {
+			r.onBackup = false
 			r.backup = 0
 			t.rec.returned(t.loop.Now(), r.Addr, p.ID())
 		}
 		return p
 	}
+	r.onBackup = true
 	if r.backup != 0 {
-		if b := t.set.Lookup(r.backup); b != nil && b.OK() {
+		if b := t.set.Lookup(r.backup); b != nil && b.Usable() {
 			return b
 		}
 	}
@@ -65,11 +76,45 @@ func (t *Table) Route(r *Remote) *backend.Backend {
 	return b
 }
 
+// Spill chooses where a query of n bytes goes when full, the backend
+// Route chose, cannot take it (backend.Backend.Full): the remote's backup
+// when it is usable and has room, else the next usable backend with room,
+// which becomes the backup when the remote has none usable and full is its
+// primary. Nil when every usable backend is full: the caller drops the
+// query as stuck. A client refused by a full table spills likewise, with
+// nothing assigned.
+func (t *Table) Spill(r *Remote, full *backend.Backend, n int) *backend.Backend {
+	tracked := r != &t.refused
+	if tracked && r.backup != 0 && r.backup != full.ID() {
+		if b := t.set.Lookup(r.backup); b != nil && b.Usable() {
+			if !b.Full(n) {
+				return b
+			}
+		} else if r.primary == full.ID() {
+			r.backup = 0 // gone: a new one below
+		}
+	}
+	b := t.set.SelectWithRoom(full, n)
+	if b == nil {
+		return nil
+	}
+	if tracked && r.backup == 0 && r.primary == full.ID() {
+		r.backup = b.ID()
+		t.rec.backup(t.loop.Now(), r.Addr, b.ID(), full.ID())
+	}
+	return b
+}
+
+// hashAddr spreads client addresses over the backends (Fibonacci hashing:
+// neighbouring addresses land apart).
+func hashAddr(addr uint32) uint32 { return (addr * 0x9E3779B1) >> 16 }
+
 // unassign clears both of the remote's backends, so that it chooses again
 // on its next packet or connection.
 func (t *Table) unassign(r *Remote) {
 	t.setPrimary(r, 0)
 	r.backup = 0
+	r.onBackup = false
 }
 
 // setPrimary keeps the backends' primary counts exact.

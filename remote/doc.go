@@ -4,9 +4,11 @@
 //
 // The model: a remote is created on first contact (a UDP datagram or a TCP
 // connection) and forgotten after Timings.Expiry of silence. Each has a
-// primary backend, to which it sticks while that backend is ok, and a
-// backup used only while the primary is not; a remote with neither gets a
-// primary chosen round-robin among the ok backends. Rebalancing looks at
+// primary backend, to which it sticks while that backend is usable (ok
+// and not ejected), and a backup used while the primary is not, or for a
+// query the primary's full session cannot take (Table.Spill); a remote
+// with neither gets a primary chosen round-robin among the usable
+// backends. Rebalancing looks at
 // the primary counts of the stable backends (backend.Backend.Stable): when
 // their spread is too wide it clears the primary of some of the busiest
 // backend's remotes, lowest addresses first, which choose again on their
@@ -14,9 +16,9 @@
 //
 // Invariants: the table holds at most its cap (SetMaxRemotes) remotes; a full table
 // evicts the least recently seen remote, but never one seen within
-// Timings.EvictAfter (new clients are refused instead), so a client with a
-// query outstanding stays Known and its answer passes the UDP proxy's
-// reflection guard. Each backend's primary count (Table.RemotesOf) is
+// Timings.EvictAfter (new clients are served untracked instead, routed
+// by a hash of their address), so a client with a query outstanding stays
+// Known and its answer passes the UDP proxy's reflection guard. Each backend's primary count (Table.RemotesOf) is
 // kept by this table and always equals the number of remotes whose
 // primary it is. No remote keeps a logger: per-client records build
 // remote_ip when written, and every kind of them is rate-limited.

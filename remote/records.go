@@ -5,7 +5,7 @@
  * bunyan.DefaultRate, in the process's bunyan.Limits, whose one timer
  * writes the summaries) because client input triggers all of them. Go's
  * extra fields: primary_be_id on the backup record, last_seen on expiry
- * and eviction, spread on rebalancing. Eviction and refusal are Go's own
+ * and eviction, spread on rebalancing. Eviction and untracked service are Go's own
  * records (the C table had no cap).
  */
 
@@ -28,14 +28,14 @@ const (
 	msgExpired    = "expiring remote entry"
 	msgRebalanced = "rebalancing to reduce spread"
 	msgEvicted    = "remote table full: evicting least recently seen remote"
-	msgRefused    = "remote table full of active remotes: dropping new client"
+	msgUntracked  = "remote table full of active remotes: serving new client untracked"
 )
 
 // records holds one limiter per kind of record.
 type records struct {
 	log                                               zerolog.Logger
 	newPeerL, assignedL, backupL, returnedL, expiredL *bunyan.RateLimiter
-	rebalancedL, evictedL, refusedL                   *bunyan.RateLimiter
+	rebalancedL, evictedL, untrackedL                 *bunyan.RateLimiter
 }
 
 func (c *records) init(log zerolog.Logger, limits *bunyan.Limits) {
@@ -50,13 +50,13 @@ func (c *records) init(log zerolog.Logger, limits *bunyan.Limits) {
 	c.expiredL = lim(zerolog.InfoLevel, msgExpired)
 	c.rebalancedL = lim(zerolog.InfoLevel, msgRebalanced)
 	c.evictedL = lim(zerolog.InfoLevel, msgEvicted)
-	c.refusedL = lim(zerolog.WarnLevel, msgRefused)
+	c.untrackedL = lim(zerolog.WarnLevel, msgUntracked)
 }
 
 // limiters lists every kind's limiter.
 func (c *records) limiters() [8]*bunyan.RateLimiter {
 	return [...]*bunyan.RateLimiter{c.newPeerL, c.assignedL, c.backupL, c.returnedL,
-		c.expiredL, c.rebalancedL, c.evictedL, c.refusedL}
+		c.expiredL, c.rebalancedL, c.evictedL, c.untrackedL}
 }
 
 // Suppressed is the number of the table's records suppressed by the rate
@@ -112,8 +112,8 @@ func (c *records) evicted(now time.Time, addr uint32, lastSeen int64, max int) {
 	}
 }
 
-func (c *records) refused(now time.Time, addr uint32, max int) {
-	if c.refusedL.Allow(now) {
-		bunyan.IPv4(c.log.Warn(), "remote_ip", addr).Int("max_remotes", max).Msg(msgRefused)
+func (c *records) untracked(now time.Time, addr uint32, max int) {
+	if c.untrackedL.Allow(now) {
+		bunyan.IPv4(c.log.Warn(), "remote_ip", addr).Int("max_remotes", max).Msg(msgUntracked)
 	}
 }

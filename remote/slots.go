@@ -30,11 +30,18 @@ type Remote struct {
 	prev    uint32 // slot seen just after this one (towards the head)
 	next    uint32 // slot seen just before this one; free list link when free
 	inUse   bool
+	// onBackup: the last Route chose the backup because the primary was
+	// not usable (a failover); a backup chosen by a spill leaves it false.
+	onBackup bool
 
 	firstSeen int64 // Unix nanoseconds (the loop's clock)
 	lastSeen  int64
 	Stats     Stats
 }
+
+// Tracked reports whether the remote is in the table (false: a client a
+// full table could not add, served untracked).
+func (r *Remote) Tracked() bool { return r.inUse }
 
 // FirstSeen is when the remote was created.
 func (r *Remote) FirstSeen() time.Time { return time.Unix(0, r.firstSeen) }

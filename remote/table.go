@@ -4,13 +4,16 @@
  *
  * A new remote in a full table evicts the least recently seen one, unless
  * that one was seen within Timings.EvictAfter: then the table is full of
- * clients that are all still active, and the new client is refused:
- * HeardFrom returns a stand-in remote outside the table for which Route
- * is always nil, so the caller drops the packet or connection as it does
- * when no backend is ok, and the table counts the refusal. EvictAfter
- * (10 s) is longer than a backend may take to answer before its clients
- * fail over (about 2 s, the heartbeat timeout), which is what lets the
- * reflection guard (Known) keep every answer to a real client.
+ * clients that are all still active, and the new client is served
+ * untracked: HeardFrom returns a stand-in remote outside the table
+ * (Tracked false), for which Route hashes the client's address over the
+ * usable backends (the same backend for the same address while they stay
+ * the same), and the table counts it. The client is not Known: the UDP
+ * proxy keeps a bounded record of its outstanding queries for the
+ * reflection guard. EvictAfter (10 s) is longer than a backend may take
+ * to answer before its clients fail over (about 2 s, the heartbeat
+ * timeout), which is what lets the reflection guard (Known) keep every
+ * answer to a tracked client.
  *
  * Remotes are found by a map[uint32]uint32 from address to slot number
  * (slots.go). A known remote costs no allocation; a new one allocates only
@@ -66,10 +69,10 @@ type Stats struct {
 
 // TableStats are the table's own counters.
 type TableStats struct {
-	New     uint64 // remotes created
-	Expired uint64 // remotes forgotten after Timings.Expiry of silence
-	Evicted uint64 // remotes evicted to make room (table full)
-	Refused uint64 // new clients refused: full of remotes seen within EvictAfter
+	New       uint64 // remotes created
+	Expired   uint64 // remotes forgotten after Timings.Expiry of silence
+	Evicted   uint64 // remotes evicted to make room (table full)
+	Untracked uint64 // packets and connections of new clients a table full of remotes seen within EvictAfter could not add (served untracked)
 
 	RecordsSuppressed uint64 // per-client records not written (rate limits)
 }
@@ -89,8 +92,9 @@ type Table struct {
 	rec       records
 	moving    []uint32 // Rebalance's scratch: candidate addresses
 
-	// refused stands in for a client refused by a full table; never in
-	// byAddr or the slots, and Route(&refused) is nil.
+	// refused stands in for a client a full table could not add; never in
+	// byAddr or the slots: Route hashes its address over the usable
+	// backends.
 	refused Remote
 
 	sweepTimer     *evport.Timer
@@ -166,9 +170,8 @@ func (t *Table) Known(addr uint32) bool {
 // the remote for addr, creating it on first contact (and logging "new
 // remote peer"), and marks it seen now. When the table is full of remotes
 // seen within Timings.EvictAfter (see the file comment) it returns a
-// stand-in outside the table for which Route returns nil: the caller
-// drops the client's packet or connection as it does when no backend is
-// ok. It never returns nil.
+// stand-in outside the table (Tracked false), which Route serves by a hash
+// of its address. It never returns nil.
 //
 // The *Remote is valid until the next HeardFrom or Expire (which may evict
 // or forget it and reuse its slot): use it at once, never keep it.
@@ -183,8 +186,8 @@ func (t *Table) HeardFrom(addr uint32) *Remote {
 		return r
 	}
 	if len(t.byAddr) >= t.max && !t.evictOldest(now) {
-		t.stats.Refused++
-		t.rec.refused(now, addr, t.max)
+		t.stats.Untracked++
+		t.rec.untracked(now, addr, t.max)
 		t.refused = Remote{Addr: addr}
 		return &t.refused
 	}
@@ -197,11 +200,6 @@ func (t *Table) HeardFrom(addr uint32) *Remote {
 	t.rec.newPeer(now, addr)
 	return r
 }
-
-// RefusedClient reports whether r is the stand-in HeardFrom returns for a
-// client a full table refused (Route gives it no backend): the caller
-// counts its drop under that cause rather than "no backend".
-func (t *Table) RefusedClient(r *Remote) bool { return r == &t.refused }
 
 // evictOldest makes room for one remote by evicting the least recently
 // seen, unless it was seen within Timings.EvictAfter; it reports whether

@@ -28,10 +28,12 @@ var (
 		"TCP connections closed before their end (a deadline, an error, the backend, a stop), by reason"}
 	RemotesForgotten = Kind{"remotes_forgotten", "bbal_remotes_forgotten_total",
 		"Remotes (client hosts) taken out of the remote table, by reason"}
+	ServedDegraded = Kind{"served_degraded", "bbal_served_degraded_total",
+		"UDP queries and TCP connections served in a degraded way rather than refused (issue 20), by reason"}
 )
 
 // Kinds lists the kinds in the order the views print them.
-var Kinds = []Kind{UDPDropped, TCPRefused, TCPAcceptErrors, TCPClosed, RemotesForgotten}
+var Kinds = []Kind{UDPDropped, TCPRefused, TCPAcceptErrors, TCPClosed, RemotesForgotten, ServedDegraded}
 
 // Cause is one cause and its counter.
 type Cause struct {
@@ -48,9 +50,7 @@ var Causes = []Cause{
 		func(t *Totals) uint64 { return t.UDPDropOversize }},
 	{UDPDropped, "no_backend", "udp_drop_no_backend", "no backend was ok",
 		func(t *Totals) uint64 { return t.UDPDropNoBackend }},
-	{UDPDropped, "table_full", "udp_drop_table_full", "a new client refused: the remote table is full of active remotes (-r)",
-		func(t *Totals) uint64 { return t.UDPDropTableFull }},
-	{UDPDropped, "stuck", "udp_drop_stuck", "the backend's control session could take no more",
+	{UDPDropped, "stuck", "udp_drop_stuck", "the backend's control session could take no more, nor any other usable backend's",
 		func(t *Totals) uint64 { return t.UDPDropStuck }},
 	{UDPDropped, "send_error", "udp_drop_send_error", "an answer the UDP socket would not send",
 		func(t *Totals) uint64 { return t.UDPDropSendError }},
@@ -65,8 +65,6 @@ var Causes = []Cause{
 		func(t *Totals) uint64 { return t.TCPRefusedFDReserve }},
 	{TCPRefused, "no_backend", "tcp_refused_no_backend", "no backend was ok",
 		func(t *Totals) uint64 { return t.TCPRefusedNoBackend }},
-	{TCPRefused, "table_full", "tcp_refused_table_full", "a new client refused: the remote table is full of active remotes (-r)",
-		func(t *Totals) uint64 { return t.TCPRefusedTableFull }},
 	{TCPRefused, "backend_connect", "tcp_refused_backend_connect", "the chosen backend's socket could not be connected",
 		func(t *Totals) uint64 { return t.TCPRefusedBackendConnect }},
 	{TCPRefused, "not_ipv4", "tcp_refused_not_ipv4", "the peer was not an IPv4 address",
@@ -96,6 +94,13 @@ var Causes = []Cause{
 		func(t *Totals) uint64 { return t.RemotesEvicted }},
 	{RemotesForgotten, "expired", "remotes_expired", "silent for the expiry time",
 		func(t *Totals) uint64 { return t.RemotesExpired }},
+
+	{ServedDegraded, "spilled", "udp_spilled", "a UDP query its client's backend was too full to take, forwarded to the backup or another backend",
+		func(t *Totals) uint64 { return t.UDPSpilled }},
+	{ServedDegraded, "untracked_udp", "udp_served_untracked", "a UDP query of a new client the full remote table (-r) could not add, routed by its address",
+		func(t *Totals) uint64 { return t.UDPServedUntracked }},
+	{ServedDegraded, "untracked_tcp", "tcp_served_untracked", "a TCP connection of a new client the full remote table (-r) could not add, routed by its address",
+		func(t *Totals) uint64 { return t.TCPServedUntracked }},
 }
 
 // KindHelp is k's help text with the list of its reasons.

@@ -91,6 +91,8 @@ func Kstats(s *Snapshot) []Kstat {
 			Stats: []KstatValue{
 				num("conn_start", b.StatConnStart), num("conn_error", b.StatConnError),
 				num("udp", b.StatUDP), num("tcp", b.StatTCP), num("stuck", b.StatStuck),
+				num("spilled", b.StatSpilled), num("ejections", b.StatEjections), num("eject_capped", b.StatEjectCapped),
+				num("ejected", boolNum(b.Ejected)),
 				num("ok", boolNum(b.OK)), num("remotes", uint64(b.Remotes)),
 				{Name: "path", Str: b.Path, IsStr: true},
 				num("state", uint64(StateNumber(b.State))),

@@ -75,10 +75,10 @@ func TestKstatPMatchesRealOutput(t *testing.T) {
 
 func TestKstatsOfSnapshot(t *testing.T) {
 	s := &Snapshot{Crtime: 1_500_000_000, Snaptime: 2_000_000_001,
-		Balancer: Totals{UDPReceived: 7, UDPAnswered: 6, TCPAccepted: 2, UDPDropTableFull: 3},
+		Balancer: Totals{UDPReceived: 7, UDPAnswered: 6, TCPAccepted: 2, UDPDropStuck: 3, UDPSpilled: 5},
 		Backends: []Backend{
 			{ID: 5302, Path: "/s/5302", OK: true, Remotes: 3, StatUDP: 4},
-			{ID: 10, Path: "/s/x", StatConnStart: 2, StatConnError: 1, Crtime: 1_700_000_000,
+			{ID: 10, Path: "/s/x", StatConnStart: 2, StatConnError: 1, Crtime: 1_700_000_000, StatSpilled: 4, StatEjections: 2, StatEjectCapped: 1,
 				State: "reconnecting", StateSince: 1_900_000_000, Why: "no heartbeat"},
 		}}
 	var b strings.Builder
@@ -97,19 +97,24 @@ func TestKstatsOfSnapshot(t *testing.T) {
 		"bbal:0:balancer:udp_drop_not_client\t0\n" +
 		"bbal:0:balancer:udp_drop_oversize\t0\n" +
 		"bbal:0:balancer:udp_drop_send_error\t0\n" +
-		"bbal:0:balancer:udp_drop_stuck\t0\n" +
-		"bbal:0:balancer:udp_drop_table_full\t3\n" +
+		"bbal:0:balancer:udp_drop_stuck\t3\n" +
 		"bbal:0:balancer:udp_forwarded\t0\n" +
 		"bbal:0:balancer:udp_received\t7\n" +
+		"bbal:0:balancer:udp_served_untracked\t0\n" +
+		"bbal:0:balancer:udp_spilled\t5\n" +
 		"bbal:0:balancer:crtime\t1.500000000\n" +
 		"bbal:10:backend:class\tnet\n" +
 		"bbal:10:backend:conn_error\t1\n" +
 		"bbal:10:backend:conn_start\t2\n" +
 		"bbal:10:backend:crtime\t1.700000000\n" + // the backend's own, not the balancer's
+		"bbal:10:backend:eject_capped\t1\n" +
+		"bbal:10:backend:ejected\t0\n" +
+		"bbal:10:backend:ejections\t2\n" +
 		"bbal:10:backend:ok\t0\n" +
 		"bbal:10:backend:path\t/s/x\n" +
 		"bbal:10:backend:remotes\t0\n" +
 		"bbal:10:backend:snaptime\t2.000000001\n" +
+		"bbal:10:backend:spilled\t4\n" +
 		"bbal:10:backend:state\t4\n" + // reconnecting
 		"bbal:10:backend:state_since\t1.900000000\n" +
 		"bbal:10:backend:stuck\t0\n" +

@@ -65,7 +65,6 @@ type Totals struct {
 	UDPDropNoBackend uint64 `json:"udp_drop_no_backend"`
 	UDPDropStuck     uint64 `json:"udp_drop_stuck"`
 	UDPDropSendError uint64 `json:"udp_drop_send_error"`
-	UDPDropTableFull uint64 `json:"udp_drop_table_full"`
 	UDPDropNotClient uint64 `json:"udp_drop_not_client"`
 	TCPAccepted      uint64 `json:"tcp_accepted"`
 	TCPRefused       uint64 `json:"tcp_refused"` // the sum of the tcp_refused_* causes
@@ -75,7 +74,6 @@ type Totals struct {
 	TCPRefusedMaxPerClient    uint64 `json:"tcp_refused_max_per_client"`
 	TCPRefusedFDReserve       uint64 `json:"tcp_refused_fd_reserve"`
 	TCPRefusedNoBackend       uint64 `json:"tcp_refused_no_backend"`
-	TCPRefusedTableFull       uint64 `json:"tcp_refused_table_full"`
 	TCPRefusedBackendConnect  uint64 `json:"tcp_refused_backend_connect"`
 	TCPRefusedNotIPv4         uint64 `json:"tcp_refused_not_ipv4"`
 	TCPAcceptErrors           uint64 `json:"tcp_accept_errors"`
@@ -89,6 +87,9 @@ type Totals struct {
 	TCPClosedLameDuck         uint64 `json:"tcp_closed_lame_duck"`
 	RemotesEvicted            uint64 `json:"remotes_evicted"`
 	RemotesExpired            uint64 `json:"remotes_expired"`
+	UDPSpilled                uint64 `json:"udp_spilled"`
+	UDPServedUntracked        uint64 `json:"udp_served_untracked"`
+	TCPServedUntracked        uint64 `json:"tcp_served_untracked"`
 
 	Remotes    uint64 `json:"remotes"`
 	Backends   uint64 `json:"backends"` // listed and not removed
@@ -115,6 +116,11 @@ type Backend struct {
 	StatUDP              uint64 `json:"be_stat_udp"`
 	StatTCP              uint64 `json:"be_stat_tcp"`
 	StatStuck            uint64 `json:"be_stat_stuck"`
+	StatSpilled          uint64 `json:"be_stat_spilled"`      // UDP queries that found it full and went to another backend
+	StatEjections        uint64 `json:"be_stat_ejections"`    // times ejected for answering no queries
+	StatEjectCapped      uint64 `json:"be_stat_eject_capped"` // times the ejection cap kept it in use instead
+	Ejected              bool   `json:"be_ejected"`           // ok, but ejected: its clients go to their backups
+	EjectedSince         int64  `json:"be_ejected_since"`     // hrtime it was ejected (0: never)
 
 	State      string `json:"be_state"`       // one of BackendStates
 	StateSince int64  `json:"be_state_since"` // hrtime it last became ok, or entered its not-ok state

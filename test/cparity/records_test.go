@@ -181,8 +181,8 @@ var notReproduced = map[string]string{
 // lookupFailure is why "could not lookup remote (dropping)" is not
 // reproduced.
 const lookupFailure = "could not lookup remote (dropping): C's remotes_lookup fails only to allocate; Go's remote " +
-	"table cannot fail so, and its own refusal (a table at its cap full of active clients) is Go's rate-limited " +
-	"\"remote table full of active remotes: dropping new client\" (warn, remote_ip)"
+	"table cannot fail so, and what it does at its cap full of active clients (serve the client untracked) is Go's " +
+	"rate-limited \"remote table full of active remotes: serving new client untracked\" (warn, remote_ip)"
 
 // queuedSend is why C's immediate-send failures on the TCP path are not
 // reproduced.

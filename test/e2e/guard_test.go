@@ -208,7 +208,7 @@ func TestUDPFloodOfClientAddresses(t *testing.T) {
 	limit := bunyan.DefaultRate.Burst + int(elapsed/bunyan.DefaultRate.Every) + 1
 	for _, msg := range []string{"new remote peer", "remote assigned to new primary backend",
 		"remote table full: evicting least recently seen remote",
-		"remote table full of active remotes: dropping new client"} {
+		"remote table full of active remotes: serving new client untracked"} {
 		if perKind[msg] > limit {
 			t.Errorf("%d %q records in %v, over the rate limit (%d)", perKind[msg], msg, elapsed, limit)
 		}

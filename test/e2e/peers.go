@@ -293,6 +293,15 @@ func (p *Peer) Resume() {
 	}
 }
 
+// ToggleMute mutes an mname peer's DNS handler, or unmutes it: muted, it
+// answers no query while its frame parser still answers heartbeats.
+func (p *Peer) ToggleMute() {
+	p.t.Helper()
+	if err := p.signal(syscall.SIGUSR2); err != nil {
+		p.t.Fatalf("peer %s: mute: %v", p.Name, err)
+	}
+}
+
 // signal delivers sig; signalling a process that has already ended is not
 // an error (callers then find p.exited closed).
 func (p *Peer) signal(sig syscall.Signal) error {

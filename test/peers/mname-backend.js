@@ -21,6 +21,11 @@
  *   *.example.      any other type: NOERROR with no answer;
  *   anything else        REFUSED (not our zone).
  *
+ * SIGUSR2 mutes the DNS handler, and the next SIGUSR2 unmutes it: while
+ * muted, queries get no answer at all, while node-mname's frame parser
+ * still answers the balancer's heartbeats (a backend alive but no longer
+ * answering DNS, issue 20). Each toggle is logged at warn.
+ *
  * Life cycle: the socket is bound under a temporary name and renamed over
  * PATH (replacing a stale file atomically); once listening, the
  * line "ready" is printed on stdout (the harness waits for it). SIGTERM (and
@@ -114,8 +119,17 @@ function main() {
         var server = mname.createServer({ log: log });
         var conns = [];
         var stopping = false;
+        var muted = false;
+
+        process.on('SIGUSR2', function () {
+                muted = !muted;
+                log.warn({ muted: muted }, 'DNS handler muted toggled');
+        });
 
         server.on('query', function (query, done) {
+                if (muted)
+                        return;
+
                 var name = query.name().toLowerCase().replace(/\.$/, '');
                 var type = query.type();
                 var i;

