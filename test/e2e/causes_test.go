@@ -11,7 +11,7 @@ and /metrics' reason-labelled families) must each show that counter
 moved by exactly what was driven and every other counter not at all.
 
 Not driven here: udp stuck (TestStuckBackend floods a backend that stops
-reading), send_error (loopback sendto does not fail on demand), and
+reading), spilled (TestStalledBackendSpills), send_error (loopback sendto does not fail on demand), and
 tcp not_ipv4 (the listener is IPv4: no other peer can connect).
 */
 
@@ -385,11 +385,17 @@ func TestEveryCauseCountedInEveryView(t *testing.T) {
 		for _, ip := range []string{"127.0.6.2", "127.0.6.3"} {
 			newUDPClient(t, b.Balancer, ip).mustWhoami("5301")
 		}
-		b.step(t, "UDP from a new client, table full of active remotes", map[string]uint64{"udp_drop_table_full": 1}, func() {
-			causeUDP(t, b, "127.0.6.4", 64)
+		// A table full of active remotes serves a new client untracked
+		// (issue 20): answered, over UDP and TCP.
+		b.step(t, "UDP from a new client, table full of active remotes", map[string]uint64{"udp_served_untracked": 1}, func() {
+			newUDPClient(t, b.Balancer, "127.0.6.4").mustWhoami("5301")
 		})
-		b.step(t, "TCP from a new client, table full of active remotes", map[string]uint64{"tcp_refused_table_full": 1}, func() {
-			tcpExpectClosed(t, tcpDial(t, b.Balancer, "127.0.6.4", nil), false)
+		b.step(t, "TCP from a new client, table full of active remotes", map[string]uint64{"tcp_served_untracked": 1}, func() {
+			c := tcpDial(t, b.Balancer, "127.0.6.4", nil)
+			if id, _ := tcpAskWhoami(t, c, 7); id != "5301" {
+				t.Errorf("untracked TCP client answered by %q, want 5301", id)
+			}
+			c.Close()
 		})
 		b.step(t, "a new client once the oldest is past the guard", map[string]uint64{"remotes_evicted": 1}, func() {
 			time.Sleep(1500 * time.Millisecond)
