@@ -102,11 +102,22 @@ PEERS.
              root in any user's; with several balancers running, -c names
              one)
   -v         the tables with counters, after the process's pid,
-             generation (handovers since the last start, plus 1) and start
+             generation (handovers since the last start, plus 1) and start;
+             each backend's STATE, SINCE (UTC) and WHY (the last fault while
+             not ok); and every drop, refusal, accept failure, early close
+             and removal from the remote table counted by cause
   -p         counters in kstat -p form: bbal:0:balancer:* and
              bbal:<be_id>:backend:*; PATTERNs as kstat's (bbal:5301::,
              bbal:0:balancer:udp_*, /regex/); with INTERVAL, every INTERVAL
-             seconds, COUNT times (forever without COUNT)
+             seconds, COUNT times (forever without COUNT), a blank line
+             between rounds. A backend's "state" is a number:
+               0 new           known, not yet connected
+               1 connecting    control session dialled, hello awaited
+               2 ok            taking traffic
+               3 heartbeat     taking traffic, a heartbeat awaits its reply
+               4 reconnecting  faulted ("why" says why), reconnect scheduled
+               5 removed       socket file gone: shown once, then not listed
+               6 stopped       the balancer is stopping
   -k         with -p, the zone's udp and tcp kernel kstats too (balstat built
              for illumos with cgo)
   -e PIPELINE  an mdb-style pipeline, as operators ran against the C
@@ -121,8 +132,8 @@ PEERS.
   -V         print the version and exit
   -h         print this help and exit
 
-Exit status: 0; 1 if the balancer could not be asked or refused; 2 for a
-usage error.
+Exit status: 0; 1 if the balancer could not be asked or refused (with -p,
+as kstat, also if no statistic matched); 2 for a usage error.
 `
 
 // requestTimeout bounds each exchange with the balancer; fullTimeout one

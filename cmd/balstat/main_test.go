@@ -10,9 +10,13 @@ package main
 import (
 	"bytes"
 	"flag"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 func TestOptions(t *testing.T) {
@@ -57,5 +61,15 @@ func TestHelpAndVersion(t *testing.T) {
 	if code := run([]string{"-V"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "balstat ") ||
 		!strings.Contains(out.String(), runtime.Version()) {
 		t.Errorf("balstat -V: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+// TestHelpMapsEveryState: -h gives the number of every state balstat -p's
+// "state" can take, as view.StateNumber numbers it.
+func TestHelpMapsEveryState(t *testing.T) {
+	for i, s := range view.BackendStates {
+		if !regexp.MustCompile(`(?m)^ +` + strconv.Itoa(i) + ` ` + s + ` `).MatchString(help) {
+			t.Errorf("balstat -h does not say state %d is %s", i, s)
+		}
 	}
 }

@@ -54,7 +54,7 @@ func TestEveryViewShowsEveryCause(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range Causes {
-		row := fmt.Sprintf("%-18s %-16s %12d\n", c.Kind.Name, c.Reason, 100+i)
+		row := fmt.Sprintf("%-18s %-17s %12d\n", c.Kind.Name, c.Reason, 100+i)
 		if !strings.Contains(v.String(), row) {
 			t.Errorf("-v lacks %q", row)
 		}

@@ -61,10 +61,10 @@ func WriteTables(w io.Writer, snap *Snapshot, verbose bool) error {
 	b.WriteString("\n")
 	if verbose {
 		b.WriteString("COUNTERS BY CAUSE:\n\n")
-		fmt.Fprintf(&b, "%-18s %-16s %12s\n", "KIND", "REASON", "COUNT")
+		fmt.Fprintf(&b, "%-18s %-17s %12s\n", "KIND", "REASON", "COUNT")
 		t := &snap.Balancer
 		for _, c := range Causes {
-			fmt.Fprintf(&b, "%-18s %-16s %12d\n", c.Kind.Name, c.Reason, c.Count(t))
+			fmt.Fprintf(&b, "%-18s %-17s %12d\n", c.Kind.Name, c.Reason, c.Count(t))
 		}
 		b.WriteString("\n")
 	}
