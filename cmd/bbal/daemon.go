@@ -156,8 +156,9 @@ func run(opts options) int {
 	var udp *proxy.UDP
 	var tcp *proxy.TCP
 	stop := &stopping{loop: loop, log: log, table: table, set: set}
+	readyAfter, backendWait := handoverTimeouts(scale)
 	ho := &handover{loop: loop, log: log, exe: exe, args: exeArgs, generation: generation,
-		readyAfter: max(time.Duration(float64(readyTimeout)/scale), minReadyTimeout), table: table, stop: stop, released: -1,
+		readyAfter: readyAfter, table: table, stop: stop, released: -1,
 		flushLogs: flushLimits}
 	shutdown := func() {
 		if ho.stopping() {
@@ -212,7 +213,7 @@ func run(opts options) int {
 	if inherited {
 		restoreTable(log, table, snap, snapErr)
 		ho.state = handoverNotReady
-		becomeReady(loop, log, set, udp, tcp, generation, func() { ho.state = handoverIdle })
+		becomeReady(loop, log, set, udp, tcp, generation, backendWait, func() { ho.state = handoverIdle })
 	}
 
 	in := mdb.NewInspector(mdb.Sources{Loop: loop, Set: set, Table: table, UDP: udp, TCP: tcp, Level: level, Started: started,

@@ -90,14 +90,18 @@ const (
 )
 
 const (
-	// readyTimeout bounds the successor's start, from exec to "ready";
-	// a test build's time scale shortens it, never below minReadyTimeout,
-	// which leaves a successor time to start and wait for its backends.
-	readyTimeout    = 10 * time.Second
-	minReadyTimeout = successorBackendWait + 2*time.Second
+	// readyTimeout bounds the successor's start, from exec to "ready".
+	readyTimeout = 15 * time.Second
 	// successorBackendWait bounds how long a successor waits for its
-	// backends before saying ready all the same.
-	successorBackendWait = 3 * time.Second
+	// backends before saying ready all the same. Waiting costs nothing
+	// (the old process serves meanwhile), and a backend not yet connected
+	// when the successor starts reading has its clients moved to backups,
+	// so it is long: node-mname starved of CPU has been seen to take 3 s
+	// to answer a new session's hello.
+	successorBackendWait = 8 * time.Second
+	// readyMargin is what the ready timeout leaves a successor to start
+	// besides its wait for backends, whatever a test build's time scale.
+	readyMargin = 2 * time.Second
 	// snapshotTimeout bounds the successor's read of the snapshot.
 	snapshotTimeout = 5 * time.Second
 	readyWord       = "ready\n"
@@ -392,10 +396,10 @@ func restoreTable(log zerolog.Logger, table *remote.Table, snap []byte, readErr 
 }
 
 // becomeReady waits (on the loop) until every backend has connected or
-// failed once, or successorBackendWait has passed, then starts reading
+// failed once, or backendWait (successorBackendWait, scaled) has passed, then starts reading
 // and accepting and tells the old process.
-func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *proxy.UDP, tcp *proxy.TCP, generation int, ready func()) {
-	deadline := loop.Now().Add(successorBackendWait)
+func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *proxy.UDP, tcp *proxy.TCP, generation int, backendWait time.Duration, ready func()) {
+	deadline := loop.Now().Add(backendWait)
 	var poll *evport.Timer
 	check := func() {
 		ok, pending := 0, 0
@@ -431,4 +435,12 @@ func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *p
 		ready()
 	}
 	poll = loop.Every(10*time.Millisecond, check)
+}
+
+// handoverTimeouts are the ready timeout and the successor's wait for its
+// backends, divided by a test build's time scale; the ready timeout always
+// leaves readyMargin beyond the wait.
+func handoverTimeouts(scale float64) (ready, backendWait time.Duration) {
+	backendWait = time.Duration(float64(successorBackendWait) / scale)
+	return max(time.Duration(float64(readyTimeout)/scale), backendWait+readyMargin), backendWait
 }
