@@ -232,6 +232,7 @@ func (b *causeBalancer) dumpViews(t *testing.T) {
 
 func TestEveryCauseCountedInEveryView(t *testing.T) {
 	SkipInShort(t)
+	t.Parallel()
 
 	t.Run("no backend, descriptors, accept", func(t *testing.T) {
 		b := startCauseBalancer(t, BalancerConfig{SocketDir: SocketDir(t)}, 0)
@@ -375,6 +376,25 @@ func TestEveryCauseCountedInEveryView(t *testing.T) {
 				t.Fatalf("the client's own answer: %v", err)
 			}
 		})
+	})
+
+	t.Run("stuck backend", func(t *testing.T) {
+		dir := SocketDir(t)
+		StartBadBackend(t, filepath.Join(dir, "5301"), "no-read")
+		// Real-time intervals: no heartbeat or probe within the flood.
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir}, 1)
+		b.step(t, "UDP to a backend that stopped reading", map[string]uint64{"udp_drop_stuck": 1}, func() {
+			cl := newUDPClient(t, b.Balancer, "127.0.7.2")
+			q := udpPaddedWhoami(t, 1400)
+			for i := range 2000 { // some 2.8 MB: more than the session's socket buffer
+				if err := cl.send(q.wire); err != nil {
+					t.Fatal(err)
+				}
+				if i%100 == 99 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}, "udp_drop_stuck")
 	})
 
 	t.Run("remote table", func(t *testing.T) {
