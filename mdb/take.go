@@ -116,6 +116,7 @@ func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*view.Snapsh
 	if err != nil {
 		return nil, err
 	}
+	defer w.release()
 	for {
 		rs, err := w.next(timeout)
 		if err != nil {
@@ -132,17 +133,18 @@ func (in *Inspector) Take(withRemotes bool, timeout time.Duration) (*view.Snapsh
 
 // take returns a snapshot of detail d.
 func (in *Inspector) take(d detail, timeout time.Duration) (*view.Snapshot, error) {
-	r, err := in.copy(d, timeout)
+	r, err := in.copy(d, nil, timeout)
 	if err != nil {
 		return nil, err
 	}
 	return in.build(r), nil
 }
 
-// copy posts copyOnLoop and waits for it.
-func (in *Inspector) copy(d detail, timeout time.Duration) (*raw, error) {
+// copy posts copyOnLoop and waits for it; dst is reused for the first
+// slice of remotes (takeRemotes).
+func (in *Inspector) copy(d detail, dst []remote.Info, timeout time.Duration) (*raw, error) {
 	done := make(chan *raw, 1)
-	in.src.Loop.Post(func() { done <- in.copyOnLoop(d) })
+	in.src.Loop.Post(func() { done <- in.copyOnLoop(d, dst) })
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -155,7 +157,7 @@ func (in *Inspector) copy(d detail, timeout time.Duration) (*raw, error) {
 
 // copyOnLoop runs on the loop: copies, and describes the timers unless
 // only counts are asked for (then it only counts them).
-func (in *Inspector) copyOnLoop(d detail) *raw {
+func (in *Inspector) copyOnLoop(d detail, dst []remote.Info) *raw {
 	s := &in.src
 	r := &raw{now: s.Loop.Now()}
 	r.backends = in.dropShownRemoved(s.Set.AppendInfo(nil), d)
@@ -166,7 +168,7 @@ func (in *Inspector) copyOnLoop(d detail) *raw {
 	r.nRemotes = s.Table.Len()
 	r.table = s.Table.Stats()
 	if d == takeRemotes {
-		r.walk = walkOnLoop(s.Table, nil, 0)
+		r.walk = walkOnLoop(s.Table, dst, 0)
 	}
 	if s.UDP != nil {
 		r.udp = s.UDP.Stats()

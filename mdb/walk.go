@@ -19,7 +19,8 @@
  * walk is paced by its reader: the next slice is asked for only when the
  * previous one has been encoded and written, so the memory of a walk is
  * one slice (copied and converted) and the writer's buffer, whatever the
- * table's size, and it is garbage when the walk ends.
+ * table's size; the slice's buffers are kept for the next walk
+ * (walkPool), so a whole snapshot allocates well under a megabyte.
  *
  * WriteSnapshot writes the control socket's answer, {"snapshot":{...}},
  * with the remotes list written as the walk goes: the snapshot without
@@ -38,6 +39,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/joyent/mname-balancer/mdb/view"
@@ -60,27 +62,50 @@ func walkOnLoop(t *remote.Table, dst []remote.Info, cursor uint32) walkSlice {
 	return walkSlice{infos: infos, next: next, done: done}
 }
 
+// walkBuffers are a walk's memory: one slice copied and converted. They
+// are kept for the next walk (walkPool), so a snapshot allocates next to
+// nothing however large the table.
+type walkBuffers struct {
+	infos []remote.Info
+	views []view.Remote
+}
+
+var walkPool = sync.Pool{New: func() any {
+	return &walkBuffers{infos: make([]remote.Info, 0, remoteSpan), views: make([]view.Remote, 0, remoteSpan)}
+}}
+
 // walker is one walk of the remote table in progress.
 type walker struct {
-	in      *Inspector
-	clock   hrClock
-	pending walkSlice     // read but not yet returned (the first slice)
-	first   bool          // pending holds the first slice
-	done    bool          // no slice is left to read
-	infos   []remote.Info // reused for each slice's copy
-	views   []view.Remote // reused for each slice's conversion
+	in        *Inspector
+	clock     hrClock
+	pending   walkSlice // read but not yet returned (the first slice)
+	first     bool      // pending holds the first slice
+	done      bool      // no slice is left to read
+	buf       *walkBuffers
+	abandoned bool // a slice timed out: the loop may still write buf
 }
 
 // startWalk takes a snapshot (with timeouts and proxies, without
 // remotes) and the first slice of the remotes in the same loop turn, and
-// returns the snapshot and the walk of the remotes.
+// returns the snapshot and the walk of the remotes; release the walk when
+// done with it.
 func (in *Inspector) startWalk(timeout time.Duration) (*view.Snapshot, *walker, error) {
-	r, err := in.copy(takeRemotes, timeout)
+	buf := walkPool.Get().(*walkBuffers)
+	r, err := in.copy(takeRemotes, buf.infos, timeout)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, err // buf dropped: the loop may still write it
 	}
 	snap, clock := in.buildClock(r)
-	return snap, &walker{in: in, clock: clock, pending: r.walk, first: true, infos: r.walk.infos}, nil
+	buf.infos = r.walk.infos
+	return snap, &walker{in: in, clock: clock, pending: r.walk, first: true, buf: buf}, nil
+}
+
+// release returns the walk's buffers for the next walk.
+func (w *walker) release() {
+	if !w.abandoned && w.buf != nil {
+		walkPool.Put(w.buf)
+	}
+	w.buf = nil
 }
 
 // next returns the next slice's remotes (valid until the following call;
@@ -90,23 +115,22 @@ func (w *walker) next(timeout time.Duration) ([]view.Remote, error) {
 		if w.done {
 			return nil, nil
 		}
-		s, err := w.in.slice(w.infos, w.pending.next, timeout)
+		s, err := w.in.slice(w.buf.infos, w.pending.next, timeout)
 		if err != nil {
+			w.abandoned = true
 			return nil, err
 		}
 		w.pending = s
 	}
 	w.first = false
 	w.done = w.pending.done
-	w.infos = w.pending.infos
-	w.views = w.views[:0]
-	for i := range w.infos {
-		w.views = append(w.views, remoteView(w.clock, &w.infos[i]))
+	b := w.buf
+	b.infos = w.pending.infos
+	b.views = b.views[:0]
+	for i := range b.infos {
+		b.views = append(b.views, remoteView(w.clock, &b.infos[i]))
 	}
-	if w.views == nil {
-		w.views = []view.Remote{}
-	}
-	return w.views, nil
+	return b.views, nil
 }
 
 // slice copies one slice on the loop, one slice at a time for all walks.
@@ -153,6 +177,7 @@ func (in *Inspector) WriteSnapshot(w io.Writer, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	defer walk.release()
 	snap.Remotes = []view.Remote{}
 	b, err := json.Marshal(view.Response{Snapshot: snap})
 	if err != nil {
