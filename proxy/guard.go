@@ -17,10 +17,10 @@
  *
  * A new client that a table full of active remotes cannot add is served
  * untracked (remote.Remote.Tracked false): each of its forwarded queries
- * is noted, by address and port, in a fixed array of untrackedSlots
- * (direct-mapped by a hash; a newer query overwrites what was in its
- * slot), and an answer to that address and port within untrackedTTL
- * passes the guard once, clearing the slot. A spoofer's queries can only
+ * is noted, by address, port and DNS ID, in a fixed array of
+ * untrackedSlots (direct-mapped by a hash; a newer query overwrites what
+ * was in its slot), and an answer to that address and port with that ID
+ * within untrackedTTL passes the guard once, clearing the slot. A spoofer's queries can only
  * overwrite slots, never grow the record, and each allows one answer to
  * the address that sent it; a real client's slot is lost only if another
  * query lands on it before its answer comes (at 20,000 new sources a
@@ -77,10 +77,11 @@ func (u *UDP) dropOversized(addr uint32, port uint16, n int) {
 
 // answerAllowed is the reflection guard (file comment): whether an answer
 // may go to addr; if not, it is counted and logged.
-func (u *UDP) answerAllowed(addr uint32, port uint16, n int) bool {
-	if u.table.Known(addr) || u.untracked.take(addr, port, u.loop.Now().UnixNano()) {
+func (u *UDP) answerAllowed(addr uint32, port uint16, msg []byte) bool {
+	if u.table.Known(addr) || u.untracked.take(addr, port, msg, u.loop.Now().UnixNano()) {
 		return true
 	}
+	n := len(msg)
 	u.stats.DropNotClient++
 	if u.limits.notClient.Allow(u.loop.Now()) {
 		bunyan.IPv4(u.log.Warn(), "remote_ip", addr).Uint16("remote_port", port).Int("len", n).Msg(msgNotClient)
@@ -97,25 +98,37 @@ const (
 type untrackedQuery struct {
 	addr uint32
 	port uint16
-	at   int64 // loop time of the query (Unix ns); 0: free
+	id   uint16 // the DNS message ID
+	at   int64  // loop time of the query (Unix ns); 0: free
 }
 
 type untracked [untrackedSlots]untrackedQuery
 
-func untrackedSlot(addr uint32, port uint16) uint32 {
-	return ((addr ^ uint32(port)<<16 ^ uint32(port)) * 0x9E3779B1) >> (32 - 14)
+func untrackedSlot(addr uint32, port, id uint16) uint32 {
+	return ((addr ^ uint32(port)<<16 ^ uint32(id)) * 0x9E3779B1) >> (32 - 14)
 }
 
-// note records a query from addr:port forwarded at now.
-func (u *untracked) note(addr uint32, port uint16, now int64) {
-	u[untrackedSlot(addr, port)] = untrackedQuery{addr: addr, port: port, at: now}
+// dnsID is a DNS message's ID (0 for a message too short to have one).
+func dnsID(msg []byte) uint16 {
+	if len(msg) < 2 {
+		return 0
+	}
+	return uint16(msg[0])<<8 | uint16(msg[1])
 }
 
-// take reports whether a query from addr:port is outstanding (noted within
-// untrackedTTL), and clears it: one answer per query.
-func (u *untracked) take(addr uint32, port uint16, now int64) bool {
-	q := &u[untrackedSlot(addr, port)]
-	if q.at == 0 || q.addr != addr || q.port != port || now-q.at >= untrackedTTL {
+// note records a query msg from addr:port forwarded at now.
+func (u *untracked) note(addr uint32, port uint16, msg []byte, now int64) {
+	id := dnsID(msg)
+	u[untrackedSlot(addr, port, id)] = untrackedQuery{addr: addr, port: port, id: id, at: now}
+}
+
+// take reports whether the query answered by msg, to addr:port, is
+// outstanding (noted within untrackedTTL), and clears it: one answer per
+// query.
+func (u *untracked) take(addr uint32, port uint16, msg []byte, now int64) bool {
+	id := dnsID(msg)
+	q := &u[untrackedSlot(addr, port, id)]
+	if q.at == 0 || q.addr != addr || q.port != port || q.id != id || now-q.at >= untrackedTTL {
 		return false
 	}
 	q.at = 0

@@ -114,25 +114,27 @@ func TestUDPAnswerReachesClientInFullTable(t *testing.T) {
 	}
 
 	// The backend answers the newcomer twice (one answer per query
-	// passes), another port of its address and an address that never
-	// asked once each, and the first client.
-	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("answer 2")))
-	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("answer 2 again")))
-	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport+1, []byte("other port")))
-	s.Write(backend.AppendOutboundUDP(nil, 0x7F00004F, oport, []byte("never asked")))
+	// passes: the answer carries the query's DNS ID, its first two
+	// bytes "qu"), with another ID, to another port of its address and
+	// to an address that never asked once each, and the first client.
+	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("qu answer 2")))
+	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("qu answer 2 again")))
+	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport, []byte("qX another ID")))
+	s.Write(backend.AppendOutboundUDP(nil, oaddr, oport+1, []byte("qu other port")))
+	s.Write(backend.AppendOutboundUDP(nil, 0x7F00004F, oport, []byte("qu never asked")))
 	s.Write(backend.AppendOutboundUDP(nil, q.Addr, q.Port, []byte("answer")))
 	if got, _ := h.receive(); got == nil || string(got) != "answer" {
 		t.Errorf("client got %q, want its answer", got)
 	}
-	if got := readOne(t, other); got != "answer 2" {
+	if got := readOne(t, other); got != "qu answer 2" {
 		t.Errorf("untracked client got %q first, want its answer", got)
 	}
 	if q.Addr != addr || q.Port != port {
 		t.Errorf("query from %#x:%d, want %#x:%d", q.Addr, q.Port, addr, port)
 	}
 	onLoop(t, h.loop, func() {
-		if st := h.udp.Stats(); st.DropNotClient != 3 || st.Answered != 2 || st.ServedUntracked != 1 || st.DropNoBackend != 0 {
-			t.Errorf("stats %+v, want 2 answered, 3 dropped by the guard, 1 served untracked", st)
+		if st := h.udp.Stats(); st.DropNotClient != 4 || st.Answered != 2 || st.ServedUntracked != 1 || st.DropNoBackend != 0 {
+			t.Errorf("stats %+v, want 2 answered, 4 dropped by the guard, 1 served untracked", st)
 		}
 		if st := h.table.Stats(); st.Untracked != 1 {
 			t.Errorf("table stats %+v, want 1 untracked", st)

@@ -237,7 +237,7 @@ func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 	r.Stats.UDP++
 	if !r.Tracked() {
 		u.stats.ServedUntracked++
-		u.untracked.note(addr, port, u.loop.Now().UnixNano())
+		u.untracked.note(addr, port, msg, u.loop.Now().UnixNano())
 	}
 	if e := b.Log().Trace(); e.Enabled() {
 		bunyan.IPv4(e, "remote_ip", addr).Uint16("remote_port", port).
@@ -248,7 +248,7 @@ func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 // SendAnswer queues a backend's answer to the client, to be sent when the
 // current callback returns; the backend Set's answer sink.
 func (u *UDP) SendAnswer(from *backend.Backend, addr uint32, port uint16, msg []byte) {
-	if u.closed || !u.answerAllowed(addr, port, len(msg)) {
+	if u.closed || !u.answerAllowed(addr, port, msg) {
 		return
 	}
 	if n := u.sock.QueuedSends(); n == evport.DatagramBatch || (n > 0 && from != u.from) {

@@ -444,3 +444,50 @@ func expectNumberedFrames(t *testing.T, s *backendtest.Session, n int, addr uint
 		}
 	}
 }
+
+// TestUntrackedClientDoesNotAllocate: a client a full table serves
+// untracked (its query forwarded by a hash, noted for the reflection
+// guard) and its answer (passing the guard once), each with the loop turn
+// that flushes it, allocate nothing.
+func TestUntrackedClientDoesNotAllocate(t *testing.T) {
+	h, s := newUDPHarness(t, "5301")
+	addr, port := h.clientAddr()
+	onLoop(t, h.loop, func() { h.table.SetMaxRemotes(1) })
+	h.makeKnown(0x0A000001) // the table is full of a remote seen now
+	h.run.Stop()
+	loop := h.loop
+	stopper := loop.NewTimer(loop.Stop)
+	turn := func() {
+		stopper.Reset(0)
+		if err := loop.Run(); err != nil {
+			t.Fatalf("loop turn: %v", err)
+		}
+	}
+	msg := make([]byte, 64)
+	n := 0
+	both := func() {
+		binary.BigEndian.PutUint16(msg, uint16(n))
+		n++
+		h.udp.Forward(msg, addr, port)
+		turn()
+		h.udp.SendAnswer(nil, addr, port, msg)
+		turn()
+	}
+	for range 10 {
+		both()
+	}
+	if a := testing.AllocsPerRun(100, both); a != 0 {
+		t.Errorf("an untracked client's query and answer allocate %v times, want 0", a)
+	}
+	h.run.Start()
+	onLoop(t, h.loop, func() {
+		if st := h.udp.Stats(); st.ServedUntracked != uint64(n) || st.Answered != uint64(n) || st.DropNotClient != 0 {
+			t.Errorf("stats %+v, want %d served untracked and answered, none dropped", st, n)
+		}
+	})
+	for i := 0; i < n; i++ {
+		if f := s.Expect(backend.FrameInboundUDP); f.Addr != addr || f.Port != port || binary.BigEndian.Uint16(f.Data) != uint16(i) {
+			t.Fatalf("frame %d: %#x:%d ID %d", i, f.Addr, f.Port, binary.BigEndian.Uint16(f.Data))
+		}
+	}
+}

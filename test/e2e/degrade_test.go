@@ -23,10 +23,14 @@ figures in each test's comment), with margins for a loaded machine.
 package e2e
 
 import (
+	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/joyent/mname-balancer/backend"
+	"github.com/joyent/mname-balancer/mdb/view"
 )
 
 // startDegradeCluster starts backends 5301..530n and the balancer with
@@ -147,5 +151,57 @@ func TestStalledBackendSpills(t *testing.T) {
 	// 2 s until the probe faults it (2,000 queries at 1k q/s).
 	if lost := sent - answered; lost > 2*victimRate {
 		t.Errorf("%d of 5301's clients' queries lost in the stall, want at most %d (0.5 s of them)", lost, 2*victimRate)
+	}
+}
+
+// TestNewClientsWhileTableFull: a flood of new (spoofed) sources keeps a
+// small table (-r) full of remotes all seen within the eviction guard;
+// new real clients arriving meanwhile are served untracked and answered,
+// as are the established ones. BBAL_E2E_FLOOD="remotes,rate" runs the
+// issue's measurement (100000,20000) instead of the quick one.
+func TestNewClientsWhileTableFull(t *testing.T) {
+	SkipInShort(t)
+	maxRemotes, floodRate := 3000, 3000
+	if v := os.Getenv("BBAL_E2E_FLOOD"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d,%d", &maxRemotes, &floodRate); err != nil {
+			t.Fatalf("BBAL_E2E_FLOOD=%q: %v", v, err)
+		}
+	}
+	const rate = 50 // queries a second per real client
+	c, clients := startDegradeCluster(t, BalancerConfig{Remotes: maxRemotes, LogLevel: "info"}, 3, 1)
+	start := time.Now().Add(100 * time.Millisecond)
+	var established, newcomers []*pacedClient
+	for _, ips := range clients {
+		established = append(established, startPaced(t, c.bal.Port, ips[0], rate, start))
+	}
+	fill := time.Duration(maxRemotes)*time.Second/time.Duration(floodRate) + time.Second
+	flood := startSpoofFlood(t, c.bal.Port, [4]byte{127, 2, 0, 0}, 50*maxRemotes, floodRate)
+	time.Sleep(time.Until(start.Add(fill)))
+	from := time.Now()
+	for i := 0; i < 5; i++ {
+		newcomers = append(newcomers, startPaced(t, c.bal.Port, "127.0.1."+strconv.Itoa(i+2), rate, from))
+	}
+	time.Sleep(3 * time.Second)
+	to := time.Now()
+	snap, err := view.FetchSnapshot(c.bal.Control, false, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flood.stop()
+
+	ns, na, _ := loadCounts(newcomers, from, to)
+	es, ea, _ := loadCounts(established, from, to)
+	t.Logf("-r %d, %d new sources/s (%d sent): new clients %d of %d answered (%.1f%%), established %d of %d (%.1f%%); "+
+		"%d remotes, %d served untracked, %d dropped no backend, %d evicted",
+		maxRemotes, floodRate, flood.sent.Load(), na, ns, pct(na, ns), ea, es, pct(ea, es),
+		snap.Balancer.Remotes, snap.Balancer.UDPServedUntracked, snap.Balancer.UDPDropNoBackend, snap.Balancer.RemotesEvicted)
+	if snap.Balancer.Remotes > uint64(maxRemotes) || snap.Balancer.Remotes < uint64(maxRemotes)*9/10 || snap.Balancer.UDPServedUntracked == 0 {
+		t.Errorf("%d remotes (cap %d), %d served untracked: the flood did not keep the table full", snap.Balancer.Remotes, maxRemotes, snap.Balancer.UDPServedUntracked)
+	}
+	if pct(na, ns) < 90 {
+		t.Errorf("new clients while the table was full: %d of %d answered, want 90%%", na, ns)
+	}
+	if pct(ea, es) < 90 {
+		t.Errorf("established clients during the flood: %d of %d answered, want 90%%", ea, es)
 	}
 }

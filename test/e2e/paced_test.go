@@ -19,6 +19,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 )
 
 // loadWindow is the width of a counting window.
@@ -176,3 +178,58 @@ func pct(a, b int64) float64 {
 
 // backendName is the name of backend index i (0: 5301).
 func backendName(i int) string { return strconv.Itoa(5301 + i) }
+
+// spoofFlood sends one query from each of n new source addresses, base,
+// base+1, ..., at rate a second, through one socket naming each source
+// with IP_PKTINFO (all of 127.0.0.0/8 is local on Linux), until stopped.
+// The answers go to the socket, which nobody reads.
+type spoofFlood struct {
+	sent    atomic.Int64
+	stopped atomic.Bool
+	done    chan error
+}
+
+func startSpoofFlood(t *testing.T, port int, base [4]byte, n, rate int) *spoofFlood {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{}); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("flood.example.", dns.TypeA)
+	wire, _ := q.Pack()
+	f := &spoofFlood{done: make(chan error, 1)}
+	go func() {
+		defer unix.Close(fd)
+		to := &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
+		first := binary.BigEndian.Uint32(base[:])
+		start := time.Now()
+		for i := 0; i < n && !f.stopped.Load(); i++ {
+			if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+				time.Sleep(d)
+			}
+			var info unix.Inet4Pktinfo
+			binary.BigEndian.PutUint32(info.Spec_dst[:], first+uint32(i))
+			oob := unix.PktInfo4(&info)
+			if err := unix.Sendmsg(fd, wire, oob, to, 0); err != nil && err != unix.EAGAIN && err != unix.ENOBUFS {
+				f.done <- fmt.Errorf("flood from %v: %w", info.Spec_dst, err)
+				return
+			}
+			f.sent.Add(1)
+		}
+		f.done <- nil
+	}()
+	t.Cleanup(f.stop)
+	return f
+}
+
+func (f *spoofFlood) stop() {
+	if !f.stopped.Swap(true) {
+		<-f.done
+		f.done <- nil
+	}
+}
