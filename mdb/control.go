@@ -25,14 +25,14 @@
  * balancer's own effective user. Everything runs off the loop, one
  * goroutine per client, at most maxControlClients at a time, one of them
  * kept for root: clients that are not root (the balancer's user, or
- * refused ones being told so) have the others. A client has
- * requestLineTimeout to send its request line, and then controlTimeout
- * for the rest of the exchange; a whole snapshot, which may be large, has
- * fullSnapshotTimeout instead, and every write of it must finish within
- * writeTimeout, so a client that reads slowly or not at all is cut off
- * with its buffers (one slice and a 64 KiB writer) and never holds up
- * another, nor the loop (which spends only the taking of a snapshot: see
- * take.go and walk.go).
+ * refused ones being told so) have the others. The times are
+ * defaultControlTimes': a client has 1 s to send its request line, and
+ * then 10 s for the rest of the exchange; a whole snapshot, which may be
+ * large, has 2 minutes instead, and every write of it must finish within
+ * 5 s, so a client that reads slowly or not at all is cut off with its
+ * buffers (one slice and a 64 KiB writer) and never holds up another, nor
+ * the loop (which spends only the taking of a snapshot: see take.go and
+ * walk.go).
  *
  * The path must not be inside the backend socket directory: the balancer
  * would discover its own control socket as a backend.

@@ -28,4 +28,10 @@
 // and Table.Route (choose its backend, assigning a primary or a backup
 // and logging the change). Everything runs on the event loop (package
 // evport); HeardFrom of a known remote, Route and Known allocate nothing.
+//
+// For the operator's tools (package mdb): the table is read a bounded
+// slice of slots at a time (AppendInfoFrom; inspect.go says what a walk in
+// slices sees), and HeardFrom counts the busiest clients of each 10 s
+// window as they come (TopRemotes, top.go), so neither needs one long
+// walk of the table.
 package remote
