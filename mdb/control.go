@@ -217,10 +217,15 @@ func (s *ControlServer) serve() {
 			continue
 		}
 		uid, err := s.peer(c)
-		release, ok := s.admit(uid == 0 && err == nil)
+		root := uid == 0 && err == nil
+		release, ok := s.admit(root)
 		if !ok {
+			msg := fmt.Sprintf("busy: %d clients already being served", len(s.all))
+			if !root {
+				msg += fmt.Sprintf(" (of %d, one kept for root)", maxControlClients)
+			}
 			c.SetDeadline(time.Now().Add(time.Second))
-			writeResponse(c, view.Response{Error: fmt.Sprintf("busy: %d clients already being served", maxControlClients)})
+			writeResponse(c, view.Response{Error: msg})
 			c.Close()
 			continue
 		}

@@ -437,7 +437,7 @@ func TestControlKeepsASlotForRoot(t *testing.T) {
 	c := dial(self)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var r view.Response
-	if err := json.NewDecoder(c).Decode(&r); err != nil || !strings.Contains(r.Error, "busy") {
+	if err := json.NewDecoder(c).Decode(&r); err != nil || r.Error != "busy: 7 clients already being served (of 8, one kept for root)" {
 		t.Errorf("the eighth client not root: %+v, %v; want busy", r, err)
 	}
 	// ...and root is served in the slot kept for it.
