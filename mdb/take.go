@@ -25,6 +25,7 @@ import (
 
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/evport"
+	"github.com/joyent/mname-balancer/internal/ipv4"
 	"github.com/joyent/mname-balancer/mdb/view"
 	"github.com/joyent/mname-balancer/proxy"
 	"github.com/joyent/mname-balancer/remote"
@@ -318,7 +319,7 @@ func remoteView(clock hrClock, x *remote.Info) view.Remote {
 
 // addr4 is the IPv4 address a (most significant byte first).
 func addr4(a uint32) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
+	return netip.AddrFrom4(ipv4.Bytes(a))
 }
 
 // ejectedSince is the hrtime of a backend's last ejection, 0 for none.
