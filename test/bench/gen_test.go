@@ -14,9 +14,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/joyent/mname-balancer/test/e2e"
 )
 
 func TestLoadSendsItsScheduleAndMatchesEveryAnswer(t *testing.T) {
+	e2e.SkipInShort(t) // seconds of real-time load
 	fd, err := udpSocket([4]byte{127, 0, 0, 1}, 0, false)
 	if err != nil {
 		t.Fatal(err)
