@@ -157,14 +157,15 @@ func TestRefreshFailingSuccessor(t *testing.T) {
 		name   string
 		break_ func(path string) error
 		reason string
+		exited string // the reaped successor's status; "" when none was started
 	}{
-		{"missing binary", os.Remove, "starting "},
+		{"missing binary", os.Remove, "starting ", ""},
 		{"bad flag", func(path string) error {
 			return replaceScript(path, "exec "+real+" --no-such-flag \"$@\"\n")
-		}, "exited (or closed its ready pipe) before it was ready"},
+		}, "exited (or closed its ready pipe) before it was ready", "exit status 1"},
 		{"never ready", func(path string) error {
 			return replaceScript(path, "exec sleep 60\n")
-		}, "not ready within 3.6s"},
+		}, "not ready within 3.6s", "signal: killed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), "bbal")
@@ -185,6 +186,9 @@ func TestRefreshFailingSuccessor(t *testing.T) {
 			rec := bal.WaitLog("handover failed; still serving", map[string]any{"pid": pid}, 10*time.Second)
 			if got := rec.Str("error"); !strings.Contains(got, tc.reason) {
 				t.Errorf("handover failed with %q, want it to say %q", got, tc.reason)
+			}
+			if tc.exited != "" { // the successor is gone (killed if need be) and reaped
+				bal.WaitLog("handover: successor exited", map[string]any{"pid": pid, "status": tc.exited}, 5*time.Second)
 			}
 			checkLoad(t, bal, "UDP through a failed refresh", load.wait(time.Second))
 			if errs := busy.end(); len(errs) != 0 {
