@@ -79,7 +79,7 @@ type Backend struct {
 	delay         time.Duration // wait of the pending (or last) reconnect; 0: none since the last fresh connect
 	helloAt       time.Time     // when the current session became ok
 	created       time.Time     // when the set first found the socket file
-	since         time.Time     // when the backend last became ok or entered its not-ok state
+	since         time.Time     // when the backend last became ok, stopped being ok, or was removed
 	why           string        // the last fault's cause ("" once ok again)
 	probeSince    time.Time     // first query since the last answer or heartbeat reply; zero: none
 	clock         answerClock   // the unanswered-query clock, stopped by answers only (health.go)
@@ -261,8 +261,10 @@ func (b *Backend) enter(e event) {
 		b.endEjection()
 	}
 	// Since counts from the last change an operator sees: into or out of
-	// ok (a heartbeat's round trip is no change), or between not-ok states.
-	if from.ok() != to.ok() || (!to.ok() && from != to) {
+	// ok (a heartbeat's round trip is no change), or into or out of
+	// removed (the connecting and reconnecting of a backend that keeps
+	// failing are one outage).
+	if from.ok() != to.ok() || (from == StateRemoved) != (to == StateRemoved) {
 		b.since = b.set.loop.Now()
 	}
 	if from.hasSession() && !to.hasSession() {
@@ -354,7 +356,7 @@ func (b *Backend) connect() {
 			return
 		}
 		bunyan.Errno(b.log.Error(), err).Msg("failed to connect")
-		b.why = "connect: " + err.Error()
+		b.why = err.Error() // "connect: ..."
 		b.enter(evFault)
 		return
 	}

@@ -1118,6 +1118,12 @@ func TestInfoSaysStateSinceAndWhy(t *testing.T) {
 		t.Errorf("after the missed heartbeat: %+v; want reconnecting since %v, why \"no heartbeat\", created %v", i, now, start)
 	}
 
+	// Reconnecting and connecting again is one outage: since stays.
+	h.advance(tm.ReconnectFirst)
+	if i := info(b); i.State != backend.StateConnecting || !i.Since.Equal(now) || i.Why != "no heartbeat" {
+		t.Errorf("reconnect attempt: state %v since %v why %q; want connecting since %v (the outage's start), why \"no heartbeat\"", i.State, i.Since, i.Why, now)
+	}
+
 	h.advance(time.Minute)
 	backendtest.Listen(t, h.dir, "5332")
 	h.rescan()

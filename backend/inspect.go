@@ -32,7 +32,7 @@ type Info struct {
 	Stats                Stats         // be_stat_*
 
 	State   State     // where the backend is in its life
-	Since   time.Time // when it last became ok, or entered its not-ok state
+	Since   time.Time // when it last became ok, stopped being ok, or was removed
 	Why     string    // the last fault's cause while not ok ("" when ok or never faulted)
 	Created time.Time // when the set first found its socket file
 }

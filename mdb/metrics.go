@@ -110,7 +110,7 @@ var (
 		[]string{"backend", "state"}, nil)
 
 	stateSecondsDesc = prometheus.NewDesc("bbal_backend_state_seconds",
-		"Seconds since the backend last became ok, or entered the not-ok state it is in (bbal_backend_state).",
+		"Seconds since the backend last became ok, stopped being ok, or was removed (bbal_backend_state says which it is now).",
 		[]string{"backend"}, nil)
 
 	backendMetrics = []backendMetric{

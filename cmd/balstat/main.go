@@ -33,7 +33,7 @@ backend's "state" is a number:
 	5 removed       socket file gone: shown once, then no longer listed
 	6 stopped       the balancer is stopping
 
-"state_since" is when it last became ok or entered its not-ok state, and
+"state_since" is when it last became ok, stopped being ok or was removed, and
 "crtime" when the balancer first found its socket file. PATTERNs
 are kstat's (bbal:5301::, bbal:0:balancer:udp_*, /regex/ fields). With
 INTERVAL it repeats every INTERVAL seconds, COUNT times (forever without

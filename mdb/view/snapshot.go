@@ -123,7 +123,7 @@ type Backend struct {
 	EjectedSince         int64  `json:"be_ejected_since"`     // hrtime it was ejected (0: never)
 
 	State      string `json:"be_state"`       // one of BackendStates
-	StateSince int64  `json:"be_state_since"` // hrtime it last became ok, or entered its not-ok state
+	StateSince int64  `json:"be_state_since"` // hrtime it last became ok, stopped being ok, or was removed
 	Why        string `json:"be_why"`         // the last fault's cause while not ok ("" when ok)
 	Crtime     int64  `json:"be_crtime"`      // hrtime the balancer first found its socket file
 }
