@@ -103,11 +103,15 @@ func stuckInOneTurn(l *Loop, previousNow time.Time) bool {
 	return l.Now().Equal(previousNow) && time.Since(previousNow) > 200*time.Millisecond
 }
 
-// runFor runs l for about d.
+// runFor runs l for about d, from its first turn: whatever is ready when
+// runFor is called is dispatched before it returns. (The stop timer is set
+// on that turn, from the clock it read. Set here, it would count from the
+// Now of the loop's last turn, which on a loaded machine can be more than
+// d ago: the first turn would then find it due and stop before waiting.)
 func runFor(t *testing.T, l *Loop, d time.Duration) {
 	t.Helper()
 	stop := l.NewTimer(l.Stop)
-	stop.Reset(d)
+	l.Post(func() { stop.Reset(d) })
 	if err := l.Run(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -20,6 +20,7 @@ package evport
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -69,24 +70,16 @@ func openFDs(t *testing.T) []int {
 }
 
 func listenerEMFILEScenario(t *testing.T) {
-	l := newTestLoop(t)
+	// The loop's clock is moved by hand: the pause ends when, and only
+	// when, the test advances it by AcceptBackoff, however slow the machine.
+	l, clock := newClockLoop(t)
 	var accepted []int
 	var errs []error
 	onAccept := func(fd int, _ unix.Sockaddr) { accepted = append(accepted, fd) }
 
-	// ln is the Listener under test; pausedAfterError counts the errors
-	// after which it was found Paused on the next turn.
+	// ln is the Listener under test.
 	lfd, path := listenUnix(t)
-	pausedAfterError := 0
-	var ln *Listener
-	ln, err := NewListener(l, lfd, onAccept, func(err error) {
-		errs = append(errs, err)
-		l.Post(func() {
-			if ln.Paused() {
-				pausedAfterError++
-			}
-		})
-	})
+	ln, err := NewListener(l, lfd, onAccept, func(err error) { errs = append(errs, err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,48 +169,71 @@ func listenerEMFILEScenario(t *testing.T) {
 		}
 	}
 
-	// Round 1: out of descriptors for 300 ms: a few reports, not a spin.
+	// Round 1: out of descriptors, the Listener reports EMFILE once per
+	// AcceptBackoff and does not look at the socket in between, though the
+	// waiting connections keep it readable: not a spin.
+	const waitLimit = 10 * time.Second // real time, for a broken Listener only
 	exhaust()
 	for _, fd := range cfds[:clients] {
 		connect(fd, path)
 	}
-	runFor(t, l, 300*time.Millisecond)
-	errsWhileOut := len(errs)
-	if errsWhileOut == 0 {
-		t.Fatal("EMFILE never reported")
-	}
-	if errsWhileOut >= 10 {
-		t.Fatalf("%d accept errors in 300 ms: the listener spins", errsWhileOut)
-	}
-	for _, err := range errs {
-		if !errors.Is(err, unix.EMFILE) {
-			t.Fatalf("accept error %v, want EMFILE", err)
+	runTurnsUntil(t, l, waitLimit, "EMFILE reported", func() bool { return len(errs) > 0 })
+	const idleTurns = 20 // turns that find the socket readable and must leave it be
+	pausedFor := func(round int) {
+		t.Helper()
+		if len(errs) != round {
+			t.Fatalf("%d accept errors after %d backoffs, want %d", len(errs), round-1, round)
+		}
+		if !errors.Is(errs[round-1], unix.EMFILE) {
+			t.Fatalf("accept error %v, want EMFILE", errs[round-1])
+		}
+		if !ln.Paused() {
+			t.Fatalf("listener not Paused after EMFILE %d", round)
+		}
+		runTurns(t, l, idleTurns)
+		if len(errs) != round {
+			t.Fatalf("%d accept errors in %d turns with the clock stopped: the listener spins", len(errs)-round, idleTurns)
+		}
+		if len(accepted) != 0 {
+			t.Fatalf("accepted %d with no descriptors free", len(accepted))
 		}
 	}
-	if pausedAfterError == 0 {
-		t.Fatal("listener not Paused after EMFILE")
+	pausedFor(1)
+	// The pause lasts AcceptBackoff exactly.
+	advance(t, l, clock, AcceptBackoff-time.Nanosecond)
+	runTurns(t, l, idleTurns)
+	if len(errs) != 1 || !ln.Paused() {
+		t.Fatalf("before AcceptBackoff: %d accept errors, Paused %v; want 1 and true", len(errs), ln.Paused())
 	}
-	if len(accepted) != 0 {
-		t.Fatalf("accepted %d with no descriptors free", len(accepted))
-	}
-	// Descriptors back: the waiting connections are accepted.
+	advance(t, l, clock, time.Nanosecond)
+	runTurnsUntil(t, l, waitLimit, "accept retried after AcceptBackoff", func() bool { return len(errs) > 1 })
+	pausedFor(2)
+	advance(t, l, clock, AcceptBackoff)
+	runTurnsUntil(t, l, waitLimit, "accept retried after AcceptBackoff", func() bool { return len(errs) > 2 })
+	pausedFor(3)
+	// Descriptors back: the waiting connections are accepted at the end of
+	// the pause, without another report.
 	releaseHog()
-	runUntil(t, l, 5*time.Second, "accepts after EMFILE", func() bool { return len(accepted) == clients })
+	runTurns(t, l, idleTurns)
+	if len(accepted) != 0 {
+		t.Fatalf("accepted %d while paused", len(accepted))
+	}
+	advance(t, l, clock, AcceptBackoff)
+	runTurnsUntil(t, l, waitLimit, "accepts after EMFILE", func() bool { return len(accepted) == clients })
 	for _, fd := range accepted {
 		unix.Close(fd)
 	}
 	accepted = nil
-	if ln.Paused() {
-		t.Fatal("listener still paused after accepting")
+	if ln.Paused() || len(errs) != 3 {
+		t.Fatalf("after accepting: Paused %v, %d accept errors; want false and 3", ln.Paused(), len(errs))
 	}
-	t.Logf("%d EMFILE reports in 300 ms", errsWhileOut)
 
 	// Round 2: closing a paused Listener ends the pause; nothing more is
 	// accepted or reported.
 	errs = nil
 	exhaust()
 	connect(cfds[clients], path)
-	runUntil(t, l, 5*time.Second, "a pause", func() bool { return ln.Paused() })
+	runTurnsUntil(t, l, waitLimit, "a pause", func() bool { return ln.Paused() })
 	if err := ln.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -225,7 +241,8 @@ func listenerEMFILEScenario(t *testing.T) {
 		t.Fatalf("closed Listener still Paused (%d timers pending)", len(l.timers))
 	}
 	releaseHog()
-	runFor(t, l, 2*AcceptBackoff)
+	advance(t, l, clock, 2*AcceptBackoff)
+	runTurns(t, l, idleTurns)
 	if len(errs) != 1 || len(accepted) != 0 {
 		t.Fatalf("closed Listener: %d errors, %d accepts; want 1 and 0", len(errs), len(accepted))
 	}
@@ -234,15 +251,58 @@ func listenerEMFILEScenario(t *testing.T) {
 	errs = nil
 	exhaust()
 	connect(cfds[clients+1], closerPath)
-	runUntil(t, l, 5*time.Second, "an error", func() bool { return closerClosed })
-	runFor(t, l, 5*time.Millisecond)
+	runTurnsUntil(t, l, waitLimit, "an error", func() bool { return closerClosed })
+	runTurns(t, l, idleTurns) // the check the callback posted has run
 	if pausedAfterClose || closer.Paused() || len(l.timers) != 0 {
 		t.Fatalf("Listener closed from onError reports Paused %v/%v (%d timers pending)",
 			pausedAfterClose, closer.Paused(), len(l.timers))
 	}
 	releaseHog()
-	runFor(t, l, 2*AcceptBackoff)
+	advance(t, l, clock, 2*AcceptBackoff)
+	runTurns(t, l, idleTurns)
 	if len(errs) != 1 || len(accepted) != 0 {
 		t.Fatalf("closed Listener: %d errors, %d accepts; want 1 and 0", len(errs), len(accepted))
 	}
+}
+
+// runTurnsUntil (beside its one user, which only Linux builds) runs l turn by turn until cond holds (checked on the loop
+// once a turn) and fails the test if it does not within limit of real
+// time. Unlike runUntil it needs no timer, so it suits a loop on a
+// hand-driven clock, whose timers fire only when the test advances it.
+// While it runs, every turn polls the loop's fds without sleeping.
+func runTurnsUntil(t *testing.T, l *Loop, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	timedOut := false
+	var check func()
+	check = func() {
+		switch {
+		case cond():
+			l.Stop()
+		case time.Now().After(deadline):
+			timedOut = true
+			l.Stop()
+		default:
+			l.Post(check) // runs on the next turn, after its wait
+		}
+	}
+	l.Post(check)
+	if err := l.Run(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if timedOut {
+		t.Fatalf("timed out after %v waiting for %s", limit, what)
+	}
+}
+
+// runTurns runs l for n turns, each of which dispatches whatever fd is
+// ready (without sleeping: posted work is waiting) and runs the timers
+// due on the loop's clock.
+func runTurns(t *testing.T, l *Loop, n int) {
+	t.Helper()
+	turns := 0
+	runTurnsUntil(t, l, time.Minute, fmt.Sprintf("%d turns", n), func() bool {
+		turns++
+		return turns > n
+	})
 }
