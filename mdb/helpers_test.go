@@ -47,6 +47,21 @@ type testBalancer struct {
 
 func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
 	t.Helper()
+	return startBalancerOn(t, log, false)
+}
+
+// startBalancerWithClock is startBalancer on a hand-driven clock
+// (b.run.Advance moves it), for tests of what depends on the time, such
+// as the busiest remotes' 10 s windows. No heartbeats or probes: one
+// Advance could jump past a heartbeat and its deadline before the demo
+// backend's answer is read, and fault the backend.
+func startBalancerWithClock(t *testing.T, log zerolog.Logger) *testBalancer {
+	t.Helper()
+	return startBalancerOn(t, log, true)
+}
+
+func startBalancerOn(t *testing.T, log zerolog.Logger, clock bool) *testBalancer {
+	t.Helper()
 	dir := t.TempDir()
 	demos := map[string]*demo.Server{}
 	for _, id := range []string{"5301", "5302", "5303"} {
@@ -57,11 +72,19 @@ func startBalancer(t *testing.T, log zerolog.Logger) *testBalancer {
 		demos[id] = s
 		t.Cleanup(func() { s.Close() })
 	}
-	run := looptest.Start(t)
+	timings := backend.DefaultTimings()
+	var run *looptest.Runner
+	if clock {
+		run = looptest.StartWithClock(t)
+		timings.HeartbeatInterval = 1000 * time.Hour
+		timings.ProbeAfter = 1000 * time.Hour
+	} else {
+		run = looptest.Start(t)
+	}
 	b := &testBalancer{run: run, dir: dir, demos: demos}
 	looptest.OnLoop(t, run.Loop, func() {
 		limits := &bunyan.Limits{}
-		b.set = backend.NewSet(run.Loop, log, limits, dir, backend.DefaultTimings())
+		b.set = backend.NewSet(run.Loop, log, limits, dir, timings)
 		b.table = remote.NewTable(run.Loop, log, limits, b.set, remote.DefaultTimings())
 		// UDP on a port the kernel picks, then TCP on the same number,
 		// which another process may hold: then try another port.

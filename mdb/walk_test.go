@@ -19,6 +19,7 @@ import (
 
 	"github.com/joyent/mname-balancer/evport/looptest"
 	"github.com/joyent/mname-balancer/mdb/view"
+	"github.com/joyent/mname-balancer/remote"
 )
 
 // addRemotes puts n remotes (10.x.y.z) in b's table, on the loop.
@@ -32,10 +33,15 @@ func addRemotes(t *testing.T, b *testBalancer, n int) {
 }
 
 func TestWriteSnapshotIsTheWholeSnapshot(t *testing.T) {
-	b := startBalancer(t, quietLog())
+	// On a hand-driven clock: the busiest remotes are those of the last
+	// complete 10 s window, which on the system clock could end between
+	// the two snapshots (it did, under load: one listed the remotes added
+	// here, the other the quiet window before).
+	b := startBalancerWithClock(t, quietLog())
 	const n = 3*remoteSpan + 100 // four slices
 	addRemotes(t, b, n)
 	query(t, "udp", clientAddr(0), b.udp.Port())
+	b.run.Advance(remote.TopWindow) // the window of those n+1 contacts is complete
 	var out bytes.Buffer
 	if err := b.in.WriteSnapshot(&out, 5*time.Second); err != nil {
 		t.Fatal(err)
@@ -52,6 +58,9 @@ func TestWriteSnapshotIsTheWholeSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := r.Snapshot
+	if got.Busiest == nil || got.Busiest.Contacts != n+1 || len(got.Busiest.Remotes) == 0 {
+		t.Errorf("streamed busiest remotes %+v, want the window of the %d contacts", got.Busiest, n+1)
+	}
 	if len(got.Remotes) != n+1 || len(whole.Remotes) != n+1 || got.Balancer.Remotes != n+1 {
 		t.Fatalf("%d remotes streamed (total %d), %d taken; want %d", len(got.Remotes), got.Balancer.Remotes, len(whole.Remotes), n+1)
 	}
