@@ -76,6 +76,7 @@ type Backend struct {
 	timer      *evport.Timer
 
 	heartbeatWait time.Duration // deadline of the heartbeat being sent
+	heartbeatAt   time.Time     // when the outstanding heartbeat was sent (or its wait last renewed)
 	delay         time.Duration // wait of the pending (or last) reconnect; 0: none since the last fresh connect
 	helloAt       time.Time     // when the current session became ok
 	created       time.Time     // when the set first found the socket file
@@ -401,6 +402,16 @@ func (b *Backend) timerFired() {
 	case StateOK:
 		b.sendHeartbeat(b.set.timings.HeartbeatTimeout)
 	case StateHeartbeat:
+		if now := b.set.loop.Now(); b.clock.lastAnswer.After(b.heartbeatAt) {
+			// Answers came while the reply was awaited: the backend is
+			// alive, its reply queued behind the queries it is working
+			// through (a backend that answers is healthy, however
+			// slowly). Wait again; only a wait without any answer faults.
+			b.heartbeatAt = now
+			b.timer.Reset(b.set.timings.ProbeTimeout)
+			b.log.Debug().Msg("heartbeat reply late, answers still coming; waiting")
+			return
+		}
 		b.log.Error().Msg("no heartbeat from backend")
 		b.fault("no heartbeat")
 	case StateReconnecting:
@@ -420,6 +431,7 @@ func (b *Backend) sendHeartbeat(wait time.Duration) {
 	}
 	b.session.Write(hb)
 	b.heartbeatWait = wait
+	b.heartbeatAt = b.set.loop.Now()
 	b.enter(evHeartbeatSent)
 	b.log.Trace().Msg("heartbeat sent")
 }

@@ -26,7 +26,10 @@
 //	              reply
 //	heartbeat     ok, with a CLIENT_HEARTBEAT outstanding: its reply must
 //	              come within Timings.HeartbeatTimeout (ProbeTimeout for a
-//	              probe)
+//	              probe), or at least an answer to a query: a backend
+//	              whose reply is queued behind a backlog of queries it is
+//	              still answering is waited for again (ProbeTimeout at a
+//	              time), not faulted
 //	reconnecting  faulted: no session; the reconnect timer runs
 //	removed       the socket file is gone: no session, no timer, until a
 //	              scan finds it again

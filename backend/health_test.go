@@ -199,3 +199,33 @@ func TestEjectionCap(t *testing.T) {
 	}
 	h.check()
 }
+
+// TestLateHeartbeatWhileAnswering, on the hand-driven clock: a heartbeat
+// whose reply is late while answers to queries keep coming (the reply is
+// queued behind a backlog) does not fault the backend: it is waited for
+// again, ProbeTimeout at a time; a wait without any answer faults it.
+func TestLateHeartbeatWhileAnswering(t *testing.T) {
+	tm := healthTimings()
+	tm.ProbeAfter = time.Hour
+	h := newClockHarness(t, tm)
+	_, b, s := h.startOK("5301")
+	h.advance(tm.HeartbeatInterval)
+	s.Expect(backend.FrameClientHeartbeat)
+	for range 3 {
+		h.advance(tm.HeartbeatTimeout - time.Millisecond)
+		query(t, h, b, s)
+		n := h.stats(b).Answers
+		s.Write(backend.AppendOutboundUDP(nil, 0x7F000001, 5353, []byte("a")))
+		waitFor(t, h.loop, "answer", func() bool { return b.Stats.Answers > n })
+		h.advance(time.Millisecond)
+		if st, due := h.state(b), h.due(b); st != backend.StateHeartbeat || due != tm.ProbeTimeout {
+			t.Fatalf("reply late, answers coming: state %v, due %v; want heartbeat, waited for another %v", st, due, tm.ProbeTimeout)
+		}
+		tm.HeartbeatTimeout = tm.ProbeTimeout // the waits from now on
+	}
+	h.advance(tm.ProbeTimeout)
+	waitFor(t, h.loop, "faulted after a wait without answers", b.Reconnecting)
+	if n := len(h.logs.Find(t, "no heartbeat from backend")); n != 1 {
+		t.Errorf("%d \"no heartbeat\" records, want 1", n)
+	}
+}

@@ -246,7 +246,7 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 	t.UDPReceived, t.UDPForwarded, t.UDPAnswered = r.udp.Received, r.udp.Forwarded, r.udp.Answered
 	t.UDPDropOversize, t.UDPDropNoBackend = r.udp.DropOversize, r.udp.DropNoBackend
 	t.UDPDropStuck, t.UDPDropSendError = r.udp.DropStuck, r.udp.DropSendError
-	t.UDPDropNotClient = r.udp.DropNotClient
+	t.UDPDropNotClient, t.UDPDropRateCapped = r.udp.DropNotClient, r.udp.DropRateCapped
 	t.UDPSpilled, t.UDPServedUntracked, t.TCPServedUntracked = r.udp.Spilled, r.udp.ServedUntracked, r.tcp.Untracked
 	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(r.tcp.Open)
 	t.TCPRefusedMaxConns, t.TCPRefusedMaxPerClient, t.TCPRefusedFDReserve = r.tcp.RefusedFull, r.tcp.RefusedClient, r.tcp.RefusedReserve

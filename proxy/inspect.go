@@ -23,6 +23,7 @@ type UDPStats struct {
 	Answered        uint64 // backend answers sent to clients
 	DropOversize    uint64 // client datagrams over 1500 bytes
 	DropNoBackend   uint64 // no backend was ok
+	DropRateCapped  uint64 // the client was over its query rate cap (--udp-client-rate)
 	DropStuck       uint64 // the backend's session could not take it, nor any other's
 	ServedUntracked uint64 // forwarded for clients a full remote table could not add (guard.go)
 	Spilled         uint64 // forwarded to another backend because the client's was full (counted in Forwarded too)

@@ -211,6 +211,11 @@ func (u *UDP) forward(msg []byte, size int, addr uint32, port uint16) {
 			Msg("received UDP packet from remote")
 	}
 	r := u.table.HeardFrom(addr)
+	if !u.table.Admit(r) {
+		u.stats.DropRateCapped++ // over its fair share (remote's ratecap.go)
+		r.Stats.UDPDrop++
+		return
+	}
 	b := u.table.Route(r)
 	if b != nil && b.Full(len(msg)) {
 		// Spill, don't drop: the client's backup (or another backend)

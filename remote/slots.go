@@ -5,7 +5,7 @@
  * Slots in use form a doubly linked list by slot number in the order
  * their remotes were last seen (newest at the head); free slots form a
  * singly linked free list through next. The cost of a remote is its slot
- * (72 bytes) plus its entry in the table's address map.
+ * (80 bytes) plus its entry in the table's address map.
  *
  * Chunks are allocated as the table grows and kept: the table's memory
  * stays at its high-water mark, which the cap bounds.
@@ -15,7 +15,7 @@ package remote
 
 import "time"
 
-// chunkSize is the number of slots allocated at a time (72 KiB).
+// chunkSize is the number of slots allocated at a time (80 KiB).
 const chunkSize = 1024
 
 // none is the slot number of no slot.
@@ -36,6 +36,7 @@ type Remote struct {
 
 	firstSeen int64 // Unix nanoseconds (the loop's clock)
 	lastSeen  int64
+	due       int64 // the rate cap's theoretical arrival time (ratecap.go)
 	Stats     Stats
 }
 

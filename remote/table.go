@@ -92,6 +92,9 @@ type Table struct {
 	rec       records
 	moving    []uint32 // Rebalance's scratch: candidate addresses
 
+	capInterval  int64 // the rate cap's interval between queries (ns); 0: no cap (ratecap.go)
+	capTolerance int64 // how far ahead of now a remote's due may be (burst-1 intervals)
+
 	// refused stands in for a client a full table could not add; never in
 	// byAddr or the slots: Route hashes its address over the usable
 	// backends.

@@ -149,6 +149,7 @@ func run(opts options) int {
 	set := backend.NewSet(loop, log, limits, opts.dir, bt)
 	table := remote.NewTable(loop, log, limits, set, rt)
 	table.SetMaxRemotes(opts.remotes)
+	table.SetRateCap(opts.udpClientRate, opts.udpClientRate)
 
 	// Signals are caught from here on, before anything listens, so that a
 	// SIGTERM sent once the listeners are up is never the default action.

@@ -35,6 +35,13 @@
  *	--tcp-max-per-client N  concurrent TCP connections from one client
  *	                        address; default 128
  *
+ * and one the UDP path (issue 20):
+ *
+ *	--udp-client-rate N     UDP queries a second from one client address,
+ *	                        in bursts of up to N; 0 for no cap; default
+ *	                        remote.DefaultClientRate (2,000; the remote
+ *	                        table's ratecap.go says why)
+ *
  * Every mistake is one line naming the problem; main prints it to stderr
  * and exits 1 before anything is bound.
  */
@@ -61,7 +68,7 @@ import (
 // balancer's getopt string was "b:p:s:l:").
 const optionLetters = "bpslcmr"
 
-const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] [--tcp-max N] [--tcp-max-per-client N] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] [--tcp-max N] [--tcp-max-per-client N]"
+const usage = "usage: bbal [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] [--tcp-max N] [--tcp-max-per-client N] [--udp-client-rate N] -s SOCKET_DIR | bbal --demo [-b IP] [-p PORT] [-l LEVEL] [-c CONTROL_SOCKET] [-m IP:PORT] [-r MAX_REMOTES] [--tcp-max N] [--tcp-max-per-client N] [--udp-client-rate N]"
 
 // help is what -h and --help print: every option, described.
 const help = `usage: bbal [options] -s SOCKET_DIR
@@ -92,6 +99,9 @@ backend.
   --tcp-max-per-client N
                  at most N TCP connections at once from one client address
                  (default 128)
+  --udp-client-rate N
+                 at most N UDP queries a second from one client address,
+                 in bursts of up to N; 0 for no cap (default 2000)
   --demo         run three demo backends in a temporary directory and serve
                  127.0.0.1:5353 (unless -b or -p say otherwise), to try with dig
   -V, --version  print the version and exit
@@ -118,12 +128,13 @@ type options struct {
 	metrics                 netip.AddrPort // Prometheus endpoint; invalid: off
 	remotes                 int            // cap on the remote table
 	tcpMax, tcpMaxPerClient int            // 0: the default (proxy.DefaultTCPConfig)
+	udpClientRate           int            // per-client UDP query cap a second; 0: none
 }
 
 // parseOptions parses args (without the program name); getenv supplies
 // LOG_LEVEL.
 func parseOptions(args []string, getenv func(string) string) (options, error) {
-	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, remotes: remote.DefaultMaxRemotes}
+	opts := options{addr: netip.IPv4Unspecified(), port: 53, level: zerolog.InfoLevel, remotes: remote.DefaultMaxRemotes, udpClientRate: remote.DefaultClientRate}
 	portSet := false
 	controlSet := false
 	addrSet := false
@@ -152,6 +163,11 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 			continue
 		case longName(arg) == "--tcp-max-per-client":
 			if opts.tcpMaxPerClient, err = parseLongCount(args, &i); err != nil {
+				return opts, err
+			}
+			continue
+		case longName(arg) == "--udp-client-rate":
+			if opts.udpClientRate, err = parseLongCountOrZero(args, &i); err != nil {
 				return opts, err
 			}
 			continue
@@ -261,6 +277,17 @@ func longName(arg string) string {
 
 // parseLongCount reads the positive count of the long option at args[*i]
 // ("--opt=N", or "--opt N", which consumes the next argument).
+// parseLongCountOrZero is parseLongCount, where 0 is allowed too (off).
+func parseLongCountOrZero(args []string, i *int) (int, error) {
+	if _, value, inline := strings.Cut(args[*i], "="); (inline && value == "0") || (!inline && *i+1 < len(args) && args[*i+1] == "0") {
+		if !inline {
+			*i++
+		}
+		return 0, nil
+	}
+	return parseLongCount(args, i)
+}
+
 func parseLongCount(args []string, i *int) (int, error) {
 	name, value, inline := strings.Cut(args[*i], "=")
 	if !inline {

@@ -152,6 +152,14 @@ func TestParseOptions(t *testing.T) {
 			wantErr: `--tcp-max-per-client "x" is not a positive number`},
 		{name: "TCP limit without value", args: []string{"-s", "/sock", "--tcp-max"}, wantErr: "option --tcp-max needs a value"},
 		{name: "TCP limit misspelt", args: []string{"-s", "/sock", "--tcp-maximum=3"}, wantErr: `unknown option "--tcp-maximum=3"`},
+		{name: "UDP client rate", args: []string{"-s", "/sock", "--udp-client-rate", "500"},
+			want: options{addr: any4, port: 53, dir: "/sock", level: zerolog.InfoLevel, udpClientRate: 500}},
+		{name: "UDP client rate off", args: []string{"--udp-client-rate", "0", "-s", "/sock"},
+			want: options{addr: any4, port: 53, dir: "/sock", level: zerolog.InfoLevel, udpClientRate: -1}},
+		{name: "UDP client rate off joined", args: []string{"-s", "/sock", "--udp-client-rate=0"},
+			want: options{addr: any4, port: 53, dir: "/sock", level: zerolog.InfoLevel, udpClientRate: -1}},
+		{name: "UDP client rate negative", args: []string{"-s", "/sock", "--udp-client-rate=-3"},
+			wantErr: `--udp-client-rate "-3" is not a positive number`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,6 +185,12 @@ func TestParseOptions(t *testing.T) {
 			}
 			if tc.want.remotes == 0 {
 				tc.want.remotes = remote.DefaultMaxRemotes
+			}
+			switch tc.want.udpClientRate {
+			case 0:
+				tc.want.udpClientRate = remote.DefaultClientRate
+			case -1: // off
+				tc.want.udpClientRate = 0
 			}
 			if got != tc.want {
 				t.Errorf("parseOptions(%q) = %+v, want %+v", tc.args, got, tc.want)
@@ -310,7 +324,7 @@ func TestHelpAndVersion(t *testing.T) {
 			t.Errorf("the help does not describe -%c", letter)
 		}
 	}
-	for _, long := range []string{"--tcp-max N", "--tcp-max-per-client N", "--demo", "-V, --version", "-h, --help"} {
+	for _, long := range []string{"--tcp-max N", "--tcp-max-per-client N", "--udp-client-rate N", "--demo", "-V, --version", "-h, --help"} {
 		if !strings.Contains(help, "\n  "+long) {
 			t.Errorf("the help does not describe %s", long)
 		}

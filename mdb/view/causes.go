@@ -50,6 +50,8 @@ var Causes = []Cause{
 		func(t *Totals) uint64 { return t.UDPDropOversize }},
 	{UDPDropped, "no_backend", "udp_drop_no_backend", "no backend was ok",
 		func(t *Totals) uint64 { return t.UDPDropNoBackend }},
+	{UDPDropped, "rate_capped", "udp_drop_rate_capped", "the client was over its query rate cap (--udp-client-rate)",
+		func(t *Totals) uint64 { return t.UDPDropRateCapped }},
 	{UDPDropped, "stuck", "udp_drop_stuck", "the backend's control session could take no more, nor any other usable backend's",
 		func(t *Totals) uint64 { return t.UDPDropStuck }},
 	{UDPDropped, "send_error", "udp_drop_send_error", "an answer the UDP socket would not send",

@@ -96,6 +96,7 @@ func TestKstatsOfSnapshot(t *testing.T) {
 		"bbal:0:balancer:udp_drop_no_backend\t0\n" +
 		"bbal:0:balancer:udp_drop_not_client\t0\n" +
 		"bbal:0:balancer:udp_drop_oversize\t0\n" +
+		"bbal:0:balancer:udp_drop_rate_capped\t0\n" +
 		"bbal:0:balancer:udp_drop_send_error\t0\n" +
 		"bbal:0:balancer:udp_drop_stuck\t3\n" +
 		"bbal:0:balancer:udp_forwarded\t0\n" +

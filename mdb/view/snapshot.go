@@ -57,18 +57,19 @@ type BusyRemote struct {
 
 // Totals are the balancer-wide counters.
 type Totals struct {
-	UptimeNS         int64  `json:"uptime_ns"`
-	UDPReceived      uint64 `json:"udp_received"`
-	UDPForwarded     uint64 `json:"udp_forwarded"`
-	UDPAnswered      uint64 `json:"udp_answered"`
-	UDPDropOversize  uint64 `json:"udp_drop_oversize"`
-	UDPDropNoBackend uint64 `json:"udp_drop_no_backend"`
-	UDPDropStuck     uint64 `json:"udp_drop_stuck"`
-	UDPDropSendError uint64 `json:"udp_drop_send_error"`
-	UDPDropNotClient uint64 `json:"udp_drop_not_client"`
-	TCPAccepted      uint64 `json:"tcp_accepted"`
-	TCPRefused       uint64 `json:"tcp_refused"` // the sum of the tcp_refused_* causes
-	TCPOpen          uint64 `json:"tcp_open"`
+	UptimeNS          int64  `json:"uptime_ns"`
+	UDPReceived       uint64 `json:"udp_received"`
+	UDPForwarded      uint64 `json:"udp_forwarded"`
+	UDPAnswered       uint64 `json:"udp_answered"`
+	UDPDropOversize   uint64 `json:"udp_drop_oversize"`
+	UDPDropNoBackend  uint64 `json:"udp_drop_no_backend"`
+	UDPDropRateCapped uint64 `json:"udp_drop_rate_capped"`
+	UDPDropStuck      uint64 `json:"udp_drop_stuck"`
+	UDPDropSendError  uint64 `json:"udp_drop_send_error"`
+	UDPDropNotClient  uint64 `json:"udp_drop_not_client"`
+	TCPAccepted       uint64 `json:"tcp_accepted"`
+	TCPRefused        uint64 `json:"tcp_refused"` // the sum of the tcp_refused_* causes
+	TCPOpen           uint64 `json:"tcp_open"`
 
 	TCPRefusedMaxConns        uint64 `json:"tcp_refused_max_conns"`
 	TCPRefusedMaxPerClient    uint64 `json:"tcp_refused_max_per_client"`

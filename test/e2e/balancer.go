@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,6 +211,11 @@ func (b *Balancer) args(t testing.TB, cfg BalancerConfig, level string) []string
 	}
 	if cfg.Remotes > 0 {
 		args = append(args, "-r", strconv.Itoa(cfg.Remotes))
+	}
+	if !slices.ContainsFunc(cfg.Args, func(a string) bool { return strings.HasPrefix(a, "--udp-client-rate") }) {
+		// No per-client cap unless the test sets one: many tests send
+		// bursts from one client far above a client's fair share.
+		args = append(args, "--udp-client-rate=0")
 	}
 	return append(args, cfg.Args...)
 }

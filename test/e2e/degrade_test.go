@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,5 +204,71 @@ func TestNewClientsWhileTableFull(t *testing.T) {
 	}
 	if pct(ea, es) < 90 {
 		t.Errorf("established clients during the flood: %d of %d answered, want 90%%", ea, es)
+	}
+}
+
+// TestHotClient: one client sends 20,000 queries a second, several times
+// what one node-mname answers (BBAL_E2E_HOT="rate", 0 for as fast as it
+// can), to a balancer with a per-client cap of 1,000 a second
+// (BBAL_E2E_HOT_ARGS replaces the balancer options), while three other
+// clients of its backend and two of each other backend send 100 q/s: they
+// are answered. Before issue 20 the hot client filled its backend's
+// session and its neighbours' queries were dropped as stuck; with spill
+// alone it fills every backend's.
+func TestHotClient(t *testing.T) {
+	SkipInShort(t)
+	const rate = 100
+	hotRate := 20000
+	if v := os.Getenv("BBAL_E2E_HOT"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &hotRate); err != nil {
+			t.Fatalf("BBAL_E2E_HOT=%q: %v", v, err)
+		}
+	}
+	cfg := BalancerConfig{LogLevel: "info", Args: []string{"--udp-client-rate", "1000"}}
+	if v, ok := os.LookupEnv("BBAL_E2E_HOT_ARGS"); ok {
+		cfg.Args = strings.Fields(v)
+	}
+	c, clients := startDegradeCluster(t, cfg, 3, 4)
+	start := time.Now().Add(100 * time.Millisecond)
+	var victims, others []*pacedClient
+	for b, ips := range clients {
+		for i, ip := range ips {
+			switch {
+			case b == 0 && i == 0:
+			case b == 0:
+				victims = append(victims, startPaced(t, c.bal.Port, ip, rate, start))
+			case i < 2:
+				others = append(others, startPaced(t, c.bal.Port, ip, rate, start))
+			}
+		}
+	}
+	time.Sleep(time.Until(start.Add(500 * time.Millisecond)))
+	from := time.Now()
+	hot := startPaced(t, c.bal.Port, clients[0][0], hotRate, from)
+	time.Sleep(4 * time.Second)
+	to := time.Now()
+	hot.stopped.Store(true) // stop sending; the counts are taken below
+	snap, err := view.FetchSnapshot(c.bal.Control, false, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+
+	hs, ha, hby := hot.counts(from, to)
+	vs, va, _ := loadCounts(victims, from, to)
+	os_, oa, _ := loadCounts(others, from, to)
+	secs := to.Sub(from).Seconds()
+	t.Logf("hot client: %.0f q/s sent, %.0f answered/s (%v by backend); its backend's 3 other clients: %d of %d answered (%.1f%%); "+
+		"the 4 clients of the other backends: %d of %d (%.1f%%); spilled %d, stuck %d, rate-capped %d",
+		float64(hs)/secs, float64(ha)/secs, hby, va, vs, pct(va, vs), oa, os_, pct(oa, os_),
+		snap.Balancer.UDPSpilled, snap.Balancer.UDPDropStuck, snap.Balancer.UDPDropRateCapped)
+	if snap.Balancer.UDPDropRateCapped == 0 && len(cfg.Args) > 0 {
+		t.Errorf("no query of the hot client was capped")
+	}
+	if pct(va, vs) < 90 {
+		t.Errorf("the hot client's neighbours: %d of %d answered, want 90%%", va, vs)
+	}
+	if pct(oa, os_) < 90 {
+		t.Errorf("the other backends' clients: %d of %d answered, want 90%%", oa, os_)
 	}
 }
