@@ -281,10 +281,21 @@ func TestEveryCauseCountedInEveryView(t *testing.T) {
 	t.Run("caps and oversize", func(t *testing.T) {
 		dir := SocketDir(t)
 		StartMnameBackend(t, dir, "5301")
-		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir, Args: []string{"--tcp-max", "2", "--tcp-max-per-client", "1"}}, 1)
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir,
+			Args: []string{"--tcp-max", "2", "--tcp-max-per-client", "1", "--udp-client-rate", "10"}}, 1)
 		b.step(t, "UDP oversized", map[string]uint64{"udp_drop_oversize": 1}, func() {
 			causeUDP(t, b, "127.0.2.2", 1501)
 		})
+		// 30 queries at once: the burst of 10 and at most a few more pass.
+		b.step(t, "UDP over the client's rate cap", map[string]uint64{"udp_drop_rate_capped": 15}, func() {
+			cl := causeUDP(t, b, "127.0.2.9", 64)
+			q := udpPaddedWhoami(t, 64)
+			for range 29 {
+				if err := cl.send(q.wire); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, "udp_drop_rate_capped")
 		var held []net.Conn
 		b.step(t, "TCP over the per-client cap", map[string]uint64{"tcp_refused_max_per_client": 1}, func() {
 			c := tcpDial(t, b.Balancer, "127.0.2.3", nil)
