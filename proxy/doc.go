@@ -11,9 +11,13 @@ The model:
 	      (package remote), which names the client's backend, and queued on
 	      that backend's control session as INBOUND_UDP; the backend's
 	      OUTBOUND_UDP answers come back through the answer sink installed
-	      on the backend Set and are sent from the listening socket. No
-	      per-datagram state exists here: a datagram is dropped and counted
-	      (oversized, no backend, backend stuck) or forwarded, at once.
+	      on the backend Set and are sent from the listening socket. A
+	      datagram is dropped and counted (oversized, over its client's
+	      rate cap, no backend, every usable backend full) or forwarded,
+	      at once: to the client's backend, or, when that one's session
+	      is full, spilled to its backup or another with room. The only
+	      per-datagram state is the reflection guard's fixed record of
+	      queries from clients a full table serves untracked (guard.go).
 	TCP   each accepted connection becomes a proxy: the client's socket
 	      joined to a new AF_UNIX session with the client's backend, which
 	      is told the client's address (INBOUND_TCP) and must accept

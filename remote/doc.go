@@ -23,6 +23,10 @@
 // primary it is. No remote keeps a logger: per-client records build
 // remote_ip when written, and every kind of them is rate-limited.
 //
+// Each remote's UDP queries may be capped (Table.Admit, ratecap.go: a
+// token bucket kept as one number in its slot), so that no client takes
+// more than its share of a backend.
+//
 // A packet or connection from a client is routed in two steps:
 // Table.HeardFrom (find or create the client's remote, mark it seen now)
 // and Table.Route (choose its backend, assigning a primary or a backup
