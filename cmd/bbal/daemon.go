@@ -248,11 +248,17 @@ func run(opts options) int {
 	return 0
 }
 
+// handledSignals are the signals bbal acts on (handleSignals); the help
+// describes each.
+var handledSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2}
+
 // handleSignals posts shutdown on the first SIGTERM or SIGINT (exiting at
 // once on the second), rescan on SIGHUP and handOver on SIGUSR2.
 func handleSignals(loop *evport.Loop, log zerolog.Logger, shutdown, rescan, handOver func()) (stop func()) {
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2)
+	for _, sig := range handledSignals {
+		signal.Notify(ch, sig)
+	}
 	done := make(chan struct{})
 	var terminating atomic.Bool
 	go func() {

@@ -107,11 +107,12 @@ backend.
   -V, --version  print the version and exit
   -h, --help     print this help and exit
 
-Logs are bunyan JSON records on stdout. SIGTERM or SIGINT shuts down (a
-second one exits at once); SIGHUP rescans the socket directory. Exit status:
-0 after a clean shutdown or -h/-V, 1 for a usage error (one line on stderr)
-or a failure at start-up (one line on stderr, a fatal record on stdout) or
-run time.
+Logs are bunyan JSON records on stdout. SIGTERM or SIGINT shuts down as a
+lame duck (a second one exits at once); SIGHUP rescans the socket directory;
+SIGUSR2 hands the sockets and the client table over to a new bbal started
+from the same path, then exits. Exit status: 0 after a clean shutdown or
+-h/-V, 1 for a usage error (one line on stderr) or a failure at start-up
+(one line on stderr, a fatal record on stdout) or run time.
 `
 
 type options struct {

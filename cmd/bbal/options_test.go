@@ -33,6 +33,7 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/joyent/mname-balancer/mdb/view"
 	"github.com/joyent/mname-balancer/remote"
@@ -327,6 +328,11 @@ func TestHelpAndVersion(t *testing.T) {
 	for _, long := range []string{"--tcp-max N", "--tcp-max-per-client N", "--udp-client-rate N", "--demo", "-V, --version", "-h, --help"} {
 		if !strings.Contains(help, "\n  "+long) {
 			t.Errorf("the help does not describe %s", long)
+		}
+	}
+	for _, sig := range handledSignals {
+		if name := unix.SignalName(sig); !strings.Contains(help, name) {
+			t.Errorf("the help does not say what %s does", name)
 		}
 	}
 	for _, args := range [][]string{{"-V"}, {"--version"}} {
