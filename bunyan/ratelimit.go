@@ -81,8 +81,8 @@ type RateLimiter struct {
 }
 
 // NewRateLimiter returns a limiter for records with message msg at level,
-// writing its summaries to log. Values of r below the minimum are raised
-// to it.
+// writing its summaries to log. A Burst below 1 is raised to 1; an Every
+// or SummaryEvery of 0 or less takes DefaultRate's.
 func NewRateLimiter(log zerolog.Logger, level zerolog.Level, msg string, r Rate) *RateLimiter {
 	if r.Every <= 0 {
 		r.Every = DefaultRate.Every
