@@ -15,7 +15,7 @@
 #	                go vet (host, illumos, and cmd/bbal with the
 #	                e2e tests' bbaltest tag), staticcheck (host, illumos) if
 #	                installed, shellcheck of the SMF methods and of
-#	                test/illumos/run-tests.sh, xmllint of the
+#	                test/illumos's run-tests.sh and regen.sh, xmllint of the
 #	                SMF manifests against the DTD in $(SMF_DTD) (a missing
 #	                tool or DTD skips that lint, but fails under CI)
 #	make test       everything CI runs: the npm test peers if missing, check,
