@@ -75,7 +75,7 @@ import (
 
 // Environment of a successor.
 const (
-	envHandover   = "BBAL_HANDOVER"   // "1": descriptors 3 to 6 are inherited
+	envHandover   = "BBAL_HANDOVER"   // "1": descriptors 3 to 7 are inherited (fdUDP .. fdReleased)
 	envGeneration = "BBAL_GENERATION" // 1 for a process started by hand or SMF
 	envSuccessor  = "BBAL_SUCCESSOR"  // the command a handover runs (the SMF start method)
 )
