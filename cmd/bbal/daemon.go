@@ -153,9 +153,8 @@ func run(opts options) int {
 
 	// Signals are caught from here on, before anything listens, so that a
 	// SIGTERM sent once the listeners are up is never the default action.
-	// What they post runs in loop.Run, once udp and tcp are set.
-	var udp *proxy.UDP
-	var tcp *proxy.TCP
+	// What they post runs in loop.Run, after the listeners below are set in
+	// stop and ho.
 	stop := &stopping{loop: loop, log: log, table: table, set: set}
 	readyAfter, backendWait := handoverTimeouts(scale)
 	ho := &handover{loop: loop, log: log, exe: exe, args: exeArgs, generation: generation,
@@ -166,7 +165,6 @@ func run(opts options) int {
 			log.Info().Msg("already handing over to a successor; signal ignored")
 			return
 		}
-		stop.udp, stop.tcp = udp, tcp
 		stop.lameDuck(func() {
 			flushLimits() // the summaries of the last records
 			loop.Stop()
@@ -177,13 +175,14 @@ func run(opts options) int {
 			log.Warn().Msg("no handover with --demo (its backends live in this process); signal ignored")
 			return
 		}
-		ho.udp, ho.tcp, stop.udp, stop.tcp = udp, tcp, udp, tcp
 		ho.begin()
 	}
 	stopSignals := handleSignals(loop, log, shutdown, set.Rescan, handOver)
 	defer stopSignals()
 
 	listen := netip.AddrPortFrom(opts.addr, opts.port)
+	var udp *proxy.UDP
+	var tcp *proxy.TCP
 	if inherited {
 		udp, tcp, err = inheritSockets(loop, log, limits, table, tcpCfg, listen.String())
 		if err != nil {
@@ -208,6 +207,7 @@ func run(opts options) int {
 		}
 		set.SetAnswerSink(udp.SendAnswer) // backends' OUTBOUND_UDP answers leave by the UDP socket
 	}
+	stop.udp, stop.tcp, ho.udp, ho.tcp = udp, tcp, udp, tcp
 
 	set.Start()
 	table.Start()
