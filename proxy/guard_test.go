@@ -109,8 +109,10 @@ func TestUDPAnswerReachesClientInFullTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	q2 := s.Expect(backend.FrameInboundUDP)
-	if q2.Addr != oaddr || q2.Port != oport || h.table.Known(oaddr) {
-		t.Errorf("untracked query from %#x:%d (known %v), want %#x:%d, not in the table", q2.Addr, q2.Port, h.table.Known(oaddr), oaddr, oport)
+	var known bool
+	onLoop(t, h.loop, func() { known = h.table.Known(oaddr) })
+	if q2.Addr != oaddr || q2.Port != oport || known {
+		t.Errorf("untracked query from %#x:%d (known %v), want %#x:%d, not in the table", q2.Addr, q2.Port, known, oaddr, oport)
 	}
 
 	// The backend answers the newcomer twice (one answer per query
