@@ -32,7 +32,7 @@ func startInspection(opts options, log zerolog.Logger, in *mdb.Inspector) (stop 
 		demoDir, opts.control = dir, filepath.Join(dir, "control")
 	}
 	var ctl *mdb.ControlServer
-	err := error(nil)
+	var err error
 	if opts.controlDefault { // without -c: a directory of our own, made (or checked) here
 		err = view.MakeControlDir(opts.control)
 	}
