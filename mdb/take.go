@@ -52,9 +52,10 @@ type Sources struct {
 
 // Inspector takes snapshots of one balancer.
 type Inspector struct {
-	src     Sources
-	crtime  int64         // the start as an hrtime, fixed once so every snapshot agrees
-	slicing chan struct{} // one slice of the remotes on the loop at a time (walk.go)
+	src       Sources
+	crtime    int64             // the start as an hrtime, fixed once so every snapshot agrees
+	slicing   chan struct{}     // one slice of the remotes on the loop at a time (walk.go)
+	spareWalk chan *walkBuffers // one set of a walk's buffers kept for the next (walk.go)
 
 	// removedShown, per consumer (the metrics and the control socket),
 	// holds each removed backend a snapshot has shown, with when it was
@@ -66,7 +67,8 @@ type Inspector struct {
 
 // NewInspector returns an inspector of src.
 func NewInspector(src Sources) *Inspector {
-	in := &Inspector{src: src, crtime: newHRClock(src.Started).hr(src.Started), slicing: make(chan struct{}, 1)}
+	in := &Inspector{src: src, crtime: newHRClock(src.Started).hr(src.Started), slicing: make(chan struct{}, 1),
+		spareWalk: make(chan *walkBuffers, 1)}
 	for i := range in.removedShown {
 		in.removedShown[i] = make(map[uintptr]time.Time)
 	}

@@ -19,8 +19,8 @@
  * walk is paced by its reader: the next slice is asked for only when the
  * previous one has been encoded and written, so the memory of a walk is
  * one slice (copied and converted) and the writer's buffer, whatever the
- * table's size; the slice's buffers are kept for the next walk
- * (walkPool), so a whole snapshot allocates well under a megabyte.
+ * table's size; the slice's buffers (0.8 MB) are kept for the next walk
+ * (Inspector.spareWalk), so a whole snapshot allocates a few hundred KB.
  *
  * WriteSnapshot writes the control socket's answer, {"snapshot":{...}},
  * with the remotes list written as the walk goes: the snapshot without
@@ -39,7 +39,6 @@ import (
 	"errors"
 	"io"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/joyent/mname-balancer/mdb/view"
@@ -62,17 +61,35 @@ func walkOnLoop(t *remote.Table, dst []remote.Info, cursor uint32) walkSlice {
 	return walkSlice{infos: infos, next: next, done: done}
 }
 
-// walkBuffers are a walk's memory: one slice copied and converted. They
-// are kept for the next walk (walkPool), so a snapshot allocates next to
-// nothing however large the table.
+// walkBuffers are a walk's memory: one slice copied and converted. One
+// set is kept for the next walk (Inspector.spareWalk), so a snapshot
+// allocates next to nothing however large the table. (Not a sync.Pool:
+// a pool may drop what it is given, at any GC, when taken on another P,
+// and at random under the race detector; then each walk made its 0.8 MB.)
 type walkBuffers struct {
 	infos []remote.Info
 	views []view.Remote
 }
 
-var walkPool = sync.Pool{New: func() any {
-	return &walkBuffers{infos: make([]remote.Info, 0, remoteSpan), views: make([]view.Remote, 0, remoteSpan)}
-}}
+// takeWalkBuffers returns the kept set of walk buffers, or new ones if a
+// walk has it.
+func (in *Inspector) takeWalkBuffers() *walkBuffers {
+	select {
+	case b := <-in.spareWalk:
+		return b
+	default:
+		return &walkBuffers{infos: make([]remote.Info, 0, remoteSpan), views: make([]view.Remote, 0, remoteSpan)}
+	}
+}
+
+// keepWalkBuffers keeps b for the next walk, unless a set is kept
+// already (concurrent walks): then b is left to the garbage collector.
+func (in *Inspector) keepWalkBuffers(b *walkBuffers) {
+	select {
+	case in.spareWalk <- b:
+	default:
+	}
+}
 
 // walker is one walk of the remote table in progress.
 type walker struct {
@@ -90,7 +107,7 @@ type walker struct {
 // returns the snapshot and the walk of the remotes; release the walk when
 // done with it.
 func (in *Inspector) startWalk(timeout time.Duration) (*view.Snapshot, *walker, error) {
-	buf := walkPool.Get().(*walkBuffers)
+	buf := in.takeWalkBuffers()
 	r, err := in.copy(takeRemotes, buf.infos, timeout)
 	if err != nil {
 		return nil, nil, err // buf dropped: the loop may still write it
@@ -103,7 +120,7 @@ func (in *Inspector) startWalk(timeout time.Duration) (*view.Snapshot, *walker, 
 // release returns the walk's buffers for the next walk.
 func (w *walker) release() {
 	if !w.abandoned && w.buf != nil {
-		walkPool.Put(w.buf)
+		w.in.keepWalkBuffers(w.buf)
 	}
 	w.buf = nil
 }
