@@ -96,8 +96,10 @@ BIN ?= bin
 BUILD ?= build
 SMF_DTD ?= ../shared/smf/service_bundle.dtd.1
 
-# The version stamped into both programs (package version); "unknown" left
-# out means the binary falls back to what the Go toolchain recorded.
+# The version stamped into both programs (package version), by every build
+# here (make, make release, Binder's PROG); left empty, the binary falls
+# back to what the Go toolchain recorded, if anything (GOFLAGS may say
+# -buildvcs=false), else "unknown".
 VERSION ?= $(shell git describe --tags --always --dirty --abbrev=12 2>/dev/null)
 
 PROTO = $(BUILD)/proto
@@ -109,8 +111,8 @@ ILLUMOS_TESTS = $(BUILD)/illumos-tests
 ILLUMOS_UNPACKED = $(BUILD)/illumos-unpacked
 
 ILLUMOS_ENV = GOOS=illumos GOARCH=amd64 GOAMD64=v1 CGO_ENABLED=0
-RELEASE_GOFLAGS = -trimpath -buildvcs=false \
-	-ldflags '-buildid= -s -w $(if $(VERSION),-X github.com/joyent/mname-balancer/version.stamped=$(VERSION))'
+STAMP = $(if $(VERSION),-X github.com/joyent/mname-balancer/version.stamped=$(VERSION))
+RELEASE_GOFLAGS = -trimpath -buildvcs=false -ldflags '-buildid= -s -w $(STAMP)'
 
 SMF_MANIFESTS = $(sort $(wildcard smf/manifests/*.xml))
 SMF_METHODS = $(sort $(wildcard smf/methods/*))
@@ -140,8 +142,8 @@ $(BALSTAT_PROG):
 endif
 
 all:
-	$(GO) build -o $(BIN)/bbal ./cmd/bbal
-	$(GO) build -o $(BIN)/balstat ./cmd/balstat
+	$(GO) build -ldflags '$(STAMP)' -o $(BIN)/bbal ./cmd/bbal
+	$(GO) build -ldflags '$(STAMP)' -o $(BIN)/balstat ./cmd/balstat
 
 release:
 	rm -rf $(PROTO) $(TARBALL) $(BUILD)/mname-balancer.tar

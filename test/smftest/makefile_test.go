@@ -134,6 +134,9 @@ func TestMakeAllBuildsHostProgram(t *testing.T) {
 	if got := buildSetting(bi, "GOOS"); got != runtime.GOOS {
 		t.Errorf("make all built for GOOS=%s, want this machine's %s", got, runtime.GOOS)
 	}
+	// bbal -V says which build, as the README promises of make's builds.
+	assertVersionStamped(t, readFileBytes(t, program))
+	assertVersionStamped(t, readFileBytes(t, filepath.Join(bin, "balstat")))
 
 	runMake(t, "022", "clean", "BIN="+bin, "BUILD="+filepath.Join(t.TempDir(), "build"))
 	if _, err := os.Stat(bin); !errors.Is(err, fs.ErrNotExist) {
