@@ -3,8 +3,9 @@
 //
 // The Makefile stamps the version with the linker ("-X
 // github.com/joyent/mname-balancer/version.stamped=$(VERSION)", VERSION
-// from "git describe" in the repository), in the release and Binder's build
-// too, which are built with -buildvcs=false so that they stay reproducible:
+// from "git describe" in the repository) in every build it makes: make,
+// the release and Binder's build, the last two built with -buildvcs=false
+// so that they stay reproducible:
 // the same commit gives the same version and the same bytes. A binary built
 // without the Makefile (go build, go install) carries what the Go toolchain
 // recorded instead: the module version, or the VCS revision and whether the
