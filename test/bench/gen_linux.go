@@ -38,14 +38,15 @@ and records the latency from the send time of that query (one clock reading
 per received batch). It sleeps on its socket until answers come, or, with
 Poll set, takes what is waiting every Poll without sleeping on the socket
 (see Load.Poll). Answers arriving later than the grace period after the
-last send are not counted.
+last send are not counted; the wait ends as soon as every query sent has
+its answer.
 */
 
 // Load is one open-loop run.
 type Load struct {
 	Rate     int           // queries per second offered
 	Duration time.Duration // sending time
-	Grace    time.Duration // how long answers are awaited after the last send
+	Grace    time.Duration // how long answers are awaited after the last send, at most
 	Sources  [][4]byte     // client addresses, all in 127.0.0.0/8
 	Targets  []unix.RawSockaddrInet4
 	Workers  int // sending threads, each with its own socket and receiver; 0 means 1
@@ -151,6 +152,7 @@ func (l Load) Run() (Result, error) {
 	}
 	sendAt := make([]atomic.Int64, total)
 	seen := make([]bool, total) // each element written by one receiver only
+	var answered atomic.Int64   // queries with an answer, over all receivers
 	start := time.Now()
 	var stop atomic.Bool
 	res := Result{Duration: l.Duration}
@@ -168,7 +170,7 @@ func (l Load) Run() (Result, error) {
 		recvs.Add(1)
 		go func() {
 			defer recvs.Done()
-			lat, err := l.receive(fd, start, sendAt, seen, &stop)
+			lat, err := l.receive(fd, start, sendAt, seen, &answered, &stop)
 			mu.Lock()
 			res.Answered += len(lat)
 			res.lat = append(res.lat, lat...)
@@ -191,7 +193,9 @@ func (l Load) Run() (Result, error) {
 	}
 	sends.Wait()
 	res.SendTime = time.Since(start)
-	time.Sleep(l.Grace)
+	for graceEnd := time.Now().Add(l.Grace); answered.Load() < int64(res.Sent) && time.Now().Before(graceEnd); {
+		time.Sleep(time.Millisecond)
+	}
 	stop.Store(true)
 	recvs.Wait()
 	slices.Sort(res.lat)
@@ -235,7 +239,7 @@ func (l Load) send(fd int, start time.Time, total, k, workers int, sendAt []atom
 	return sent, nil
 }
 
-func (l Load) receive(fd int, start time.Time, sendAt []atomic.Int64, seen []bool, stop *atomic.Bool) ([]uint32, error) {
+func (l Load) receive(fd int, start time.Time, sendAt []atomic.Int64, seen []bool, answered *atomic.Int64, stop *atomic.Bool) ([]uint32, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b := newBatch(batchSize, 2048, false)
@@ -268,6 +272,7 @@ func (l Load) receive(fd int, start time.Time, sendAt []atomic.Int64, seen []boo
 				continue
 			}
 			seen[seq] = true
+			answered.Add(1)
 			lat = append(lat, uint32((now-sendAt[seq].Load())/1000))
 		}
 	}

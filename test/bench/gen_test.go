@@ -35,9 +35,15 @@ func TestLoadSendsItsScheduleAndMatchesEveryAnswer(t *testing.T) {
 	for _, workers := range []int{1, 3} {
 		l := Load{Rate: 2000, Duration: 500 * time.Millisecond, Grace: 2 * time.Second,
 			Sources: sourceAddrs(1, 7), Targets: []unix.RawSockaddrInet4{local(port)}, Workers: workers}
+		began := time.Now()
 		res, err := l.Run()
+		took := time.Since(began)
 		if err != nil {
 			t.Fatalf("%d workers: %v", workers, err)
+		}
+		// Every query answered, the grace period ends early.
+		if res.Answered == res.Sent && took > l.Duration+l.Grace/2 {
+			t.Errorf("%d workers: every query answered, yet the load took %v (grace %v)", workers, took, l.Grace)
 		}
 		if res.Sent != 1000 {
 			t.Errorf("%d workers: sent %d queries, want 1000", workers, res.Sent)
