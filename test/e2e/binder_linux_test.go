@@ -28,6 +28,19 @@ import (
 // nobodyUID is Linux's nobody (and nogroup).
 const nobodyUID = 65534
 
+// needRoot fails t under CI, which runs as root, and skips it elsewhere
+// when not root, saying what needs it (a process run as nobody).
+func needRoot(t *testing.T, what string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("this test %s and needs root", what)
+	}
+	t.Skipf("needs root: this test %s", what)
+}
+
 // port53Lock serialises the tests that bind port 53 on this machine.
 const port53Lock = "/tmp/bbal-e2e-port53.lock"
 
@@ -63,12 +76,7 @@ func holdPort53(t *testing.T) {
 
 func TestBindersCommandLineAsNobody(t *testing.T) {
 	SkipInShort(t)
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test runs bbal as nobody and needs root")
-		}
-		t.Skip("needs root to run bbal as nobody")
-	}
+	needRoot(t, "runs bbal as nobody")
 	holdPort53(t)
 
 	// Binder's socket directory: nobody:nobody, 770 (binder-mksockdir's).
@@ -156,12 +164,7 @@ func TestBindersCommandLineAsNobody(t *testing.T) {
 // what to do (the manifest's net_privaddr, or root): one line.
 func TestPort53WithoutPrivilegeSaysWhy(t *testing.T) {
 	SkipInShort(t)
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test runs bbal as nobody and needs root")
-		}
-		t.Skip("needs root to run bbal as nobody")
-	}
+	needRoot(t, "runs bbal as nobody")
 	dir, err := os.MkdirTemp("/tmp", "bbn")
 	if err != nil {
 		t.Fatal(err)

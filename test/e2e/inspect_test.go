@@ -400,12 +400,7 @@ func TestInspectLogLevelAtRunTime(t *testing.T) {
 // check; root still is served.
 func TestInspectRefusesOtherUsers(t *testing.T) {
 	SkipInShort(t)
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test runs balstat as nobody and needs root")
-		}
-		t.Skip("needs root to run balstat as nobody")
-	}
+	needRoot(t, "runs balstat as nobody")
 	dir := SocketDir(t)
 	StartMnameBackend(t, dir, "5301")
 	ctlDir, err := os.MkdirTemp("", "bbal-ctl-open-")
