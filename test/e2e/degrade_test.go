@@ -3,7 +3,7 @@
 /*
 End-to-end tests of issue 20's "degrade, never refuse", against real
 node-mname backends behind the real bbal, each a few seconds of paced load
-from loopback clients (load_test.go), with the figures logged:
+from loopback clients (paced_test.go), with the figures logged:
 
   - TestMutedBackendIsEjected: a backend whose DNS handler goes silent
     while node-mname's frame parser still answers heartbeats is ejected
