@@ -145,13 +145,26 @@ func TestStalledBackendSpills(t *testing.T) {
 	c.peers["5301"].Resume()
 	time.Sleep(time.Second)
 
+	snap, err := view.FetchSnapshot(c.bal.Control, false, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	sent, answered, by := loadCounts(victims, stalled, resumed)
-	t.Logf("5301 stalled for %v: its clients sent %d, %d answered (%v by backend), %d lost (%.1f%%)",
-		resumed.Sub(stalled).Round(time.Millisecond), sent, answered, by, sent-answered, pct(sent-answered, sent))
-	// Spilled, only what the stalled session held is lost: well under the
-	// 2 s until the probe faults it (2,000 queries at 1k q/s).
-	if lost := sent - answered; lost > 2*victimRate {
-		t.Errorf("%d of 5301's clients' queries lost in the stall, want at most %d (0.5 s of them)", lost, 2*victimRate)
+	t.Logf("5301 stalled for %v: its clients sent %d, %d answered (%v by backend), %d lost (%.1f%%); %d spilled, %d dropped stuck",
+		resumed.Sub(stalled).Round(time.Millisecond), sent, answered, by, sent-answered, pct(sent-answered, sent),
+		snap.Balancer.UDPSpilled, snap.Balancer.UDPDropStuck)
+	// The full session's queries went to the backups, none was dropped
+	// as stuck (the backups had room).
+	if snap.Balancer.UDPSpilled == 0 || snap.Balancer.UDPDropStuck != 0 {
+		t.Errorf("%d queries spilled, %d dropped as stuck; want some spilled and none dropped",
+			snap.Balancer.UDPSpilled, snap.Balancer.UDPDropStuck)
+	}
+	// Spilled, only what the stalled session held is lost: 400 to 1,000
+	// of these queries here (what its buffers held), against some 1,500
+	// with stuck drops instead of spills.
+	if lost := sent - answered; lost > 1200 {
+		t.Errorf("%d of 5301's clients' queries lost in the stall, want at most 1200 (1.2 s of them)", lost)
 	}
 }
 
