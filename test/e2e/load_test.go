@@ -1,7 +1,7 @@
 //go:build linux
 
 /*
-Bounded steady load for the restart and handover tests: a udpLoad sends
+Bounded steady load for the handover tests: a udpLoad sends
 whoami TXT queries at a fixed rate from many loopback source addresses
 (one socket per address, so each is one remote) and records every answer;
 a tcpClients holds persistent DNS-over-TCP connections, idle (one exchange,
@@ -131,6 +131,20 @@ func (l *udpLoad) receive(src int) {
 	}
 }
 
+// allAnswered reports whether every query sent so far has an answer.
+func (l *udpLoad) allAnswered() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for src := range l.socks {
+		for id, at := range l.sentAt[src] {
+			if !at.IsZero() && l.answers[src][id] == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // loadReport is what a finished load saw.
 type loadReport struct {
 	Sent, Lost, Dup int
@@ -148,10 +162,19 @@ func (r loadReport) String() string {
 		r.Sent, r.Lost, r.Dup, r.Gap.Round(time.Millisecond), gap, r.Moved)
 }
 
-// wait waits for the load to end plus linger for late answers, and reports.
+// dupLinger is how long wait listens on once every query has an answer,
+// for duplicates (which follow their first within milliseconds).
+const dupLinger = 200 * time.Millisecond
+
+// wait waits for the load to end, then for late answers: until every query
+// has one and dupLinger more, or linger at most; and reports.
 func (l *udpLoad) wait(linger time.Duration) loadReport {
 	<-l.done
-	time.Sleep(linger)
+	deadline := time.Now().Add(linger)
+	for !l.allAnswered() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(min(dupLinger, time.Until(deadline)))
 	for _, c := range l.socks {
 		c.SetReadDeadline(time.Now())
 	}
