@@ -66,17 +66,9 @@ func handOver(t *testing.T, bal *Balancer) LogRecord {
 
 // handoverCluster is three node-mname backends and bbal, started from bin
 // ("" for the test build) with intervals divided by scale.
-func handoverCluster(t *testing.T, bin string, scale float64) *Balancer {
+func handoverCluster(t *testing.T, bin string, scale float64) *udpCluster {
 	t.Helper()
-	dir := SocketDir(t)
-	for _, n := range []string{"5301", "5302", "5303"} {
-		StartMnameBackend(t, dir, n)
-	}
-	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, Binary: bin, LogLevel: "info", TimeScale: scale})
-	for _, n := range []string{"5301", "5302", "5303"} {
-		bal.WaitLog("backend socket established", map[string]any{"be_id": n}, 10*time.Second)
-	}
-	return bal
+	return startUDPClusterWith(t, BalancerConfig{Binary: bin, LogLevel: "info", TimeScale: scale}, "5301", "5302", "5303")
 }
 
 func checkLoad(t *testing.T, bal *Balancer, what string, r loadReport) {
@@ -109,7 +101,7 @@ func udpSocketDrops(port int) int {
 
 func TestRefreshTwiceLosesNothing(t *testing.T) {
 	SkipInShort(t)
-	bal := handoverCluster(t, "", 1)
+	bal := handoverCluster(t, "", 1).bal
 	busy := startTCPClients(t, bal.Port, 5, true)
 	idle := startTCPClients(t, bal.Port, 5, false)
 	load := startUDPLoad(t, bal.Port, 300, 100, 4*time.Second)
@@ -174,7 +166,7 @@ func TestRefreshFailingSuccessor(t *testing.T) {
 			if tc.name == "never ready" {
 				scale = handoverScale
 			}
-			bal := handoverCluster(t, bin, scale)
+			bal := handoverCluster(t, bin, scale).bal
 			busy := startTCPClients(t, bal.Port, 3, true)
 			load := startUDPLoad(t, bal.Port, 300, 50, 3500*time.Millisecond)
 			time.Sleep(500 * time.Millisecond)
@@ -208,18 +200,11 @@ func TestRefreshFailingSuccessor(t *testing.T) {
 // their backups), a refresh loses nothing and moves nobody.
 func TestRefreshDuringBackendFault(t *testing.T) {
 	SkipInShort(t)
-	dir := SocketDir(t)
-	var peers []*Peer
-	for _, n := range []string{"5301", "5302", "5303"} {
-		peers = append(peers, StartMnameBackend(t, dir, n))
-	}
-	bal := StartBalancer(t, BalancerConfig{SocketDir: dir, LogLevel: "info"})
-	for _, n := range []string{"5301", "5302", "5303"} {
-		bal.WaitLog("backend socket established", map[string]any{"be_id": n}, 10*time.Second)
-	}
+	c := handoverCluster(t, "", 1)
+	bal := c.bal
 	warm := startUDPLoad(t, bal.Port, 500, 60, 500*time.Millisecond)
 	warm.wait(200 * time.Millisecond)
-	peers[1].Kill()
+	c.peers["5302"].Kill()
 	bal.WaitLog("backend socket closed", map[string]any{"be_id": 5302}, 10*time.Second)
 
 	load := startUDPLoad(t, bal.Port, 300, 60, 3*time.Second)
