@@ -181,15 +181,18 @@ func backendName(i int) string { return strconv.Itoa(5301 + i) }
 
 // spoofFlood sends one query from each of n new source addresses, base,
 // base+1, ..., at rate a second, through one socket naming each source
-// with IP_PKTINFO (all of 127.0.0.0/8 is local on Linux), until stopped.
-// The answers go to the socket, which nobody reads.
+// with IP_PKTINFO (all of 127.0.0.0/8 is local on Linux), until all are
+// sent or it is stopped. The answers go to the socket, which nobody reads.
 type spoofFlood struct {
+	t       testing.TB
 	sent    atomic.Int64
 	stopped atomic.Bool
-	done    chan error
+	done    chan struct{} // closed when the flood ends; err is then set
+	err     error
+	report  sync.Once
 }
 
-func startSpoofFlood(t *testing.T, port int, base [4]byte, n, rate int) *spoofFlood {
+func startSpoofFlood(t testing.TB, port int, base [4]byte, n, rate int) *spoofFlood {
 	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -202,8 +205,9 @@ func startSpoofFlood(t *testing.T, port int, base [4]byte, n, rate int) *spoofFl
 	q := new(dns.Msg)
 	q.SetQuestion("flood.example.", dns.TypeA)
 	wire, _ := q.Pack()
-	f := &spoofFlood{done: make(chan error, 1)}
+	f := &spoofFlood{t: t, done: make(chan struct{})}
 	go func() {
+		defer close(f.done)
 		defer unix.Close(fd)
 		to := &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
 		first := binary.BigEndian.Uint32(base[:])
@@ -216,20 +220,28 @@ func startSpoofFlood(t *testing.T, port int, base [4]byte, n, rate int) *spoofFl
 			binary.BigEndian.PutUint32(info.Spec_dst[:], first+uint32(i))
 			oob := unix.PktInfo4(&info)
 			if err := unix.Sendmsg(fd, wire, oob, to, 0); err != nil && err != unix.EAGAIN && err != unix.ENOBUFS {
-				f.done <- fmt.Errorf("flood from %v: %w", info.Spec_dst, err)
+				f.err = fmt.Errorf("flood from %v: %w", info.Spec_dst, err)
 				return
 			}
 			f.sent.Add(1)
 		}
-		f.done <- nil
 	}()
 	t.Cleanup(f.stop)
 	return f
 }
 
+// wait waits for the flood to end and fails the test if sending failed.
+func (f *spoofFlood) wait() {
+	<-f.done
+	f.report.Do(func() {
+		if f.err != nil {
+			f.t.Error(f.err)
+		}
+	})
+}
+
+// stop ends the flood and waits for it.
 func (f *spoofFlood) stop() {
-	if !f.stopped.Swap(true) {
-		<-f.done
-		f.done <- nil
-	}
+	f.stopped.Store(true)
+	f.wait()
 }
