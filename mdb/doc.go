@@ -4,8 +4,10 @@
 // open TCP proxies and balancer-wide totals on the event loop (Inspector);
 // serves them on the control socket, which also changes the log level at
 // run time (ControlServer, LogLevel); and serves their counters to
-// Prometheus (ListenMetrics: bbal -m), one snapshot per
-// scrape.
+// Prometheus (ListenMetrics: bbal -m), one snapshot per scrape, with the
+// build and the process metrics (on illumos too) beside them, over a
+// bounded number of connections of which idle ones make room for new ones
+// (connlimit.go).
 //
 // What a snapshot is, and everything that reads one (the control socket's
 // client, Binder's tables, the kstat -p form, mdb-style pipelines) is in
