@@ -165,6 +165,7 @@ func run(opts options) int {
 			log.Info().Msg("already handing over to a successor; signal ignored")
 			return
 		}
+		ho.abandon()
 		stop.lameDuck(func() {
 			flushLimits() // the summaries of the last records
 			loop.Stop()

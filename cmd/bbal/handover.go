@@ -36,7 +36,9 @@
  *
  * A successor that cannot be started, exits, or is not ready within
  * readyTimeout is killed; this process logs "handover failed" at error
- * with the reason and keeps serving as if nothing happened.
+ * with the reason and keeps serving as if nothing happened. A SIGTERM
+ * while the successor is starting kills it too (abandon) before the
+ * usual stop.
  *
  * Under SMF the successor is a child of the balancer, so it is in the
  * service's contract; with the "contract" duration model svc.startd
@@ -309,6 +311,20 @@ func (h *handover) exited(pid int, st *os.ProcessState, err error) {
 		e = e.Str("error", err.Error())
 	}
 	e.Msg("handover: successor exited")
+}
+
+// abandon gives up a handover whose successor is not yet ready, because
+// this process is stopping (SIGTERM): the successor is killed, so that it
+// neither serves on after the stop nor says ready to a process already
+// winding down (whose readyOutcome would start a second stop).
+func (h *handover) abandon() {
+	if h.state != handoverStarting {
+		return
+	}
+	_ = syscall.Kill(h.pid, syscall.SIGKILL)
+	h.log.Warn().Int("successor_pid", h.pid).Msg("handover abandoned: shutting down; successor killed")
+	h.closeReleased()
+	h.state, h.pid = handoverIdle, 0
 }
 
 // fail logs why a handover did not happen; this process keeps serving.

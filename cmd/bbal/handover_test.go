@@ -1,11 +1,16 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // The successor's environment drops the old handover variables and names
@@ -61,4 +66,35 @@ func TestHandoverTimeouts(t *testing.T) {
 	if ready, wait := handoverTimeouts(1); ready != readyTimeout || wait != successorBackendWait {
 		t.Errorf("production: ready %v, backend wait %v", ready, wait)
 	}
+}
+
+// SIGTERM while a successor is starting abandons the handover: the
+// successor is killed, and its "ready", should it still come, starts no
+// second stop (a handover now would call the stop machinery, nil here).
+func TestAbandonKillsStartingSuccessor(t *testing.T) {
+	child := exec.Command("sleep", "60")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- child.Wait() }()
+	t.Cleanup(func() { _ = child.Process.Kill() })
+	pid := child.Process.Pid
+	h := &handover{log: zerolog.Nop(), state: handoverStarting, pid: pid, released: -1}
+
+	h.abandon()
+	select {
+	case err := <-waited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Errorf("successor ended with %v, want killed by SIGKILL", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the starting successor was not killed")
+	}
+	h.readyOutcome(pid, nil)
+	if h.state != handoverIdle || h.pid != 0 {
+		t.Errorf("after abandon and a late ready: state %v, pid %d; want idle and none", h.state, h.pid)
+	}
+	h.abandon() // nothing under way: nothing to do
 }
