@@ -165,7 +165,7 @@ func run(opts options) int {
 			log.Info().Msg("already handing over to a successor; signal ignored")
 			return
 		}
-		ho.abandon()
+		ho.shutdown()
 		stop.lameDuck(func() {
 			flushLimits() // the summaries of the last records
 			loop.Stop()
@@ -215,7 +215,7 @@ func run(opts options) int {
 	if inherited {
 		restoreTable(log, table, snap, snapErr)
 		ho.state = handoverNotReady
-		becomeReady(loop, log, set, udp, tcp, generation, backendWait, func() { ho.state = handoverIdle })
+		ho.cancelReady = becomeReady(loop, log, set, udp, tcp, generation, backendWait, func() { ho.state = handoverIdle })
 	}
 
 	in := mdb.NewInspector(mdb.Sources{Loop: loop, Set: set, Table: table, UDP: udp, TCP: tcp, Level: level, Started: started,

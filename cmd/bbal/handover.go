@@ -37,8 +37,8 @@
  * A successor that cannot be started, exits, or is not ready within
  * readyTimeout is killed; this process logs "handover failed" at error
  * with the reason and keeps serving as if nothing happened. A SIGTERM
- * while the successor is starting kills it too (abandon) before the
- * usual stop.
+ * while the successor is starting kills it too (shutdown) before the
+ * usual stop; after a SIGTERM, SIGUSR2 is ignored.
  *
  * Under SMF the successor is a child of the balancer, so it is in the
  * service's contract; with the "contract" duration model svc.startd
@@ -117,6 +117,7 @@ const (
 	handoverNotReady                      // a successor not yet ready itself: no handover yet
 	handoverStarting                      // successor started, "ready" awaited
 	handoverStopping                      // successor ready: this process winds down
+	handoverShutdown                      // stopping on SIGTERM: no handover any more
 )
 
 // handover is the old process's side; all on the loop.
@@ -141,6 +142,9 @@ type handover struct {
 	// releaseInspection closes the control socket and metrics endpoint
 	// (set by run).
 	releaseInspection func()
+	// cancelReady, while this process is a successor not yet ready
+	// (handoverNotReady), gives up saying ready (becomeReady's cancel).
+	cancelReady func()
 }
 
 // executablePath is the binary at the path argv0 names, made absolute
@@ -192,6 +196,10 @@ func successorEnv(env []string, generation int) []string {
 func (h *handover) begin() {
 	if h.state == handoverNotReady {
 		h.log.Warn().Msg("handover: this process is not ready yet itself; signal ignored")
+		return
+	}
+	if h.state == handoverShutdown {
+		h.log.Warn().Msg("handover: this process is shutting down; signal ignored")
 		return
 	}
 	if h.state != handoverIdle {
@@ -313,18 +321,24 @@ func (h *handover) exited(pid int, st *os.ProcessState, err error) {
 	e.Msg("handover: successor exited")
 }
 
-// abandon gives up a handover whose successor is not yet ready, because
-// this process is stopping (SIGTERM): the successor is killed, so that it
+// shutdown ends handovers: this process is stopping (SIGTERM), and no
+// SIGUSR2 starts one from now on. One under way is abandoned. As the old
+// process, it kills a successor not yet ready, so that the successor
 // neither serves on after the stop nor says ready to a process already
-// winding down (whose readyOutcome would start a second stop).
-func (h *handover) abandon() {
-	if h.state != handoverStarting {
-		return
+// winding down (whose readyOutcome would start a second stop). As a
+// successor not yet ready itself, it never says ready (cancelReady), so
+// the old process keeps serving.
+func (h *handover) shutdown() {
+	switch h.state {
+	case handoverStarting:
+		_ = syscall.Kill(h.pid, syscall.SIGKILL)
+		h.log.Warn().Int("successor_pid", h.pid).Msg("handover abandoned: shutting down; successor killed")
+		h.closeReleased()
+	case handoverNotReady:
+		h.cancelReady()
+		h.log.Warn().Msg("handover abandoned: shutting down before ready; the old process keeps serving")
 	}
-	_ = syscall.Kill(h.pid, syscall.SIGKILL)
-	h.log.Warn().Int("successor_pid", h.pid).Msg("handover abandoned: shutting down; successor killed")
-	h.closeReleased()
-	h.state, h.pid = handoverIdle, 0
+	h.state, h.pid = handoverShutdown, 0
 }
 
 // fail logs why a handover did not happen; this process keeps serving.
@@ -412,9 +426,11 @@ func restoreTable(log zerolog.Logger, table *remote.Table, snap []byte, readErr 
 }
 
 // becomeReady waits (on the loop) until every backend has connected or
-// failed once, or backendWait (successorBackendWait, scaled) has passed, then starts reading
-// and accepting and tells the old process.
-func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *proxy.UDP, tcp *proxy.TCP, generation int, backendWait time.Duration, ready func()) {
+// failed once, or backendWait (successorBackendWait, scaled) has passed,
+// then starts reading and accepting and tells the old process. cancel,
+// before that, gives up: the old process reads end of file instead of
+// "ready" and keeps serving.
+func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *proxy.UDP, tcp *proxy.TCP, generation int, backendWait time.Duration, ready func()) (cancel func()) {
 	deadline := loop.Now().Add(backendWait)
 	var poll *evport.Timer
 	check := func() {
@@ -451,6 +467,10 @@ func becomeReady(loop *evport.Loop, log zerolog.Logger, set *backend.Set, udp *p
 		ready()
 	}
 	poll = loop.Every(10*time.Millisecond, check)
+	return func() {
+		poll.Stop()
+		unix.Close(fdReady)
+	}
 }
 
 // handoverTimeouts are the ready timeout and the successor's wait for its

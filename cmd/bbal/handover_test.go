@@ -69,9 +69,9 @@ func TestHandoverTimeouts(t *testing.T) {
 }
 
 // SIGTERM while a successor is starting abandons the handover: the
-// successor is killed, and its "ready", should it still come, starts no
-// second stop (a handover now would call the stop machinery, nil here).
-func TestAbandonKillsStartingSuccessor(t *testing.T) {
+// successor is killed, and neither its "ready", should it still come, nor
+// a SIGUSR2 starts anything (either would call machinery left nil here).
+func TestShutdownKillsStartingSuccessor(t *testing.T) {
 	child := exec.Command("sleep", "60")
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestAbandonKillsStartingSuccessor(t *testing.T) {
 	pid := child.Process.Pid
 	h := &handover{log: zerolog.Nop(), state: handoverStarting, pid: pid, released: -1}
 
-	h.abandon()
+	h.shutdown()
 	select {
 	case err := <-waited:
 		var ee *exec.ExitError
@@ -93,8 +93,31 @@ func TestAbandonKillsStartingSuccessor(t *testing.T) {
 		t.Fatal("the starting successor was not killed")
 	}
 	h.readyOutcome(pid, nil)
-	if h.state != handoverIdle || h.pid != 0 {
-		t.Errorf("after abandon and a late ready: state %v, pid %d; want idle and none", h.state, h.pid)
+	h.begin()
+	if h.state != handoverShutdown || h.pid != 0 {
+		t.Errorf("after shutdown, a late ready and SIGUSR2: state %v, pid %d; want shut down and none", h.state, h.pid)
 	}
-	h.abandon() // nothing under way: nothing to do
+}
+
+// SIGTERM to a successor not yet ready abandons its side: it never says
+// ready (the old process reads end of file and keeps serving).
+func TestShutdownBeforeReady(t *testing.T) {
+	cancelled := 0
+	h := &handover{log: zerolog.Nop(), state: handoverNotReady, released: -1, cancelReady: func() { cancelled++ }}
+	h.shutdown()
+	h.shutdown()
+	if cancelled != 1 || h.state != handoverShutdown {
+		t.Errorf("cancelled %d times, state %v; want once and shut down", cancelled, h.state)
+	}
+}
+
+// SIGUSR2 during a plain SIGTERM stop starts no handover (begin would use
+// the table and sockets, nil here).
+func TestNoHandoverAfterShutdown(t *testing.T) {
+	h := &handover{log: zerolog.Nop(), state: handoverIdle, released: -1, exe: "/bin/true"}
+	h.shutdown()
+	h.begin()
+	if h.state != handoverShutdown {
+		t.Errorf("state %v after SIGTERM then SIGUSR2, want shut down", h.state)
+	}
 }
