@@ -150,25 +150,23 @@ func TestRefreshFailingSuccessor(t *testing.T) {
 		break_ func(path string) error
 		reason string
 		exited string // the reaped successor's status; "" when none was started
+		scale  float64
+		load   time.Duration // from 0.5 s before the refresh to a second or more after its failure
 	}{
-		{"missing binary", os.Remove, "starting ", ""},
+		{"missing binary", os.Remove, "starting ", "", 1, 2 * time.Second},
 		{"bad flag", func(path string) error {
 			return replaceScript(path, "exec "+real+" --no-such-flag \"$@\"\n")
-		}, "exited (or closed its ready pipe) before it was ready", "exit status 1"},
+		}, "exited (or closed its ready pipe) before it was ready", "exit status 1", 1, 2 * time.Second},
 		{"never ready", func(path string) error {
 			return replaceScript(path, "exec sleep 60\n")
-		}, "not ready within 3.6s", "signal: killed"},
+		}, "not ready within 3.6s", "signal: killed", handoverScale, 5 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), "bbal")
 			copyFile(t, real, bin)
-			scale := 1.0
-			if tc.name == "never ready" {
-				scale = handoverScale
-			}
-			bal := handoverCluster(t, bin, scale).bal
+			bal := handoverCluster(t, bin, tc.scale).bal
 			busy := startTCPClients(t, bal.Port, 3, true)
-			load := startUDPLoad(t, bal.Port, 300, 50, 3500*time.Millisecond)
+			load := startUDPLoad(t, bal.Port, 300, 50, tc.load)
 			time.Sleep(500 * time.Millisecond)
 			if err := tc.break_(bin); err != nil {
 				t.Fatal(err)
