@@ -13,12 +13,12 @@
  *	primary not usable, no usable   select a new backup
  *	  backup
  *	nothing usable                  nil: the caller drops and counts
+ *	untracked (a full table)        a usable backend by a hash of the
+ *	                                address (table.go); nothing assigned
  *
  * Usable is ok and not ejected for answering no queries (backend's
  * health.go): an ejected primary's clients go to their backups as a
  * faulted one's do.
- *	untracked (a full table)        a usable backend by a hash of the
- *	                                address (table.go); nothing assigned
  *
  * Backends are held by ID and found in the Set (which never forgets one),
  * as remotes.c does; the Set's lookup is a binary search over a handful.
@@ -30,9 +30,9 @@ import "github.com/joyent/mname-balancer/backend"
 
 // Route chooses the backend for the remote's next packet or connection by
 // the rules in the file comment, assigning a primary or a backup (and
-// logging the change) where they say so; nil when no backend is ok.
+// logging the change) where they say so; nil when no backend is usable.
 func (t *Table) Route(r *Remote) *backend.Backend {
-	if r == &t.refused {
+	if !r.Tracked() {
 		return t.set.PickByHash(hashAddr(r.Addr))
 	}
 	var p *backend.Backend
@@ -81,10 +81,10 @@ func (t *Table) Route(r *Remote) *backend.Backend {
 // when it is usable and has room, else the next usable backend with room,
 // which becomes the backup when the remote has none usable and full is its
 // primary. Nil when every usable backend is full: the caller drops the
-// query as stuck. A client refused by a full table spills likewise, with
-// nothing assigned.
+// query as stuck. A client served untracked (a full table) spills
+// likewise, with nothing assigned.
 func (t *Table) Spill(r *Remote, full *backend.Backend, n int) *backend.Backend {
-	tracked := r != &t.refused
+	tracked := r.Tracked()
 	if tracked && r.backup != 0 && r.backup != full.ID() {
 		if b := t.set.Lookup(r.backup); b != nil && b.Usable() {
 			if !b.Full(n) {

@@ -45,7 +45,7 @@ func (t *Table) SetRateCap(rate, burst int) {
 // caller's to drop and count. Always true without a cap and for a client
 // served untracked.
 func (t *Table) Admit(r *Remote) bool {
-	if t.capInterval == 0 || !r.inUse {
+	if t.capInterval == 0 || !r.Tracked() {
 		return true
 	}
 	now := t.loop.Now().UnixNano()

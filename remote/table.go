@@ -62,7 +62,7 @@ const maxMaxRemotes = 1 << 31
 // Stats are a remote's counters.
 type Stats struct {
 	UDP     uint64 // UDP packets forwarded
-	UDPDrop uint64 // UDP packets dropped (no backend, or stuck)
+	UDPDrop uint64 // UDP packets dropped (over the rate cap, no backend, or every usable backend full)
 	TCP     uint64 // TCP connections forwarded
 	TCPDrop uint64 // TCP connections refused (no backend)
 }
@@ -95,10 +95,10 @@ type Table struct {
 	capInterval  int64 // the rate cap's interval between queries (ns); 0: no cap (ratecap.go)
 	capTolerance int64 // how far ahead of now a remote's due may be (burst-1 intervals)
 
-	// refused stands in for a client a full table could not add; never in
-	// byAddr or the slots: Route hashes its address over the usable
-	// backends.
-	refused Remote
+	// untracked stands in for a client a full table could not add (its
+	// Tracked is false); never in byAddr or the slots: Route hashes its
+	// address over the usable backends.
+	untracked Remote
 
 	sweepTimer     *evport.Timer
 	rebalanceTimer *evport.Timer
@@ -119,7 +119,7 @@ func NewTable(loop *evport.Loop, log zerolog.Logger, limits *bunyan.Limits, set 
 
 // SetMaxRemotes sets the cap on remotes (1 .. 2^31); call it before the
 // table fills (bbal's -r, at start). Lowered below Len, it evicts nothing
-// at once: each new remote then evicts one (or is refused), and the table
+// at once: each new remote then evicts one (or is served untracked), and the table
 // shrinks to the cap only by expiry.
 func (t *Table) SetMaxRemotes(n int) {
 	t.max = min(max(n, 1), maxMaxRemotes)
@@ -191,8 +191,8 @@ func (t *Table) HeardFrom(addr uint32) *Remote {
 	if len(t.byAddr) >= t.max && !t.evictOldest(now) {
 		t.stats.Untracked++
 		t.rec.untracked(now, addr, t.max)
-		t.refused = Remote{Addr: addr}
-		return &t.refused
+		t.untracked = Remote{Addr: addr}
+		return &t.untracked
 	}
 	n := t.slots.alloc()
 	r := t.slots.at(n)

@@ -1,7 +1,7 @@
 /*
  * The busiest clients, without walking the table: the Space-Saving
  * algorithm (Metwally, Agrawal, El Abbadi, 2005) over every contact
- * HeardFrom sees (refused clients included), in fixed windows of
+ * HeardFrom sees (untracked clients included), in fixed windows of
  * topWindow. topK counters: a contact from a tracked address counts on
  * its counter; one from another address takes the smallest counter's
  * place and count (plus one), and that count is kept as the new address's
