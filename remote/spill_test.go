@@ -1,0 +1,67 @@
+package remote_test
+
+import (
+	"testing"
+
+	"github.com/joyent/mname-balancer/backend"
+)
+
+// TestSpill: a query the client's primary cannot take (its session full
+// for this loop turn) goes to a backup, which the spill assigns, and to
+// the same backup while it has room; with the backup full too, to the
+// other backend with room, the backup kept; with every backend full,
+// nowhere. The primary, usable throughout, stays the remote's, and so
+// does the backup a spill chose.
+func TestSpill(t *testing.T) {
+	h := newHarnessClock(t, noPeriodic, "5301", "5302", "5303")
+	const addr = 0x0A000001
+	msg := make([]byte, backend.MaxUDPLength)
+	n := len(msg)
+	fill := func(b *backend.Backend) {
+		for i := 0; !b.Full(n); i++ {
+			if i > 1000 || !b.ForwardUDP(addr, 5353, msg) {
+				t.Fatalf("backend %d: not full after %d queries", b.ID(), i)
+			}
+		}
+	}
+	// One loop turn: the sessions are flushed only at its end.
+	onLoop(t, h.loop, func() {
+		r := h.table.HeardFrom(addr)
+		p := h.table.Route(r)
+		if p == nil || h.table.BackupOf(r) != nil {
+			t.Fatalf("first route: %v, backup %v; want a primary and no backup", p, h.table.BackupOf(r))
+		}
+		fill(p)
+		backup := h.table.Spill(r, p, n)
+		if backup == nil || backup == p {
+			t.Fatalf("spill from the full primary %d went to %v", p.ID(), backup)
+		}
+		if got := h.table.BackupOf(r); got != backup {
+			t.Errorf("after the spill the backup is %v, want the backend spilled to, %d", got, backup.ID())
+		}
+		for i := range 3 {
+			if s := h.table.Spill(r, p, n); s != backup {
+				t.Errorf("spill %d went to %d, want the backup %d while it has room", i+2, idOf(s), backup.ID())
+			}
+		}
+		fill(backup)
+		other := h.table.Spill(r, p, n)
+		if other == nil || other == p || other == backup {
+			t.Fatalf("with primary and backup full the spill went to %d, want the third backend", idOf(other))
+		}
+		if got := h.table.BackupOf(r); got != backup {
+			t.Errorf("a spill past a full backup made the backup %d, want it kept (%d)", idOf(got), backup.ID())
+		}
+		fill(other)
+		if s := h.table.Spill(r, p, n); s != nil {
+			t.Errorf("with every backend full the spill went to %d, want nowhere", s.ID())
+		}
+		if got := h.table.Route(r); got != p {
+			t.Errorf("route after the spills: %d, want the primary %d (usable throughout)", idOf(got), p.ID())
+		}
+		if got := h.table.BackupOf(r); got != backup {
+			t.Errorf("route after the spills left the backup %d, want the spill's %d", idOf(got), backup.ID())
+		}
+	})
+	h.checkCounts()
+}
