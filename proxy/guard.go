@@ -91,7 +91,8 @@ func (u *UDP) answerAllowed(addr uint32, port uint16, msg []byte) bool {
 
 // The record of untracked clients' outstanding queries (file comment).
 const (
-	untrackedSlots = 1 << 14 // 256 KiB
+	untrackedBits  = 14
+	untrackedSlots = 1 << untrackedBits // 16 bytes each: 256 KiB
 	untrackedTTL   = int64(5 * time.Second)
 )
 
@@ -104,8 +105,10 @@ type untrackedQuery struct {
 
 type untracked [untrackedSlots]untrackedQuery
 
+// untrackedSlot is the query's slot (Fibonacci hashing: the top
+// untrackedBits bits of the product).
 func untrackedSlot(addr uint32, port, id uint16) uint32 {
-	return ((addr ^ uint32(port)<<16 ^ uint32(id)) * 0x9E3779B1) >> (32 - 14)
+	return ((addr ^ uint32(port)<<16 ^ uint32(id)) * 0x9E3779B1) >> (32 - untrackedBits)
 }
 
 // dnsID is a DNS message's ID (0 for a message too short to have one).
