@@ -65,3 +65,40 @@ func TestSpill(t *testing.T) {
 	})
 	h.checkCounts()
 }
+
+// TestSpillDoesNotAllocate: choosing where a full backend's query goes,
+// the backup or (the backup full too) another backend with room, and
+// counting it against the full one, allocate nothing.
+func TestSpillDoesNotAllocate(t *testing.T) {
+	h := newHarnessClock(t, noPeriodic, "5301", "5302", "5303")
+	const addr = 0x0A000001
+	msg := make([]byte, backend.MaxUDPLength)
+	n := len(msg)
+	fill := func(b *backend.Backend) {
+		for i := 0; !b.Full(n); i++ {
+			if i > 1000 || !b.ForwardUDP(addr, 5353, msg) {
+				t.Fatalf("backend %d: not full after %d queries", b.ID(), i)
+			}
+		}
+	}
+	onLoop(t, h.loop, func() {
+		r := h.table.HeardFrom(addr)
+		p := h.table.Route(r)
+		fill(p)
+		backup := h.table.Spill(r, p, n)
+		spill := func() {
+			s := h.table.Spill(h.table.HeardFrom(addr), p, n)
+			if s == nil || s == p {
+				t.Fatalf("spilled to %d", idOf(s))
+			}
+			p.NoteSpilled()
+		}
+		if a := testing.AllocsPerRun(1000, spill); a != 0 {
+			t.Errorf("a spill to the backup allocates %v times, want 0", a)
+		}
+		fill(backup)
+		if a := testing.AllocsPerRun(1000, spill); a != 0 {
+			t.Errorf("a spill past a full backup allocates %v times, want 0", a)
+		}
+	})
+}
