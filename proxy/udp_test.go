@@ -491,3 +491,40 @@ func TestUntrackedClientDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestUDPRateCappedDropAllocatesNothing: a client over its rate cap has
+// its datagrams dropped, counted against it and in DropRateCapped, never
+// forwarded; the drop and its loop turn allocate nothing.
+func TestUDPRateCappedDropAllocatesNothing(t *testing.T) {
+	h, s := newUDPHarness(t, "5301")
+	addr, port := h.clientAddr()
+	onLoop(t, h.loop, func() { h.table.SetRateCap(1, 1) }) // one a second: the clock will not reach the next
+	h.send([]byte("admitted"))
+	if f := s.Expect(backend.FrameInboundUDP); string(f.Data) != "admitted" {
+		t.Fatalf("backend got %q, want the first query", f.Data)
+	}
+	h.run.Stop()
+	turn := loopTurns(t, h)
+	msg := make([]byte, 64)
+	dropped := 0
+	drop := func() {
+		h.udp.Forward(msg, addr, port)
+		dropped++
+		turn()
+	}
+	for range 10 {
+		drop()
+	}
+	if a := testing.AllocsPerRun(100, drop); a != 0 {
+		t.Errorf("a rate-capped drop allocates %v times, want 0", a)
+	}
+	h.run.Start()
+	onLoop(t, h.loop, func() {
+		if st := h.udp.Stats(); st.DropRateCapped != uint64(dropped) || st.Forwarded != 1 {
+			t.Errorf("stats %+v, want %d rate-capped and 1 forwarded", st, dropped)
+		}
+	})
+	if st, _ := h.remoteStats(addr); st.UDPDrop != uint64(dropped) || st.UDP != 1 {
+		t.Errorf("remote stats %+v, want %d dropped and 1 forwarded", st, dropped)
+	}
+}
