@@ -11,6 +11,7 @@ socket; it replaces Binder's mdb-based bin/balstat for this balancer.
 	                                          of remotes, the busiest ones
 	balstat [-c SOCKET] -l [LEVEL [SECONDS] | reset]
 	                                          show or change the log level
+	balstat -V | -h                           the version; every option described
 
 With no option it prints Binder's tables, in Binder's layout: BACKENDS
 (OBJECT, BACKEND, OK?, #REMOTES, SOCKET PATH) and REMOTE PEERS (OBJECT,
