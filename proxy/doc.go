@@ -33,6 +33,14 @@ shutdown to the other; an error on either side, or a deadline (a message
 too slow, idle, a backend that does not finish after the client closed:
 deadline.go), closes both at once.
 
+Stopping (cmd/bbal's lame-duck stop and restart handover): TCP.LameDuck
+stops accepting, closes at once every connection that owes its client
+nothing (counted as lame_duck) and ends each of the others as soon as it
+does (Drain says when none is left); UDP.StopReading stops reading client
+datagrams while answers still go out, and Close sends those queued. A
+successor takes the bound sockets over by descriptor (UDP.FD,
+TCP.ListenerFD; UDPOnSocket, TCPOnSocket).
+
 Invariants:
 
   - every descriptor is closed exactly once (evport.Conn guarantees it,

@@ -38,4 +38,9 @@
 // slices sees), and HeardFrom counts the busiest clients of each 10 s
 // window as they come (TopRemotes, top.go), so neither needs one long
 // walk of the table.
+//
+// Across a restart handover (cmd/bbal) the table travels as a snapshot
+// (Snapshot, Restore; snapshot.go): each remote keeps its primary, backup
+// and times in the successor, and a snapshot that fails any check restores
+// nothing.
 package remote
