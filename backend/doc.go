@@ -35,6 +35,11 @@
 //	              scan finds it again
 //	stopped       the Set was stopped (shutdown)
 //
+// Ejection (below) is not a State but a flag beside it, changed only by
+// health.go's eject, restore and endEjection (which enter calls on
+// leaving ok): it applies to ok and heartbeat alike, since the heartbeats
+// go on while ejected.
+//
 // A fault is anything that ends a session: a protocol violation (a first
 // frame other than SERVER_HELLO, a second SERVER_HELLO, a SERVER_HEARTBEAT
 // with none outstanding, INBOUND_TCP_OK or an unknown type, an OUTBOUND_UDP
@@ -53,8 +58,9 @@
 // stable backends.
 //
 // Fast failover: a backend's unanswered-query clock starts at the first
-// query forwarded (or dropped as stuck) since its last answer, or since its
-// session began. The first query at or after Timings.ProbeAfter on that
+// query forwarded (or spilled, or dropped as stuck) since its last answer,
+// or since its session began. The first query at or after
+// Timings.ProbeAfter on that
 // clock probes it (there is no timer: without further queries nothing
 // happens) with a CLIENT_HEARTBEAT (allowed whenever none is outstanding)
 // that must be answered within Timings.ProbeTimeout; a heartbeat already
@@ -72,10 +78,13 @@
 // the ok backends are ejected at once, never the last usable one.
 //
 // Stuck: a backend is stuck once the kernel will not take more of its
-// session's bytes (evport Conn.Stuck). ForwardUDP then drops the query and
-// counts it in Stats.Stuck. The session's own queue holds at most one
-// batch of maximal frames (UDPBatch) beyond the kernel's buffer, so a
-// stalled backend delays at most one batch of queries.
+// session's bytes (evport Conn.Stuck). Full says so (or that the session's
+// queue has no room for the query); the UDP proxy then spills the query to
+// another backend, counted here by NoteSpilled (Stats.Spilled), and
+// ForwardUDP to a full backend drops the query and counts it in
+// Stats.Stuck. The session's own queue holds at most one batch of maximal
+// frames (UDPBatch) beyond the kernel's buffer, so a stalled backend
+// delays at most one batch of queries.
 //
 // # Invariants
 //

@@ -17,10 +17,14 @@
  * long" (error, once per name rather than once per scan as in C).
  *
  * Selection is round-robin in ID order, starting after the backend chosen
- * last and skipping those not ok; with none ok it returns nil and logs
- * "no backends available" (error) at most once per Timings.NoBackendsLog
- * (a bunyan.RateLimiter with a burst of one: the summary of the records
- * it suppressed follows, as for every rate-limited record).
+ * last and skipping those not usable (ok and not ejected, health.go); with
+ * none usable Select returns nil and logs "no backends available" (error)
+ * at most once per Timings.NoBackendsLog (a bunyan.RateLimiter with a
+ * burst of one: the summary of the records it suppressed follows, as for
+ * every rate-limited record). SelectWithRoom, for a spill, also skips the
+ * full backend and any other whose session could not take the query, and
+ * logs nothing; PickByHash, for a client the remote table serves
+ * untracked, picks by a hash instead of in turn.
  *
  * OUTBOUND_UDP answers from any backend go to the sink the caller installs
  * with SetAnswerSink (the UDP proxy); this package never imports the proxy.
@@ -147,17 +151,11 @@ func (s *Set) Lookup(id uint32) *Backend {
 
 // Select picks the next usable backend round-robin; nil if none is.
 func (s *Set) Select() *Backend {
-	n := len(s.byID)
-	start, _ := slices.BinarySearchFunc(s.byID, s.last+1, compareID)
-	for i := 0; i < n; i++ {
-		b := s.byID[(start+i)%n]
-		if b.Usable() {
-			s.last = b.id
-			return b
-		}
+	if b := s.next(nil, -1); b != nil {
+		return b
 	}
 	if s.noneLog.Allow(s.loop.Now()) {
-		s.log.Error().Int("backends", n).Msg(msgNoBackends)
+		s.log.Error().Int("backends", len(s.byID)).Msg(msgNoBackends)
 	}
 	return nil
 }
@@ -166,11 +164,18 @@ func (s *Set) Select() *Backend {
 // except, whose session can take a query of n bytes now; nil if none can.
 // It logs nothing: the caller (a spill) has a backend, only a full one.
 func (s *Set) SelectWithRoom(except *Backend, n int) *Backend {
+	return s.next(except, n)
+}
+
+// next is the round-robin: the first usable backend after the one chosen
+// last, other than except and, for n >= 0, with room for a query of n
+// bytes; it becomes the one chosen last. Nil if there is none.
+func (s *Set) next(except *Backend, n int) *Backend {
 	count := len(s.byID)
 	start, _ := slices.BinarySearchFunc(s.byID, s.last+1, compareID)
 	for i := 0; i < count; i++ {
 		b := s.byID[(start+i)%count]
-		if b != except && b.Usable() && !b.Full(n) {
+		if b != except && b.Usable() && (n < 0 || !b.Full(n)) {
 			s.last = b.id
 			return b
 		}
