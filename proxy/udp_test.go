@@ -198,6 +198,20 @@ func TestUDPAnswerAfterCloseDropped(t *testing.T) {
 	}
 }
 
+// loopTurn returns a function that runs the stopped loop for one turn: a
+// due timer stops Run after the turn's flush. (Not Post: under -race its
+// wake-up write allocates, and Post is no part of the packet path.)
+func loopTurn(t *testing.T, h *udpHarness) func() {
+	loop := h.loop
+	stopper := loop.NewTimer(loop.Stop)
+	return func() {
+		stopper.Reset(0)
+		if err := loop.Run(); err != nil {
+			t.Fatalf("loop turn: %v", err)
+		}
+	}
+}
+
 // TestUDPForwardDoesNotAllocate: UDP.Forward for a known remote whose
 // backend session is established, followed by the loop turn that flushes
 // the frame to the backend, allocates nothing.
@@ -208,17 +222,7 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 	s.Expect(backend.FrameInboundUDP)
 
 	h.run.Stop()
-	// One loop turn: a due timer stops Run after the turn's flush. (Not
-	// Post: under -race its wake-up write allocates, and Post is no part
-	// of the packet path.)
-	loop := h.loop
-	stopper := loop.NewTimer(loop.Stop)
-	turn := func() {
-		stopper.Reset(0)
-		if err := loop.Run(); err != nil {
-			t.Fatalf("loop turn: %v", err)
-		}
-	}
+	turn := loopTurn(t, h)
 	msg := make([]byte, 64)
 	forwarded := 0
 	forward := func() {
@@ -251,16 +255,12 @@ func TestUDPSendAnswerDoesNotAllocate(t *testing.T) {
 	h.makeKnown(addr)
 	answer := []byte("an answer")
 	h.run.Stop()
-	loop := h.loop
-	stopper := loop.NewTimer(loop.Stop)
+	turn := loopTurn(t, h)
 	send := func() {
 		// Queued here, sent in the loop turn that follows.
 		before := h.udp.Stats().Answered
 		h.udp.SendAnswer(nil, addr, port, answer)
-		stopper.Reset(0)
-		if err := loop.Run(); err != nil {
-			t.Fatalf("loop turn: %v", err)
-		}
+		turn()
 		if h.udp.Stats().Answered != before+1 {
 			t.Fatalf("the answer was not sent in the turn")
 		}
@@ -455,14 +455,7 @@ func TestUntrackedClientDoesNotAllocate(t *testing.T) {
 	onLoop(t, h.loop, func() { h.table.SetMaxRemotes(1) })
 	h.makeKnown(0x0A000001) // the table is full of a remote seen now
 	h.run.Stop()
-	loop := h.loop
-	stopper := loop.NewTimer(loop.Stop)
-	turn := func() {
-		stopper.Reset(0)
-		if err := loop.Run(); err != nil {
-			t.Fatalf("loop turn: %v", err)
-		}
-	}
+	turn := loopTurn(t, h)
 	msg := make([]byte, 64)
 	n := 0
 	both := func() {
@@ -504,7 +497,7 @@ func TestUDPRateCappedDropAllocatesNothing(t *testing.T) {
 		t.Fatalf("backend got %q, want the first query", f.Data)
 	}
 	h.run.Stop()
-	turn := loopTurns(t, h)
+	turn := loopTurn(t, h)
 	msg := make([]byte, 64)
 	dropped := 0
 	drop := func() {

@@ -6,6 +6,23 @@ import (
 	"github.com/joyent/mname-balancer/backend"
 )
 
+// spillHarness: three demo backends on the hand-driven clock, and fill,
+// which forwards maximal queries to a backend until its session is full
+// (the sessions are flushed only at the end of a loop turn, so a backend
+// filled stays full for the rest of the callback).
+func spillHarness(t *testing.T) (h *harness, fill func(*backend.Backend)) {
+	h = newHarnessClock(t, noPeriodic, "5301", "5302", "5303")
+	msg := make([]byte, backend.MaxUDPLength)
+	fill = func(b *backend.Backend) {
+		for i := 0; !b.Full(len(msg)); i++ {
+			if i > 1000 || !b.ForwardUDP(0x0A000001, 5353, msg) {
+				t.Fatalf("backend %d: not full after %d queries", b.ID(), i)
+			}
+		}
+	}
+	return h, fill
+}
+
 // TestSpill: a query the client's primary cannot take (its session full
 // for this loop turn) goes to a backup, which the spill assigns, and to
 // the same backup while it has room; with the backup full too, to the
@@ -13,17 +30,8 @@ import (
 // nowhere. The primary, usable throughout, stays the remote's, and so
 // does the backup a spill chose.
 func TestSpill(t *testing.T) {
-	h := newHarnessClock(t, noPeriodic, "5301", "5302", "5303")
-	const addr = 0x0A000001
-	msg := make([]byte, backend.MaxUDPLength)
-	n := len(msg)
-	fill := func(b *backend.Backend) {
-		for i := 0; !b.Full(n); i++ {
-			if i > 1000 || !b.ForwardUDP(addr, 5353, msg) {
-				t.Fatalf("backend %d: not full after %d queries", b.ID(), i)
-			}
-		}
-	}
+	h, fill := spillHarness(t)
+	const addr, n = 0x0A000001, backend.MaxUDPLength
 	// One loop turn: the sessions are flushed only at its end.
 	onLoop(t, h.loop, func() {
 		r := h.table.HeardFrom(addr)
@@ -70,17 +78,8 @@ func TestSpill(t *testing.T) {
 // the backup or (the backup full too) another backend with room, and
 // counting it against the full one, allocate nothing.
 func TestSpillDoesNotAllocate(t *testing.T) {
-	h := newHarnessClock(t, noPeriodic, "5301", "5302", "5303")
-	const addr = 0x0A000001
-	msg := make([]byte, backend.MaxUDPLength)
-	n := len(msg)
-	fill := func(b *backend.Backend) {
-		for i := 0; !b.Full(n); i++ {
-			if i > 1000 || !b.ForwardUDP(addr, 5353, msg) {
-				t.Fatalf("backend %d: not full after %d queries", b.ID(), i)
-			}
-		}
-	}
+	h, fill := spillHarness(t)
+	const addr, n = 0x0A000001, backend.MaxUDPLength
 	onLoop(t, h.loop, func() {
 		r := h.table.HeardFrom(addr)
 		p := h.table.Route(r)
