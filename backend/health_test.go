@@ -229,3 +229,34 @@ func TestLateHeartbeatWhileAnswering(t *testing.T) {
 		t.Errorf("%d \"no heartbeat\" records, want 1", n)
 	}
 }
+
+// TestSpilledQueriesCountAsUnanswered, on the hand-driven clock: queries
+// spilled from a backend whose session is full (NoteSpilled) are counted
+// in Spilled and run its unanswered clock as forwarded ones do, so a
+// backend that is full because it answers nothing is ejected all the same.
+func TestSpilledQueriesCountAsUnanswered(t *testing.T) {
+	tm := healthTimings()
+	tm.ProbeAfter = time.Hour // only the ejection's clock is of interest
+	h := newClockHarness(t, tm)
+	_, b, s := h.startOK("5301")
+	fakeOK(t, h, "5302") // ejection never takes the last usable backend
+	spill := func() { onLoop(t, h.loop, b.NoteSpilled) }
+	spill()
+	spill()
+	spill()
+	h.advance(tm.EjectAfter - time.Nanosecond)
+	spill()
+	if u, _ := usable(t, h, b); !u {
+		t.Fatal("ejected before EjectAfter")
+	}
+	h.advance(time.Nanosecond)
+	spill()
+	if u, ok := usable(t, h, b); u || !ok {
+		t.Fatalf("after EjectAfter of spilled queries: usable %v ok %v; want ejected and still ok", u, ok)
+	}
+	expectProbe(t, s)
+	if st := h.stats(b); st.Spilled != 5 || st.UDP != 0 || st.Ejections != 1 {
+		t.Errorf("stats %+v, want 5 spilled, none forwarded, 1 ejection", st)
+	}
+	h.check()
+}
