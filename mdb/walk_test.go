@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/joyent/mname-balancer/evport/looptest"
 	"github.com/joyent/mname-balancer/mdb/view"
 	"github.com/joyent/mname-balancer/remote"
@@ -109,24 +111,21 @@ func TestWriteSnapshotIsTheWholeSnapshot(t *testing.T) {
 	}
 }
 
-// A reader of a full snapshot that reads nothing is cut off at its write
-// deadline, and meanwhile another full snapshot and DNS are served.
+// A reader of a full snapshot that reads nothing holds up neither another
+// full snapshot nor DNS, and is cut off at its write deadline.
+//
+// No timed targets: the slow reader's server has a write deadline far
+// beyond the fetches' own timeouts, so a full snapshot that waited for
+// the slow reader would fail its fetch, whatever the machine's speed;
+// and the cut-off is awaited as the server giving the client's slot back
+// while the client reads nothing.
 func TestSlowFullSnapshotReaderBlocksNoOne(t *testing.T) {
 	b := startBalancer(t, quietLog())
 	addRemotes(t, b, 2*remoteSpan) // some MB of JSON: more than the socket buffers
-	times := defaultControlTimes
-	times.write = 5 * time.Second
-	s := startControlTimes(t, b, times, peerUID, os.Geteuid())
-	slow, err := net.Dial("unix", s.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.Close()
-	slow.(*net.UnixConn).SetReadBuffer(1)
-	io.WriteString(slow, "snapshot\n")
-	time.Sleep(100 * time.Millisecond) // the slow one is being served first
-
-	start := time.Now()
+	patient := defaultControlTimes
+	patient.write = time.Hour
+	s := startControlTimes(t, b, patient, peerUID, os.Geteuid())
+	slow := slowSnapshotReader(t, s)
 	for i := 0; i < 3; i++ {
 		snap, err := view.FetchSnapshot(s.Path(), true, 10*time.Second)
 		if err != nil {
@@ -137,22 +136,72 @@ func TestSlowFullSnapshotReaderBlocksNoOne(t *testing.T) {
 		}
 		query(t, "udp", clientAddr(0), b.udp.Port())
 	}
-	// Served while the slow reader still holds its connection (its write
-	// deadline is further away).
-	if d := time.Since(start); d > times.write*3/5 {
-		t.Errorf("three full snapshots beside a slow reader took %v", d)
+	if len(s.all) == 0 {
+		t.Fatal("the slow reader is no longer served: cut off before its write deadline")
 	}
-	// The slow reader is cut off after its write deadline: what it can
-	// still read is a part of the snapshot, not all of it.
-	time.Sleep(times.write + time.Second)
-	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	slow.Close()
+
+	// With the usual write deadline (shorter here), the slow reader is cut
+	// off: no sooner than the deadline, and what it can still read is a
+	// part of the snapshot, not all of it.
+	times := defaultControlTimes
+	times.write = time.Second
+	s = startControlTimes(t, b, times, peerUID, os.Geteuid())
+	start := time.Now()
+	slow = slowSnapshotReader(t, s)
+	for len(s.all) != 0 {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the slow reader was not cut off")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := time.Since(start); d < times.write {
+		t.Errorf("the slow reader was cut off after %v, before its write deadline (%v)", d, times.write)
+	}
+	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, err := io.ReadAll(slow)
 	if err != nil {
-		t.Fatalf("the slow reader was not cut off: %v after %d bytes", err, len(got))
+		t.Fatalf("reading what the slow reader was sent: %v after %d bytes", err, len(got))
 	}
 	if json.Valid(got) {
 		t.Errorf("the slow reader received its whole snapshot (%d bytes): it was not cut off", len(got))
 	}
+}
+
+// slowSnapshotReader asks s for a full snapshot and reads none of it
+// (with a receive buffer as small as can be); it returns once the first
+// bytes have arrived, so the snapshot is being written to it.
+func slowSnapshotReader(t *testing.T, s *ControlServer) *net.UnixConn {
+	t.Helper()
+	c, err := net.Dial("unix", s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := c.(*net.UnixConn)
+	t.Cleanup(func() { slow.Close() })
+	slow.SetReadBuffer(1)
+	if _, err := io.WriteString(slow, "snapshot\n"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := slow.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var peekErr error
+	err = raw.Read(func(fd uintptr) bool { // waits until readable
+		var b [1]byte
+		_, _, peekErr = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK)
+		return peekErr != unix.EAGAIN
+	})
+	if err == nil {
+		err = peekErr
+	}
+	if err != nil {
+		t.Fatalf("waiting for the slow reader's first bytes: %v", err)
+	}
+	slow.SetReadDeadline(time.Time{})
+	return slow
 }
 
 // The summary carries the busiest remotes (remote.Table.TopRemotes, tested
