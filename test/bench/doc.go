@@ -1,8 +1,10 @@
-// Package bench is the project's own side-by-side benchmark (`make bench`)
-// and soak run (`make soak`): it starts the balancer under test, dnsdist, a
-// minimal recvmmsg/sendmmsg reflector and echo backends, drives them with an
-// open-loop load generator from many 127.0.0.0/8 source addresses, and
-// prints one table of figures and ratios measured in the same run.
+// Package bench is the project's own side-by-side benchmark (`make bench`),
+// soak run (`make soak`) and two measurements of the operator's side
+// (bench -inspect, bench -holds). The benchmark starts the balancer under
+// test, dnsdist, a minimal recvmmsg/sendmmsg reflector and echo backends,
+// drives them with an open-loop load generator from many 127.0.0.0/8
+// source addresses, and prints one table of figures and ratios measured
+// in the same run.
 //
 // Everything here but dnsmsg.go (plain bytes) is Linux-only (recvmmsg,
 // sendmmsg, IP_PKTINFO, /proc); elsewhere the package holds only that. The
@@ -25,6 +27,10 @@
 //	report_linux.go     the table, the targets (judged on counted figures,
 //	                    read on timed ones), the notes
 //	soak_linux.go       the hostile-conditions soak
+//	inspect_linux.go    bench -inspect: what one balstat -j of a large
+//	                    remote table costs the balancer's RSS and DNS
+//	holds_linux.go      bench -holds: how long idle or silent connections
+//	                    keep a scrape, balstat -p and balstat -j waiting
 //
 // Timings on a shared machine are noisy; the ratios compare paths measured
 // one after the other in the same run, which cancels part of that noise.
