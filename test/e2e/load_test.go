@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,8 +207,7 @@ func (l *udpLoad) wait(linger time.Duration) loadReport {
 			r.Moved++
 		}
 	}
-	// Sort by send time (IDs are sent in order per round; merge by time).
-	sortByTime(all, func(x q) time.Time { return x.at })
+	slices.SortFunc(all, func(x, y q) int { return x.at.Compare(y.at) })
 	var lastOK time.Time
 	inGap := false
 	for _, x := range all {
@@ -225,15 +225,6 @@ func (l *udpLoad) wait(linger time.Duration) loadReport {
 		r.Gap, r.GapAt = all[len(all)-1].at.Sub(lastOK), lastOK
 	}
 	return r
-}
-
-func sortByTime[T any](s []T, at func(T) time.Time) {
-	// insertion into sorted order is near-linear: sends are nearly ordered
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && at(s[j]).Before(at(s[j-1])); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // tcpClients are n persistent DNS-over-TCP clients from 127.0.1.x.
