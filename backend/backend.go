@@ -107,7 +107,9 @@ func (b *Backend) Path() string { return b.path }
 // State is the backend's current state.
 func (b *Backend) State() State { return b.state }
 
-// OK reports whether the backend takes new traffic (be_ok).
+// OK reports whether the session is up and greeted: ok, with or without a
+// heartbeat outstanding (be_ok). An ok backend may be ejected: Usable says
+// whether it takes traffic.
 func (b *Backend) OK() bool { return b.state.ok() }
 
 // Stable reports whether the backend is usable and has been ok since its

@@ -52,10 +52,10 @@
 // connects at once, then waits ReconnectFirst (1 s), growing by
 // ReconnectStep (2 s) per fault while below ReconnectMax (32 s), so 1, 3,
 // 5, ..., 31, 33, 33 s. Flap damping: only a session that stayed ok for
-// Timings.StableAfter starts the sequence again when it faults; one that
-// faults sooner after its hello keeps backing off like a dead backend.
-// Stable reports that notion, and the remote table's rebalancing counts only
-// stable backends.
+// Timings.StableAfter, and is not ejected, starts the sequence again when
+// it faults; one that faults sooner after its hello, or while ejected,
+// keeps backing off like a dead backend. Stable reports that notion, and
+// the remote table's rebalancing counts only stable backends.
 //
 // Fast failover: a backend's unanswered-query clock starts at the first
 // query forwarded (or spilled, or dropped as stuck) since its last answer,
