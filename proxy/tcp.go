@@ -273,15 +273,12 @@ var errLameDuck = errors.New("balancer stopping: connection idle")
 // It returns how many it closed at once.
 func (t *TCP) LameDuck() (closedIdle int) {
 	t.lameDuck = true
+	before := t.stats.LameDuckClosed
 	for p := range t.live {
-		if p.idle() {
-			t.stats.LameDuckClosed++
-			p.teardown(errLameDuck)
-			closedIdle++
-		}
+		p.endIfLameDuck()
 	}
 	t.Close()
-	return closedIdle
+	return int(t.stats.LameDuckClosed - before)
 }
 
 // Abort closes every open proxy.
