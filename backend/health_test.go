@@ -260,3 +260,45 @@ func TestSpilledQueriesCountAsUnanswered(t *testing.T) {
 	}
 	h.check()
 }
+
+// TestFaultWhileEjectedIsNotStable, on the hand-driven clock: flap
+// damping counts a session that faults while ejected as unstable, however
+// long it was ok (its reconnect delay keeps growing, 1 s then 3 s), while
+// a session ok for StableAfter and not ejected starts the sequence again
+// (1 s).
+func TestFaultWhileEjectedIsNotStable(t *testing.T) {
+	tm := backend.DefaultTimings()
+	tm.Scan, tm.HeartbeatInterval, tm.ProbeAfter = time.Hour, time.Hour, time.Hour
+	h := newClockHarness(t, tm)
+	f, b, s := h.startOK("5301")
+	fakeOK(t, h, "5302") // ejection never takes the last usable backend
+	fault := func() {
+		s.Write(backend.AppendServerHello(nil)) // a duplicate hello
+		waitFor(t, h.loop, "fault", b.Reconnecting)
+	}
+	hello := func() {
+		s.Hello()
+		waitFor(t, h.loop, "backend OK", b.OK)
+	}
+	fault() // a flap: the first delay
+	s = reconnectsAfter(t, h, f, b, "after a flap", tm.ReconnectFirst)
+	hello()
+	h.advance(tm.StableAfter)
+	query(t, h, b, s)
+	query(t, h, b, s)
+	query(t, h, b, s)
+	h.advance(tm.EjectAfter)
+	query(t, h, b, s)
+	expectProbe(t, s)
+	onLoop(t, h.loop, func() {
+		if ejected, _ := b.Ejected(); !ejected || b.Stable() {
+			t.Errorf("ok for StableAfter+EjectAfter with queries unanswered: ejected %v, stable %v; want ejected, not stable", ejected, b.Stable())
+		}
+	})
+	fault()
+	s = reconnectsAfter(t, h, f, b, "after a fault while ejected", tm.ReconnectFirst+tm.ReconnectStep)
+	hello()
+	h.advance(tm.StableAfter)
+	fault()
+	reconnectsAfter(t, h, f, b, "after a stable session's fault", tm.ReconnectFirst)
+}
