@@ -51,7 +51,8 @@ Invariants:
   - what a client can make the balancer hold is bounded: per TCP direction
     one receive buffer and one send queue (reading stops when the other
     side does not take more), per UDP datagram nothing beyond the
-    backend's bounded send queue;
+    backend's bounded send queue and a slot of the untracked clients'
+    fixed record (16,384 slots, overwritten, never grown);
   - the UDP packet path allocates nothing in steady state (the allocation
     tests prove it), and trace records are built only when enabled;
   - records that client input can trigger are written through a

@@ -31,7 +31,9 @@
 // Table.HeardFrom (find or create the client's remote, mark it seen now)
 // and Table.Route (choose its backend, assigning a primary or a backup
 // and logging the change). Everything runs on the event loop (package
-// evport); HeardFrom of a known remote, Route and Known allocate nothing.
+// evport); HeardFrom of a known remote (or of a new one a full table
+// serves untracked), Admit, Route, Spill and Known allocate nothing, and
+// each remote's rate cap and the busiest-clients counters are fixed-size.
 //
 // For the operator's tools (package mdb): the table is read a bounded
 // slice of slots at a time (AppendInfoFrom; inspect.go says what a walk in
