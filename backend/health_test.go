@@ -7,6 +7,7 @@ import (
 
 	"github.com/joyent/mname-balancer/backend"
 	"github.com/joyent/mname-balancer/backend/backendtest"
+	"github.com/joyent/mname-balancer/evport"
 )
 
 const (
@@ -293,6 +294,19 @@ func TestFaultWhileEjectedIsNotStable(t *testing.T) {
 	onLoop(t, h.loop, func() {
 		if ejected, _ := b.Ejected(); !ejected || b.Stable() {
 			t.Errorf("ok for StableAfter+EjectAfter with queries unanswered: ejected %v, stable %v; want ejected, not stable", ejected, b.Stable())
+		}
+		// The operator's timer list names the ejection's probe timer.
+		labels := map[*evport.Timer]string{}
+		h.set.NameTimers(func(t *evport.Timer, arg string) { labels[t] = arg })
+		named := false
+		for _, ti := range h.loop.AppendTimers(nil) {
+			if labels[ti.Timer] == "" {
+				t.Errorf("scheduled timer %s has no label", ti.Func)
+			}
+			named = named || labels[ti.Timer] == "backend 5301 (ejection probe)"
+		}
+		if !named {
+			t.Errorf("no timer labelled as 5301's ejection probe among %v", labels)
 		}
 	})
 	fault()

@@ -76,6 +76,7 @@ func (s *Set) NameTimers(name func(t *evport.Timer, arg string)) {
 	}
 	for _, b := range s.byID {
 		arg := "backend " + strconv.FormatUint(uint64(b.id), 10)
-		name(b.timer, arg) // one timer; its meaning follows the state
+		name(b.timer, arg) // its meaning follows the state
+		name(b.health.timer, arg+" (ejection probe)")
 	}
 }
