@@ -22,13 +22,13 @@ type UDPStats struct {
 	Forwarded       uint64 // queued to a backend
 	Answered        uint64 // backend answers sent to clients
 	DropOversize    uint64 // client datagrams over 1500 bytes
-	DropNoBackend   uint64 // no backend was ok
+	DropNoBackend   uint64 // no backend was usable (ok and not ejected)
 	DropRateCapped  uint64 // the client was over its query rate cap (--udp-client-rate)
 	DropStuck       uint64 // the backend's session could not take it, nor any other's
 	ServedUntracked uint64 // forwarded for clients a full remote table could not add (guard.go)
 	Spilled         uint64 // forwarded to another backend because the client's was full (counted in Forwarded too)
 	DropSendError   uint64 // answers the UDP socket would not send
-	DropNotClient   uint64 // answers to an address not in the remote table (reflection guard)
+	DropNotClient   uint64 // answers to an address not in the remote table, nor to an untracked client's outstanding query (reflection guard)
 }
 
 // Stats copies the UDP counters.

@@ -103,7 +103,7 @@ type TCPStats struct {
 	RefusedFull    uint64 // MaxConns proxies were open
 	RefusedClient  uint64 // MaxPerClient proxies from that address were open
 	RefusedReserve uint64 // too few descriptors left (FDReserve)
-	NoBackend      uint64 // no backend was ok
+	NoBackend      uint64 // no backend was usable (ok and not ejected)
 	Untracked      uint64 // proxied for a new client a remote table full of active remotes could not add
 	ConnectFailed  uint64 // the chosen backend's socket could not be connected
 	NotIPv4        uint64 // the peer was not an IPv4 address
