@@ -9,8 +9,9 @@
  * re-arming per wake-up (on illumos the loop renews the association, one
  * port_associate per wake-up). For each: a datagram over 1500 bytes is
  * dropped with a warning (rate-limited, guard.go); otherwise the client's
- * remote is found (remote.Table.HeardFrom) and routed to its backend
- * (remote.Table.Route), and the datagram is queued on that
+ * remote is found (remote.Table.HeardFrom), the datagram dropped and
+ * counted if the client is over its rate cap (remote.Table.Admit), else
+ * routed to its backend (remote.Table.Route) and queued on that
  * backend's control session as INBOUND_UDP. The loop flushes each session
  * once at the end of the turn. A backend whose session is full (stuck)
  * spills the datagram to the client's backup, or any other usable backend
@@ -25,8 +26,8 @@
  * Out: the backends' OUTBOUND_UDP answers arrive through SendAnswer, which
  * cmd/bbal installs as the backend Set's answer sink, and are sent from the
  * listening socket to the address and port the backend named, if that
- * address is a client in the remote table (the reflection guard,
- * guard.go). Answers are queued on the socket's send batch and go out
+ * address is a client in the remote table or the answer is to an
+ * untracked client's outstanding query (the reflection guard, guard.go). Answers are queued on the socket's send batch and go out
  * together (one sendmmsg on Linux) as soon as the callback that produced
  * them returns (Loop.AfterCallback): the answers parsed from one backend
  * read leave when that read is parsed, not at the end of the turn, so a
