@@ -10,9 +10,13 @@ balstat -p's bbal:0:balancer statistics, balstat -j's balancer totals
 and /metrics' reason-labelled families) must each show that counter
 moved by exactly what was driven and every other counter not at all.
 
-Not driven here: udp stuck (TestStuckBackend floods a backend that stops
-reading), spilled (TestStalledBackendSpills), send_error (loopback sendto does not fail on demand), and
-tcp not_ipv4 (the listener is IPv4: no other peer can connect).
+Every cause in view.Causes is driven here; none only by unit tests.
+send_error is a bad backend's answer to its client's address at port 0,
+which sendto(2) refuses (EINVAL on Linux; proxy's udp_test.go drives the
+count with failing sends on every OS). There is no not_ipv4 cause: the
+listener is AF_INET, created or checked so when inherited, so accept(2)
+yields only IPv4 peers; an accept that yielded anything else would count
+as accept_error (proxy's TestTCPAcceptNotIPv4).
 */
 
 package e2e
@@ -29,6 +33,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +48,7 @@ type causeCounts map[string]map[string]uint64
 type causeBalancer struct {
 	*Balancer
 	metrics string
+	exited  bool // the test stopped the process: no views to dump
 }
 
 func startCauseBalancer(t *testing.T, cfg BalancerConfig, backends int) *causeBalancer {
@@ -211,7 +217,7 @@ func (b *causeBalancer) step(t *testing.T, what string, want map[string]uint64, 
 func (b *causeBalancer) dumpViews(t *testing.T) {
 	t.Helper()
 	dir := os.Getenv("BBAL_E2E_VIEWS")
-	if dir == "" {
+	if dir == "" || b.exited {
 		return
 	}
 	var out strings.Builder
@@ -377,6 +383,21 @@ func TestEveryCauseCountedInEveryView(t *testing.T) {
 			tcpExpectClosed(t, c, false)
 		})
 
+		dirOK := SocketDir(t)
+		StartBadBackend(t, filepath.Join(dirOK, "5301"), "bad-tcp-ok")
+		ok := startCauseBalancer(t, BalancerConfig{SocketDir: dirOK}, 1)
+		ok.step(t, "TCP whose backend answers INBOUND_TCP with another frame", map[string]uint64{"tcp_closed_bad_tcp_ok": 1}, func() {
+			tcpExpectClosed(t, tcpDial(t, ok.Balancer, "127.0.5.5", nil), false)
+		})
+		ok.WaitLog("backend invalid TCP OK", map[string]any{"frame_type": 1004}, 5*time.Second)
+
+		dirZero := SocketDir(t)
+		StartBadBackend(t, filepath.Join(dirZero, "5301"), "port-zero")
+		z := startCauseBalancer(t, BalancerConfig{SocketDir: dirZero}, 1)
+		z.step(t, "an answer the UDP socket will not send (port 0)", map[string]uint64{"udp_drop_send_error": 1}, func() {
+			causeUDP(t, z, "127.0.5.6", 64)
+		})
+
 		dir2 := SocketDir(t)
 		victim, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 5, 250)})
 		if err != nil {
@@ -466,5 +487,46 @@ func TestEveryCauseCountedInEveryView(t *testing.T) {
 		e.step(t, "a client silent past the expiry", map[string]uint64{"remotes_expired": 1}, func() {
 			newUDPClient(t, e.Balancer, "127.0.6.6").mustWhoami("5301")
 		})
+	})
+
+	// The control socket and /metrics are served until the process
+	// exits (cmd/bbal's daemon closes them after the loop), and one busy
+	// connection (one byte of a message sent) keeps the SIGTERM drain
+	// going while the views are read: within the busy message's deadline
+	// (5 s) and the drain's grace (5 s).
+	t.Run("lame duck", func(t *testing.T) {
+		dir := SocketDir(t)
+		StartMnameBackend(t, dir, "5301")
+		b := startCauseBalancer(t, BalancerConfig{SocketDir: dir}, 1)
+		idle := tcpDial(t, b.Balancer, "127.0.8.2", nil)
+		tcpAskWhoami(t, idle, 1)
+		busy := tcpDial(t, b.Balancer, "127.0.8.3", nil)
+		tcpAskWhoami(t, busy, 2)
+		query := tcpAppendMsg(t, nil, tcpQuestion("whoami.example.", 16, 3))
+		// Not step: its wait for the count would outlast the drain. The
+		// count is taken with the "shutting down" record, in one turn of
+		// the loop, so the views read after it show it.
+		before := b.counts(t)
+		tcpWrite(t, busy, query[:1])
+		time.Sleep(100 * time.Millisecond) // let the balancer read it
+		b.Signal(syscall.SIGTERM)
+		b.WaitLog("shutting down", map[string]any{"tcp_connections": 2, "tcp_idle_closed": 1}, 5*time.Second)
+		tcpExpectClosed(t, idle, false)
+		moved(t, "an idle TCP connection at SIGTERM", before, b.counts(t), map[string]uint64{"tcp_closed_lame_duck": 1})
+		if err := b.Wait(10 * time.Millisecond); err == nil {
+			t.Fatal("the balancer exited while a TCP connection was busy: the views were not read during the drain")
+		}
+		// The busy connection gets its answer, then the lame duck closes
+		// it too and the process exits.
+		tcpWrite(t, busy, query[1:])
+		readAnswerTCP(t, busy, 3)
+		tcpExpectClosed(t, busy, false)
+		if err := b.Wait(10 * time.Second); err != nil {
+			t.Fatalf("balancer after SIGTERM: %v", err)
+		}
+		b.exited = true
+		if r := b.Find("closing TCP connections still open after the grace period", nil); len(r) != 0 {
+			t.Errorf("the busy connection was closed by the grace period, not once answered: %v", r)
+		}
 	})
 }

@@ -19,6 +19,13 @@
  *   no-tcp-ok     a proper hello and heartbeats on a control session, but a
  *                 connection whose first frame is INBOUND_TCP never gets a
  *                 reply (it is kept open and read);
+ *   bad-tcp-ok    a proper hello and heartbeats on a control session, but a
+ *                 connection whose first frame is INBOUND_TCP is answered
+ *                 with SERVER_HEARTBEAT instead of INBOUND_TCP_OK (and is
+ *                 kept open and read);
+ *   port-zero     a proper hello and heartbeats; each INBOUND_UDP is
+ *                 answered (the query with the QR bit set) to the asking
+ *                 client's address but port 0, which no socket can send to;
  *   silent        accepts connections and never writes anything;
  *   reflect       a proper hello and heartbeats; each INBOUND_UDP is
  *                 answered twice: first the answer (the query with the QR
@@ -61,9 +68,9 @@ var SERVER_HEARTBEAT = 1004;
 var GARBAGE_TYPE = 0xDEADBEEF;
 var OVERSIZED_LENGTH = 1501;
 
-var MODES = [ 'garbage', 'double-hello', 'oversized', 'no-tcp-ok', 'silent',
-    'unasked-heartbeat', 'bad-type', 'flap', 'no-read', 'reset',
-    'reflect' ];
+var MODES = [ 'garbage', 'double-hello', 'oversized', 'no-tcp-ok',
+    'bad-tcp-ok', 'port-zero', 'silent', 'unasked-heartbeat', 'bad-type',
+    'flap', 'no-read', 'reset', 'reflect' ];
 var USAGE = 'usage: node bad-backend.js --socket PATH --mode (' +
     MODES.join('|') + ') [--victim IP:PORT] [--exit-with-stdin]';
 
@@ -227,6 +234,11 @@ function main() {
                                         say('conn ' + id +
                                             ': INBOUND_TCP left unanswered');
                                 }
+                                if (opts.mode === 'bad-tcp-ok' && isFirst) {
+                                        say('conn ' + id + ': INBOUND_TCP ' +
+                                            'answered with SERVER_HEARTBEAT');
+                                        sock.write(u32s(SERVER_HEARTBEAT));
+                                }
                                 break;
                         case INBOUND_UDP:
                                 if (opts.mode === 'reflect') {
@@ -240,6 +252,17 @@ function main() {
                                         sock.write(Buffer.concat([ u32s(
                                             OUTBOUND_UDP, f.addr, f.port,
                                             ans.length), ans ]));
+                                        break;
+                                }
+                                if (opts.mode === 'port-zero') {
+                                        var ans0 = Buffer.from(f.data);
+                                        if (ans0.length > 2)
+                                                ans0[2] |= 0x80;
+                                        say('conn ' + id +
+                                            ': answer to port 0');
+                                        sock.write(Buffer.concat([ u32s(
+                                            OUTBOUND_UDP, f.addr, 0,
+                                            ans0.length), ans0 ]));
                                         break;
                                 }
                                 if (opts.mode === 'oversized' &&
