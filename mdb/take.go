@@ -253,7 +253,7 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 	t.TCPAccepted, t.TCPRefused, t.TCPOpen = r.tcp.Accepted, r.tcp.Refused, uint64(r.tcp.Open)
 	t.TCPRefusedMaxConns, t.TCPRefusedMaxPerClient, t.TCPRefusedFDReserve = r.tcp.RefusedFull, r.tcp.RefusedClient, r.tcp.RefusedReserve
 	t.TCPRefusedNoBackend = r.tcp.NoBackend
-	t.TCPRefusedBackendConnect, t.TCPRefusedNotIPv4 = r.tcp.ConnectFailed, r.tcp.NotIPv4
+	t.TCPRefusedBackendConnect = r.tcp.ConnectFailed
 	t.TCPAcceptErrors = r.tcp.AcceptErrors
 	t.TCPClosedOKTimeout, t.TCPClosedMessageTimeout = r.tcp.OKTimeouts, r.tcp.MessageTimeouts
 	t.TCPClosedIdleTimeout, t.TCPClosedHalfCloseTimeout = r.tcp.IdleTimeouts, r.tcp.HalfCloseTimeouts

@@ -1,5 +1,7 @@
 package proxy
 
+import "golang.org/x/sys/unix"
+
 // ClientFDs lists the client-side descriptors of the open proxies, for
 // tests that inspect the accepted sockets (loop goroutine only).
 func (t *TCP) ClientFDs() []int {
@@ -41,3 +43,7 @@ func (t *TCP) Progress() (scanned uint64, clientEOFs int) {
 func (u *UDP) Forward(msg []byte, addr uint32, port uint16) {
 	u.forward(msg, len(msg), addr, port)
 }
+
+// Accept hands the TCP path a connection as its listener would, with any
+// peer address (the listener's accept(2) yields IPv4 peers only).
+func (t *TCP) Accept(fd int, peer unix.Sockaddr) { t.accept(fd, peer) }

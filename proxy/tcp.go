@@ -106,8 +106,7 @@ type TCPStats struct {
 	NoBackend      uint64 // no backend was usable (ok and not ejected)
 	Untracked      uint64 // proxied for a new client a remote table full of active remotes could not add
 	ConnectFailed  uint64 // the chosen backend's socket could not be connected
-	NotIPv4        uint64 // the peer was not an IPv4 address
-	AcceptErrors   uint64 // accept(2) failures (EMFILE, ENFILE, ...): no connection to refuse
+	AcceptErrors   uint64 // accept(2) failures (EMFILE, ENFILE, ...), or a peer that is not IPv4: no connection to refuse
 
 	OKTimeouts        uint64 // no INBOUND_TCP_OK within OKTimeout
 	MessageTimeouts   uint64 // a client message not complete within MessageTimeout
@@ -307,14 +306,16 @@ func (t *TCP) acceptError(err error) {
 }
 
 func (t *TCP) accept(fd int, peer unix.Sockaddr) {
-	t.stats.Accepted++
 	in4, ok := peer.(*unix.SockaddrInet4)
 	if !ok {
-		t.stats.Refused++
-		t.stats.NotIPv4++
+		// Not expected: the listener is AF_INET (made so, or checked
+		// when inherited), whose accept(2) yields IPv4 peers only. Such
+		// a peer would be an accept that gave nothing usable.
 		unix.Close(fd)
+		t.acceptError(fmt.Errorf("accept: fd %d: peer %T is not IPv4", fd, peer))
 		return
 	}
+	t.stats.Accepted++
 	addr := ipv4.FromBytes(in4.Addr)
 	port := uint16(in4.Port)
 	t.nextID++

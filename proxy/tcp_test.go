@@ -73,6 +73,34 @@ func TestTCPInvalidOK(t *testing.T) {
 	h.logs.Wait(t, 1, "proxy connection finished")
 }
 
+// TestTCPAcceptNotIPv4: a peer that is not IPv4 (which the AF_INET
+// listener's accept(2) never yields) is counted as an accept error, not
+// as a connection, its descriptor closed and the accept failure logged.
+func TestTCPAcceptNotIPv4(t *testing.T) {
+	h := newTCPHarness(t, testTCPConfig())
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	if err := unix.SetNonblock(fds[1], true); err != nil { // open: EAGAIN, not a hang
+		t.Fatal(err)
+	}
+	var st proxy.TCPStats
+	onLoop(t, h.loop, func() {
+		h.tcp.Accept(fds[0], &unix.SockaddrInet6{Port: 53})
+		st = h.tcp.Stats()
+	})
+	if st.AcceptErrors != 1 || st.Accepted != 0 || st.Refused != 0 || st.Open != 0 {
+		t.Errorf("stats %+v, want one accept error and no connection", st)
+	}
+	var b [1]byte
+	if n, err := unix.Read(fds[1], b[:]); n != 0 || err != nil {
+		t.Errorf("the peer read %d, %v; want end of file (the descriptor closed)", n, err)
+	}
+	h.logs.Wait(t, 1, "incoming TCP accept failure")
+}
+
 // TestTCPErrorRecord: a client that resets its connection gives the C
 // balancer's "TCP error" at error, naming the side and the errno.
 func TestTCPErrorRecord(t *testing.T) {

@@ -69,8 +69,6 @@ var Causes = []Cause{
 		func(t *Totals) uint64 { return t.TCPRefusedNoBackend }},
 	{TCPRefused, "backend_connect", "tcp_refused_backend_connect", "the chosen backend's socket could not be connected",
 		func(t *Totals) uint64 { return t.TCPRefusedBackendConnect }},
-	{TCPRefused, "not_ipv4", "tcp_refused_not_ipv4", "the peer was not an IPv4 address",
-		func(t *Totals) uint64 { return t.TCPRefusedNotIPv4 }},
 
 	{TCPAcceptErrors, "accept_error", "tcp_accept_errors", "accept(2) failed",
 		func(t *Totals) uint64 { return t.TCPAcceptErrors }},

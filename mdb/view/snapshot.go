@@ -76,7 +76,6 @@ type Totals struct {
 	TCPRefusedFDReserve       uint64 `json:"tcp_refused_fd_reserve"`
 	TCPRefusedNoBackend       uint64 `json:"tcp_refused_no_backend"`
 	TCPRefusedBackendConnect  uint64 `json:"tcp_refused_backend_connect"`
-	TCPRefusedNotIPv4         uint64 `json:"tcp_refused_not_ipv4"`
 	TCPAcceptErrors           uint64 `json:"tcp_accept_errors"`
 	TCPClosedOKTimeout        uint64 `json:"tcp_closed_ok_timeout"`
 	TCPClosedMessageTimeout   uint64 `json:"tcp_closed_message_timeout"`
