@@ -624,21 +624,30 @@ func tcpRaiseFileLimit(t *testing.T, want int) {
 // procStatusKB reads a "kB" field of /proc/PID/status.
 func procStatusKB(t *testing.T, pid int, field string) int {
 	t.Helper()
+	kb, err := procStatus(pid, field)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kb
+}
+
+// procStatus is procStatusKB for a goroutine other than the test's, which
+// may not end the test: it returns the error instead.
+func procStatus(pid int, field string) (int, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		t.Fatalf("reading status of pid %d: %v", pid, err)
+		return 0, fmt.Errorf("reading status of pid %d: %w", pid, err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
 			if err != nil {
-				t.Fatalf("/proc/%d/status %s: %q", pid, field, line)
+				return 0, fmt.Errorf("/proc/%d/status %s: %q", pid, field, line)
 			}
-			return kb
+			return kb, nil
 		}
 	}
-	t.Fatalf("/proc/%d/status has no %s", pid, field)
-	return 0
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
 }
 
 // procFDCount is the number of open descriptors of pid.
