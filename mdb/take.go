@@ -259,6 +259,7 @@ func (in *Inspector) buildClock(r *raw) (*view.Snapshot, hrClock) {
 	t.TCPClosedIdleTimeout, t.TCPClosedHalfCloseTimeout = r.tcp.IdleTimeouts, r.tcp.HalfCloseTimeouts
 	t.TCPClosedError, t.TCPClosedBackendClosed = r.tcp.Errors, r.tcp.BackendClosed
 	t.TCPClosedBadTCPOK, t.TCPClosedLameDuck = r.tcp.NotTCPOK, r.tcp.LameDuckClosed
+	t.TCPClosedShutdownGrace = r.tcp.GraceClosed
 	t.RemotesEvicted, t.RemotesExpired = r.table.Evicted, r.table.Expired
 	t.Remotes, t.Timers = uint64(r.nRemotes), uint64(r.nTimers)
 

@@ -36,10 +36,11 @@ deadline.go), closes both at once.
 Stopping (cmd/bbal's lame-duck stop and restart handover): TCP.LameDuck
 stops accepting, closes at once every connection that owes its client
 nothing (counted as lame_duck) and ends each of the others as soon as it
-does (Drain says when none is left); UDP.StopReading stops reading client
-datagrams while answers still go out, and Close sends those queued. A
-successor takes the bound sockets over by descriptor (UDP.FD,
-TCP.ListenerFD; UDPOnSocket, TCPOnSocket).
+does (Drain says when none is left); TCP.Abort closes those still open
+when the stop's grace runs out (counted as shutdown_grace).
+UDP.StopReading stops reading client datagrams while answers still go
+out, and Close sends those queued. A successor takes the bound sockets
+over by descriptor (UDP.FD, TCP.ListenerFD; UDPOnSocket, TCPOnSocket).
 
 Invariants:
 

@@ -116,6 +116,7 @@ type TCPStats struct {
 	BackendClosed     uint64 // the backend ended the session before INBOUND_TCP_OK
 	NotTCPOK          uint64 // the backend answered INBOUND_TCP with another frame
 	LameDuckClosed    uint64 // closed at a stop, owing its client nothing (LameDuck)
+	GraceClosed       uint64 // still open when the stop's grace ran out (Abort)
 
 	Open int // proxies open now
 }
@@ -280,10 +281,16 @@ func (t *TCP) LameDuck() (closedIdle int) {
 	return int(t.stats.LameDuckClosed - before)
 }
 
-// Abort closes every open proxy.
+// errShutdownGrace ends a connection still open when a stop's grace runs
+// out.
+var errShutdownGrace = errors.New("balancer stopping: grace period over")
+
+// Abort closes every open proxy, counting each (GraceClosed): cmd/bbal
+// calls it when a stop's grace has run out.
 func (t *TCP) Abort() {
 	for p := range t.live {
-		p.teardown(errors.New("balancer shutting down"))
+		t.stats.GraceClosed++
+		p.teardown(errShutdownGrace)
 	}
 }
 

@@ -72,3 +72,51 @@ func TestTCPLameDuck(t *testing.T) {
 		}
 	})
 }
+
+// TestTCPAbortCountsGrace: when a stop's grace runs out, Abort closes a
+// connection still busy and counts it (GraceClosed), apart from the idle
+// one the lame duck had already closed; Drain then reports none left.
+func TestTCPAbortCountsGrace(t *testing.T) {
+	h := newTCPHarness(t, testTCPConfig())
+	idle := h.dial()
+	h.nextSession(true)
+	busy := h.dial()
+	s := h.nextSession(true)
+	if _, err := busy.Write([]byte("\x00\x01q")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 3)
+	if _, err := io.ReadFull(s, got); err != nil {
+		t.Fatalf("backend read %q, %v; want the query", got, err)
+	}
+
+	drained := make(chan struct{})
+	onLoop(t, h.loop, func() {
+		h.tcp.LameDuck()
+		h.tcp.Drain(func() { close(drained) })
+	})
+	expectClientClosed(t, idle)
+	onLoop(t, h.loop, func() {
+		if n := h.tcp.Live(); n != 1 {
+			t.Fatalf("%d connections open after LameDuck, want the busy one", n)
+		}
+		h.tcp.Abort()
+	})
+	expectClientClosed(t, busy)
+	select {
+	case <-drained:
+	case <-time.After(waitLimit):
+		t.Fatal("Drain never reported the aborted connection gone")
+	}
+	onLoop(t, h.loop, func() {
+		st := h.tcp.Stats()
+		if st.GraceClosed != 1 || st.LameDuckClosed != 1 || h.tcp.Live() != 0 {
+			t.Errorf("GraceClosed %d, LameDuckClosed %d, %d live; want 1, 1 and none",
+				st.GraceClosed, st.LameDuckClosed, h.tcp.Live())
+		}
+		h.tcp.Abort() // nothing left to close: nothing counted
+		if st := h.tcp.Stats(); st.GraceClosed != 1 {
+			t.Errorf("an Abort with nothing open moved GraceClosed to %d", st.GraceClosed)
+		}
+	})
+}

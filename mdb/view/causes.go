@@ -89,6 +89,8 @@ var Causes = []Cause{
 		func(t *Totals) uint64 { return t.TCPClosedBadTCPOK }},
 	{TCPClosed, "lame_duck", "tcp_closed_lame_duck", "closed at a stop, owing its client nothing",
 		func(t *Totals) uint64 { return t.TCPClosedLameDuck }},
+	{TCPClosed, "shutdown_grace", "tcp_closed_shutdown_grace", "still open when a stop's grace period ran out (SIGTERM or a handover)",
+		func(t *Totals) uint64 { return t.TCPClosedShutdownGrace }},
 
 	{RemotesForgotten, "evicted", "remotes_evicted", "the least recently seen, to make room in a full table",
 		func(t *Totals) uint64 { return t.RemotesEvicted }},

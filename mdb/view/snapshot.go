@@ -85,6 +85,7 @@ type Totals struct {
 	TCPClosedBackendClosed    uint64 `json:"tcp_closed_backend_closed"`
 	TCPClosedBadTCPOK         uint64 `json:"tcp_closed_bad_tcp_ok"`
 	TCPClosedLameDuck         uint64 `json:"tcp_closed_lame_duck"`
+	TCPClosedShutdownGrace    uint64 `json:"tcp_closed_shutdown_grace"`
 	RemotesEvicted            uint64 `json:"remotes_evicted"`
 	RemotesExpired            uint64 `json:"remotes_expired"`
 	UDPSpilled                uint64 `json:"udp_spilled"`

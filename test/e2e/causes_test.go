@@ -10,9 +10,12 @@ balstat -p's bbal:0:balancer statistics, balstat -j's balancer totals
 and /metrics' reason-labelled families) must each show that counter
 moved by exactly what was driven and every other counter not at all.
 
-Every cause in view.Causes is driven here but spilled, which
+Every cause in view.Causes is driven here but two: spilled, which
 TestStalledBackendSpills drives (a stalled backend under load) and reads
-in the snapshot only; none is driven only by unit tests.
+in the snapshot only, and shutdown_grace, which only a connection kept
+busy through the whole 5 s grace of a stop would drive (proxy's
+TestTCPAbortCountsGrace counts it; the views show it as they show every
+cause, which this test checks of the table).
 send_error is a bad backend's answer to its client's address at port 0,
 which sendto(2) refuses (EINVAL on Linux; proxy's udp_test.go drives the
 count with failing sends on every OS). There is no not_ipv4 cause: the
