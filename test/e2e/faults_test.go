@@ -348,6 +348,10 @@ func TestHungBackendFailover(t *testing.T) {
 	if r.Num("level") != 50 {
 		t.Errorf("\"no heartbeat from backend\" at level %v, want 50", r.Num("level"))
 	}
+	// The fault's record is written after the missed heartbeat's, and a
+	// loaded machine can put milliseconds between the two writes: wait for
+	// it before reading the backend's records in order.
+	c.bal.WaitLog(faultedMsg, map[string]any{"be_id": 5301}, udpEventTimeout)
 	if want, got := []string{"no heartbeat from backend@50", faultedMsg + "@50"}, backendRecords(c.bal, "5301", "no heartbeat from backend", faultedMsg); !slices.Equal(got, want) {
 		t.Errorf("records %q, want %q", got, want)
 	}
