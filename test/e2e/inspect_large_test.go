@@ -93,18 +93,29 @@ func TestInspectLargeTableStreamed(t *testing.T) {
 		out, err := exec.Command(balstatBinary(t), "-c", c.bal.Control, "-j").Output()
 		res <- result{out, err}
 	}()
-	answered := 0
+	// Every query is answered while balstat runs. Which backend answers may
+	// change: with the spoofed remotes spread unevenly, the table's
+	// rebalancing (every 1.5 s at this time scale) may move this client
+	// too, which is the table doing its work, not inspection hurting DNS.
+	answered, moved := 0, 0
 	var r result
 	for waiting := true; waiting; {
 		select {
 		case r = <-res:
 			waiting = false
 		default:
-			if got, err := normal.whoami(udpAnswerTimeout); err != nil || got != want {
+			got, err := normal.whoami(udpAnswerTimeout)
+			if err != nil || got == "" {
 				t.Errorf("query %d during balstat -j: %q, %v", answered+1, got, err)
+			} else if got != want {
+				moved++
+				want = got
 			}
 			answered++
 		}
+	}
+	if moved > 0 {
+		t.Logf("the client moved backend %d times during balstat -j (rebalancing)", moved)
 	}
 	close(done)
 	<-sampled
