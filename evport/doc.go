@@ -5,8 +5,10 @@
 //
 // # The model
 //
-// A Loop runs turns. Each turn reads the clock (Loop.Now), runs the timers
-// that are due, runs the work other goroutines posted (Loop.Post), runs the
+// A Loop runs turns. Each turn reads the clock (Loop.Now), passes through
+// the Go scheduler if 5 ms have gone by since it last did (yield.go: so
+// that the runtime's monitor thread neither preempts a busy loop nor keeps
+// waking to watch it), runs the timers that are due, runs the work other goroutines posted (Loop.Post), runs the
 // functions callbacks asked for with AfterCallback, writes out the Conns
 // that queued bytes, then waits for readiness no longer than until the next
 // timer, reads the clock again, and dispatches each ready fd to its

@@ -9,7 +9,8 @@
  *
  *	1. read the clock (Now() returns this value until step 5 reads it
  *	   again; the clock is the system's unless NewWithClock gave another,
- *	   clock.go)
+ *	   clock.go); if yieldEvery has passed since the loop last did, pass
+ *	   through the Go scheduler (yield.go)
  *	2. run the timers that are due
  *	3. run the work posted by other goroutines, then the AfterCallback
  *	   functions that steps 2 and 3 asked for
@@ -68,6 +69,9 @@ type Loop struct {
 	seq     uint64
 	stopped bool
 
+	lastYield time.Time // when the loop last passed through the Go scheduler
+	yield     func()    // runtime.Gosched; a test counts the calls instead
+
 	dirty []*Conn  // conns with queued bytes to flush at the end of the turn
 	after []func() // AfterCallback's functions, run when the callback returns
 
@@ -111,7 +115,9 @@ func NewWithClock(clock Clock) (*Loop, error) {
 		port:   port,
 		events: make([]Event, maxEventsPerWait),
 		now:    clock.Now(),
+		yield:  runtime.Gosched,
 	}
+	l.lastYield = l.now
 	moved := l.clockMoved
 	clock.Attach(func() { l.Post(moved) })
 	return l, nil
@@ -264,6 +270,7 @@ func (l *Loop) Run() error {
 	l.stopped = false
 	for {
 		l.now = l.clock.Now()
+		l.maybeYield()
 		l.runTimers()
 		l.runPosted()
 		l.runAfter()
