@@ -276,10 +276,16 @@ func spreadOf(v []float64) spread {
 // roundRatios is f(a's round i) / f(b's round i) for each round both have,
 // so that each ratio compares loads run under the same conditions.
 func roundRatios(a, b []countRound, f func(countRound) float64) []float64 {
+	return roundRatiosOf(a, f, b, f)
+}
+
+// roundRatiosOf is fa(a's round i) / fb(b's round i) for each round both
+// have: two figures of two paths, compared round by round.
+func roundRatiosOf(a []countRound, fa func(countRound) float64, b []countRound, fb func(countRound) float64) []float64 {
 	var out []float64
 	for i := 0; i < len(a) && i < len(b); i++ {
-		if d := f(b[i]); d > 0 {
-			out = append(out, f(a[i])/d)
+		if d := fb(b[i]); d > 0 {
+			out = append(out, fa(a[i])/d)
 		}
 	}
 	return out

@@ -13,7 +13,9 @@ import (
 The printed table: one section per kind of figure, a column per path. The
 counted figures (counts_linux.go) come first, then the timed ones, each
 marked as a timing. Then the targets: those on counted figures with PASS or
-FAIL (issue 19), and issue 11's targets on timings as readings only, met or
+FAIL (issue 19), with the whole path's CPU against the reflector's split
+into what the front and what the backends add (the backends' share is a
+floor under that ratio for any balancer), and issue 11's targets on timings as readings only, met or
 not met: on a shared 2-vCPU machine timings swing too far to judge by
 (never a test either way: see bench_linux.go).
 */
@@ -341,6 +343,9 @@ func (b *bench) printCountTargets() {
 		fmt.Fprintf(tw, "%s\t%s\t<= %g\t%s\n", t.label, t.v, t.limit, passFail(t.v.med > 0 && t.v.med <= t.limit))
 	}
 	tw.Flush()
+	if !b.cfg.Smoke {
+		b.printReflectorFloor()
+	}
 	if b.cfg.Compare == "" {
 		return
 	}
@@ -354,6 +359,33 @@ func (b *bench) printCountTargets() {
 			fmt.Fprintf(tw, "at %s: %s\t%s\t\n", kq(float64(rate)), m.name, b.countRatio(rate, pathBBAL, pathCompare, m.of))
 		}
 	}
+	tw.Flush()
+}
+
+// The whole path's CPU per query splits into the front's and the
+// backends'; the reflector's is its datagram I/O alone, which the front
+// does too (the same datagrams through the same recvmmsg and sendmmsg). So
+// whole / reflector = front / reflector + backends / reflector, with the
+// first term at least about 1: the backends' share alone says how close to
+// the reflector any balancer in front of these backends can come.
+var (
+	frontCPU    = func(r countRound) float64 { return r.per(float64(r.front.cpu) / float64(time.Microsecond)) }
+	backendsCPU = func(r countRound) float64 {
+		return r.per(float64(r.whole.cpu-r.front.cpu) / float64(time.Microsecond))
+	}
+)
+
+// printReflectorFloor prints those two terms at the highest counted rate.
+func (b *bench) printReflectorFloor() {
+	rates := b.plan.countRates
+	high := rates[len(rates)-1]
+	out := b.cfg.Out
+	fmt.Fprintf(out, "\nwhole-path CPU / reflector at %s, split (not targets): front / reflector + backends / reflector\n", kq(float64(high)))
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  bbal's front process / reflector\t%s\t(the same datagram I/O, and the backend hop)\n",
+		b.countRatio(high, pathBBAL, pathReflector, frontCPU))
+	fmt.Fprintf(tw, "  bbal's 3 echo backends / reflector\t%s\t(their wake-ups, reads and writes: on top of any front)\n",
+		spreadOf(roundRatiosOf(b.rep.Counted[high][pathBBAL], backendsCPU, b.rep.Counted[high][pathReflector], wholeCPU)))
 	tw.Flush()
 }
 

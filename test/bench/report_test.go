@@ -78,6 +78,28 @@ func TestRoundRatiosWithinEachRound(t *testing.T) {
 	}
 }
 
+// The split of the whole path's CPU against the reflector: the backends'
+// share is the whole path's less the front's, over the reflector's whole
+// (it has no backends, so its own backends' share would divide by zero).
+func TestBackendsShareOfReflector(t *testing.T) {
+	bbal := []countRound{
+		{answered: 2, front: procCounts{cpu: 12 * time.Microsecond}, whole: procCounts{cpu: 20 * time.Microsecond}},
+		{answered: 1, front: procCounts{cpu: 7 * time.Microsecond}, whole: procCounts{cpu: 10 * time.Microsecond}},
+	}
+	refl := []countRound{
+		{answered: 2, front: procCounts{cpu: 10 * time.Microsecond}, whole: procCounts{cpu: 10 * time.Microsecond}},
+		{answered: 1, front: procCounts{cpu: 6 * time.Microsecond}, whole: procCounts{cpu: 6 * time.Microsecond}},
+	}
+	got := roundRatiosOf(bbal, backendsCPU, refl, wholeCPU)
+	if len(got) != 2 || got[0] != 0.8 || got[1] != 0.5 {
+		t.Errorf("backends / reflector per round: %v, want [0.8 0.5] (8/10 and 3/6)", got)
+	}
+	front := roundRatiosOf(bbal, frontCPU, refl, wholeCPU)
+	if len(front) != 2 || front[0] != 1.2 || front[1] != 7.0/6 {
+		t.Errorf("front / reflector per round: %v, want [1.2 1.1666]", front)
+	}
+}
+
 func TestParsePerfStat(t *testing.T) {
 	out := "\n41,,raw_syscalls:sys_enter,1043538,100.00,,\n3,,context-switches,1043538,100.00,0.003,K/sec\n"
 	c, err := parsePerfStat([]byte(out))
