@@ -9,11 +9,13 @@
  * the goroutine being locked to its thread, a hand-off of the P to another
  * thread and back), and if the loop is in its wait at that moment it takes
  * the P away, which resets sysmon's own back-off: it polls again every
- * 20 us, doubling only after 50 polls. Under steady load that kept sysmon
- * waking about 2,400 times a second and the loop being preempted about 30
- * times a second, on Linux and on illumos alike (the logic is the
- * runtime's, not the kernel's): at 20,000 queries a second, 0.13 of the
- * balancer's 0.60 context switches per query were sysmon's (make bench).
+ * 20 us, doubling only after 50 polls. Under steady load on Linux that
+ * kept sysmon waking about 2,400 times a second and the loop being
+ * preempted about 30 times a second: at 20,000 queries a second, 0.13 of
+ * the balancer's 0.60 context switches per query were sysmon's (make
+ * bench). The logic is the runtime's, not the kernel's, and port_getn
+ * enters its system call the way epoll_wait does (port_illumos.go), so
+ * illumos should see the same; it has not been measured there.
  *
  * A runtime.Gosched every yieldEvery moves the tick on, so sysmon never
  * finds the loop running too long and backs off to its 10 ms naps. It
