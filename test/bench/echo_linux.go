@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -41,6 +42,10 @@ move a batch at a time.
     only poll and epoll filter by event), and each such wake-up would be
     counted against the balancer's path. A session that starts with
     INBOUND_TCP gets INBOUND_TCP_OK and then carries DNS over TCP.
+
+A frame echo serves from a blocking descriptor that the Go runtime's
+netpoller does not watch (rawDup), so that it costs its own work and not
+the runtime's.
 
 DNS over TCP (the UDP echo's TCP listener on the same port, and framed TCP
 sessions after the OK) is one function: read length-prefixed queries,
@@ -163,16 +168,13 @@ func (e *frameEcho) serve() {
 // session serves one connection from the balancer on a blocking dup of its
 // descriptor.
 func (e *frameEcho) session(c *net.UnixConn) {
-	f, err := c.File()
+	fd, err := rawDup(c)
 	c.Close()
 	if err != nil {
 		return
 	}
+	f := os.NewFile(uintptr(fd), "frame echo session") // blocking: not on the netpoller
 	defer f.Close()
-	fd := int(f.Fd())
-	if err := unix.SetNonblock(fd, false); err != nil {
-		return
-	}
 	buf := make([]byte, 256<<10)
 	have := 0
 	for have < 4 {
@@ -282,4 +284,30 @@ func (h *helloCounter) hello() {
 	h.mu.Lock()
 	fmt.Fprintln(h.w, "hello")
 	h.mu.Unlock()
+}
+
+// rawDup is a blocking duplicate of c's descriptor that the Go runtime's
+// netpoller does not watch. (c.File() would be watched: every frame the
+// balancer writes, and every answer it reads, would also wake an idle
+// thread of this process in the netpoller, for nothing, and that cost
+// would be counted against the balancer's path.)
+func rawDup(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.Dup(int(s)) }); err != nil {
+		return -1, err
+	}
+	if dupErr != nil {
+		return -1, dupErr
+	}
+	// O_NONBLOCK belongs to the open file, which c shares until it closes.
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
