@@ -43,9 +43,9 @@ move a batch at a time.
     counted against the balancer's path. A session that starts with
     INBOUND_TCP gets INBOUND_TCP_OK and then carries DNS over TCP.
 
-A frame echo serves from a blocking descriptor that the Go runtime's
-netpoller does not watch (rawDup), so that it costs its own work and not
-the runtime's.
+Both serve from a blocking descriptor that the Go runtime's netpoller does
+not watch (rawDup), and pass through the Go scheduler every 5 ms (yielder),
+so that an echo costs its own work and not the runtime's.
 
 DNS over TCP (the UDP echo's TCP listener on the same port, and framed TCP
 sessions after the OK) is one function: read length-prefixed queries,
@@ -58,7 +58,9 @@ their answers in one write).
 func serveUDPEcho(fd int) error {
 	runtime.LockOSThread()
 	b := newBatch(batchSize, 2048, false)
+	var y yielder
 	for {
+		y.maybe()
 		n, err := b.recv(fd)
 		if err == unix.EAGAIN {
 			continue
@@ -207,7 +209,9 @@ func (e *frameEcho) session(c *net.UnixConn) {
 // control runs a control session whose first have bytes are in buf.
 func (e *frameEcho) control(fd int, buf []byte, have int) error {
 	outBuf := make([]byte, 0, 2*len(buf))
+	var y yielder
 	for {
+		y.maybe()
 		off := 0
 		out := outBuf[:0]
 		for {
@@ -284,6 +288,20 @@ func (h *helloCounter) hello() {
 	h.mu.Lock()
 	fmt.Fprintln(h.w, "hello")
 	h.mu.Unlock()
+}
+
+// yielder passes a busy echo loop through the Go scheduler every 5 ms, as
+// the balancer's loop does (evport/yield.go): a goroutine locked to its
+// thread that only ever waits in blocking system calls otherwise keeps the
+// runtime's sysmon thread waking every few tens of microseconds and has it
+// preempted every 10 ms, CPU and context switches that belong to no path.
+type yielder struct{ last time.Time }
+
+func (y *yielder) maybe() {
+	if now := time.Now(); now.Sub(y.last) >= 5*time.Millisecond {
+		y.last = now
+		runtime.Gosched()
+	}
 }
 
 // rawDup is a blocking duplicate of c's descriptor that the Go runtime's
