@@ -75,6 +75,7 @@ type SendFailure struct {
 	Addr uint32
 	Port uint16
 	Len  int // the datagram's length
+	Slot int // its place in the flushed batch, from 0 (QueuedSends before its QueueSend)
 }
 
 // NewDatagramSocket wraps a bound, non-blocking AF_INET datagram socket.
@@ -162,7 +163,7 @@ func (s *DatagramSocket) FlushSends() (sent, failed int, first SendFailure) {
 // many datagrams are dropped.
 func (s *DatagramSocket) dropSend(i int, err error, failed int, first *SendFailure) int {
 	if failed == 0 {
-		*first = SendFailure{Err: err, Addr: s.taddr[i], Port: s.tport[i], Len: s.tlen[i]}
+		*first = SendFailure{Err: err, Addr: s.taddr[i], Port: s.tport[i], Len: s.tlen[i], Slot: i}
 	}
 	if err == unix.EAGAIN {
 		return s.tn - i

@@ -274,8 +274,8 @@ func TestFlushSendsDropsOnlyTheFailure(t *testing.T) {
 	a.QueueSend([]byte("refused"), broadcast, 53)
 	a.QueueSend([]byte("third"), loopbackAddr, portB)
 	sent, failed, first := a.FlushSends()
-	if sent != 2 || failed != 1 || first.Err == nil || first.Addr != broadcast || first.Port != 53 {
-		t.Fatalf("sent %d failed %d first %+v; want 2, 1, the broadcast", sent, failed, first)
+	if sent != 2 || failed != 1 || first.Err == nil || first.Addr != broadcast || first.Port != 53 || first.Slot != 1 {
+		t.Fatalf("sent %d failed %d first %+v; want 2, 1, the broadcast in slot 1", sent, failed, first)
 	}
 	msgs, _, _, _ := recvAll(t, b, fb, 2)
 	if len(msgs) != 2 || string(msgs[0]) != "first" || string(msgs[1]) != "third" {

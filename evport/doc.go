@@ -8,13 +8,16 @@
 // A Loop runs turns. Each turn reads the clock (Loop.Now), passes through
 // the Go scheduler if 5 ms have gone by since it last did (yield.go: so
 // that the runtime's monitor thread neither preempts a busy loop nor keeps
-// waking to watch it), runs the timers that are due, runs the work other goroutines posted (Loop.Post), runs the
-// functions callbacks asked for with AfterCallback, writes out the Conns
-// that queued bytes, then waits for readiness no longer than until the next
-// timer, reads the clock again, and dispatches each ready fd to its
-// handler. Callbacks never block and never run concurrently; nothing the
-// loop owns is locked. Other goroutines reach loop state only by Post,
-// which wakes the Port.
+// waking to watch it), runs the timers that are due, runs the work other
+// goroutines posted (Loop.Post), runs the functions those asked for with
+// AtTurnEnd, writes out the Conns that queued bytes, then waits for
+// readiness no longer than until the next timer, reads the clock again,
+// dispatches each ready fd to its handler, and, when the last handler has
+// returned, runs the AtTurnEnd functions the handlers asked for (output
+// many handlers gathered leaves once: the UDP answers of every backend
+// read in the turn, in one batch). Callbacks never block and never run
+// concurrently; nothing the loop owns is locked. Other goroutines reach
+// loop state only by Post, which wakes the Port.
 //
 // The layers above the loop: FD (an fd and its handler), Conn (a buffered,
 // non-blocking stream: backend sessions and proxied TCP), Listener (accept

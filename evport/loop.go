@@ -12,12 +12,12 @@
  *	   clock.go); if yieldEvery has passed since the loop last did, pass
  *	   through the Go scheduler (yield.go)
  *	2. run the timers that are due
- *	3. run the work posted by other goroutines, then the AfterCallback
+ *	3. run the work posted by other goroutines, then the AtTurnEnd
  *	   functions that steps 2 and 3 asked for
  *	4. flush the connections that queued bytes during steps 2-5 (Conn)
  *	5. wait for readiness, no longer than until the next timer; read the
- *	   clock again and dispatch each fired fd to its handler, running the
- *	   AfterCallback functions a handler asked for as soon as it returns
+ *	   clock again and dispatch each fired fd to its handler; when the last
+ *	   handler has returned, run the AtTurnEnd functions they asked for
  *
  * Registration: NewFD ties an fd to a handler and gives the registration a
  * generation number, new for every NewFD. Arm associates the fd one-shot
@@ -73,7 +73,7 @@ type Loop struct {
 	yield     func()    // runtime.Gosched; a test counts the calls instead
 
 	dirty []*Conn  // conns with queued bytes to flush at the end of the turn
-	after []func() // AfterCallback's functions, run when the callback returns
+	atEnd []func() // AtTurnEnd's functions, run when the turn's callbacks have
 
 	failed error // set by Fail: Run returns it
 
@@ -273,7 +273,7 @@ func (l *Loop) Run() error {
 		l.maybeYield()
 		l.runTimers()
 		l.runPosted()
-		l.runAfter()
+		l.runTurnEnd()
 		l.flushDirty()
 		if l.stopped {
 			return l.failed
@@ -285,29 +285,32 @@ func (l *Loop) Run() error {
 		l.now = l.clock.Now()
 		for i := 0; i < n; i++ {
 			l.dispatch(l.events[i])
-			l.runAfter()
 		}
+		l.runTurnEnd()
 	}
 }
 
-// AfterCallback runs fn on the loop as soon as the callback now running
-// returns: after the fd handler, or at the end of the turn for a timer or
-// posted work. It is for output gathered during one callback that should
-// leave at once and together (the UDP answers parsed from one backend
-// read go out as one batch), without waiting for the end of the turn. Each
-// call runs fn once; callers that gather keep their own "scheduled" flag.
-func (l *Loop) AfterCallback(fn func()) {
-	l.after = append(l.after, fn)
+// AtTurnEnd runs fn on the loop once the callbacks of this part of the turn
+// have all run: after the last fd handler of the events one wait returned,
+// or, asked for by a timer or posted work, after the last of those; in
+// either case before the loop writes out its Conns and waits again. It is
+// for output that many callbacks of one turn gather and that should leave
+// together, once, as soon as they are done: the UDP answers parsed from
+// every backend read of a turn go out in one batch (proxy). Each call runs
+// fn once, in the order asked; callers that gather keep their own
+// "scheduled" flag.
+func (l *Loop) AtTurnEnd(fn func()) {
+	l.atEnd = append(l.atEnd, fn)
 }
 
-// runAfter runs the AfterCallback functions, including any they add.
-func (l *Loop) runAfter() {
-	for i := 0; i < len(l.after); i++ {
-		fn := l.after[i]
-		l.after[i] = nil
+// runTurnEnd runs the AtTurnEnd functions, including any they add.
+func (l *Loop) runTurnEnd() {
+	for i := 0; i < len(l.atEnd); i++ {
+		fn := l.atEnd[i]
+		l.atEnd[i] = nil
 		fn()
 	}
-	l.after = l.after[:0]
+	l.atEnd = l.atEnd[:0]
 }
 
 func (l *Loop) dispatch(ev Event) {
@@ -366,7 +369,7 @@ func (f *FD) renewAfterEvent(oneShot bool, armedBefore Events) bool {
 // nextTimeout is how long the loop may sleep: until the earliest timer, not
 // at all if posted work or unflushed bytes are waiting, or forever.
 func (l *Loop) nextTimeout() time.Duration {
-	if l.hasPosted.Load() || len(l.dirty) > 0 || len(l.after) > 0 {
+	if l.hasPosted.Load() || len(l.dirty) > 0 || len(l.atEnd) > 0 {
 		return 0
 	}
 	if len(l.timers) == 0 {

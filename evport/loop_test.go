@@ -485,10 +485,10 @@ func TestWatchedFDClosedByItsHandler(t *testing.T) {
 	}
 }
 
-// AfterCallback's function runs right after the fd handler that asked for
-// it, before the next handler of the same batch; from a timer, before the
-// loop waits.
-func TestAfterCallbackRunsWhenTheHandlerReturns(t *testing.T) {
+// AtTurnEnd's functions run once every handler of the events one wait
+// returned has run, in the order asked, not between handlers; asked for by
+// a timer, before the loop waits.
+func TestAtTurnEndRunsAfterTheTurnsHandlers(t *testing.T) {
 	l := newTestLoop(t)
 	a1, b1 := socketpair(t)
 	a2, b2 := socketpair(t)
@@ -497,12 +497,13 @@ func TestAfterCallbackRunsWhenTheHandlerReturns(t *testing.T) {
 	handler := func(name string) func(Events) {
 		return func(Events) {
 			order = append(order, name)
-			l.AfterCallback(func() { order = append(order, "after "+name) })
+			l.AtTurnEnd(func() { order = append(order, "end "+name) })
 		}
 	}
 	f1 := l.NewFD(a1, handler("1"))
 	f2 := l.NewFD(a2, handler("2"))
 	t.Cleanup(func() { f1.Close(); f2.Close() })
+	// Both readable before the loop runs: one wait returns both.
 	for _, fd := range []int{b1, b2} {
 		if _, err := unix.Write(fd, []byte("x")); err != nil {
 			t.Fatal(err)
@@ -515,20 +516,20 @@ func TestAfterCallbackRunsWhenTheHandlerReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	runUntil(t, l, 5*time.Second, "both handlers", func() bool { return len(order) == 4 })
-	if !(order[1] == "after "+order[0] && order[3] == "after "+order[2]) {
-		t.Fatalf("order %q: each after-function must follow its own handler at once", order)
+	if !(order[2] == "end "+order[0] && order[3] == "end "+order[1]) {
+		t.Fatalf("order %q: the turn-end functions must follow both handlers, in the order asked", order)
 	}
 
-	ranAfter := false
+	ranEnd := false
 	l.NewTimer(func() {
-		l.AfterCallback(func() { ranAfter = true })
+		l.AtTurnEnd(func() { ranEnd = true })
 		l.Stop()
 	}).Reset(0)
 	if err := l.Run(); err != nil {
 		t.Fatal(err)
 	}
-	if !ranAfter || len(l.after) != 0 {
-		t.Fatalf("after-function of a timer: ran %v, %d left", ranAfter, len(l.after))
+	if !ranEnd || len(l.atEnd) != 0 {
+		t.Fatalf("turn-end function of a timer: ran %v, %d left", ranEnd, len(l.atEnd))
 	}
 }
 

@@ -118,14 +118,14 @@ func (r *Runner) Advance(d time.Duration) {
 }
 
 // OnLoop runs fn on the loop and waits for it to finish.
-// What fn set in motion with loop.AfterCallback (UDP answers it queued,
-// say) has run too by then.
+// What fn set in motion with loop.AtTurnEnd (UDP answers it queued, say)
+// has run too by then.
 func OnLoop(t testing.TB, loop *evport.Loop, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
 	loop.Post(func() {
 		fn()
-		loop.AfterCallback(func() { close(done) }) // after fn's own
+		loop.AtTurnEnd(func() { close(done) }) // after fn's own
 	})
 	select {
 	case <-done:

@@ -54,19 +54,19 @@ func TestAdvanceWithTheRunnerStopped(t *testing.T) {
 	}
 }
 
-// OnLoop returns only after what fn asked for with AfterCallback has run
+// OnLoop returns only after what fn asked for with AtTurnEnd has run
 // (ran is written on the loop; without that ordering, the read here would
 // see false or be a data race).
-func TestOnLoopWaitsForAfterCallbacks(t *testing.T) {
+func TestOnLoopWaitsForTurnEndFunctions(t *testing.T) {
 	r := Start(t)
 	ran := false // loop state
 	for range 50 {
 		ran = false
 		OnLoop(t, r.Loop, func() {
-			r.Loop.AfterCallback(func() { ran = true })
+			r.Loop.AtTurnEnd(func() { ran = true })
 		})
 		if !ran {
-			t.Fatal("OnLoop returned before fn's AfterCallback ran")
+			t.Fatal("OnLoop returned before fn's AtTurnEnd function ran")
 		}
 	}
 }
