@@ -5,12 +5,12 @@
 //
 // # The model
 //
-// A Loop runs turns. Each turn reads the clock (Loop.Now), passes through
-// the Go scheduler if 5 ms have gone by since it last did (yield.go: so
-// that the runtime's monitor thread neither preempts a busy loop nor keeps
-// waking to watch it), runs the timers that are due, runs the work other
-// goroutines posted (Loop.Post), runs the functions those asked for with
-// AtTurnEnd, writes out the Conns that queued bytes, then waits for
+// A Loop runs turns. Each turn reads the clock (Loop.Now), runs the timers
+// that are due, runs the work other goroutines posted (Loop.Post), runs
+// the functions those asked for with AtTurnEnd, writes out the Conns that
+// queued bytes, passes through the Go scheduler if 5 ms have gone by since
+// it last did (yield.go: so that the runtime's monitor thread neither
+// preempts a busy loop nor keeps waking to watch it), then waits for
 // readiness no longer than until the next timer, reads the clock again,
 // dispatches each ready fd to its handler, and, when the last handler has
 // returned, runs the AtTurnEnd functions the handlers asked for (output

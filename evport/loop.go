@@ -9,15 +9,16 @@
  *
  *	1. read the clock (Now() returns this value until step 5 reads it
  *	   again; the clock is the system's unless NewWithClock gave another,
- *	   clock.go); if yieldEvery has passed since the loop last did, pass
- *	   through the Go scheduler (yield.go)
+ *	   clock.go)
  *	2. run the timers that are due
  *	3. run the work posted by other goroutines, then the AtTurnEnd
  *	   functions that steps 2 and 3 asked for
  *	4. flush the connections that queued bytes during steps 2-5 (Conn)
- *	5. wait for readiness, no longer than until the next timer; read the
- *	   clock again and dispatch each fired fd to its handler; when the last
- *	   handler has returned, run the AtTurnEnd functions they asked for
+ *	5. if yieldEvery has passed since the loop last did, pass through the
+ *	   Go scheduler (yield.go); wait for readiness, no longer than until
+ *	   the next timer; read the clock again and dispatch each fired fd to
+ *	   its handler; when the last handler has returned, run the AtTurnEnd
+ *	   functions they asked for
  *
  * Registration: NewFD ties an fd to a handler and gives the registration a
  * generation number, new for every NewFD. Arm associates the fd one-shot
@@ -73,7 +74,7 @@ type Loop struct {
 	yield     func()    // runtime.Gosched; a test counts the calls instead
 
 	dirty []*Conn  // conns with queued bytes to flush at the end of the turn
-	atEnd []func() // AtTurnEnd's functions, run when the turn's callbacks have
+	atEnd []func() // AtTurnEnd's functions, run once the turn's callbacks have run
 
 	failed error // set by Fail: Run returns it
 
@@ -270,7 +271,6 @@ func (l *Loop) Run() error {
 	l.stopped = false
 	for {
 		l.now = l.clock.Now()
-		l.maybeYield()
 		l.runTimers()
 		l.runPosted()
 		l.runTurnEnd()
@@ -278,6 +278,7 @@ func (l *Loop) Run() error {
 		if l.stopped {
 			return l.failed
 		}
+		l.maybeYield() // the turn's output is out: nothing waits on it
 		n, err := l.port.Wait(l.events, l.nextTimeout())
 		if err != nil {
 			return err

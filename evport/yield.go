@@ -13,15 +13,19 @@
  * kept sysmon waking about 2,400 times a second and the loop being
  * preempted about 30 times a second: at 20,000 queries a second, 0.13 of
  * the balancer's 0.60 context switches per query were sysmon's (make
- * bench). The logic is the runtime's, not the kernel's, and port_getn
- * enters its system call the way epoll_wait does (port_illumos.go), so
- * illumos should see the same; it has not been measured there.
+ * bench). On illumos the mechanism differs and has not been measured:
+ * port_getn goes through sysvicall6, which gives up the P for every wait
+ * (the runtime's entersyscallblock), so sysmon has no P to take back and
+ * its back-off is not reset that way; but the loop still comes back to a
+ * P without passing through the scheduler, so the 10 ms preemption can
+ * still find it on one tick.
  *
  * A runtime.Gosched every yieldEvery moves the tick on, so sysmon never
  * finds the loop running too long and backs off to its 10 ms naps. It
  * costs a hand-off of the P (two thread wake-ups) 200 times a second of
- * busy loop, and nothing when the loop is idle: a loop that sleeps in its
- * wait longer than yieldEvery yields once when it wakes.
+ * busy loop. It comes just before the wait, once the turn's output is
+ * written, so no query or answer waits on it; a loop that sleeps longer
+ * than yieldEvery yields once per wake-up, after that turn's work.
  */
 
 package evport

@@ -1,8 +1,8 @@
 /*
  * Tests of the loop's periodic pass through the Go scheduler (yield.go):
- * on a hand-driven clock, exactly one yield per yieldEvery of loop time,
- * none before, and one (not a burst) after a long sleep; and, on the
- * system clock, that a busy loop does yield as real time passes.
+ * the rule, on the loop's time set by hand (exactly one yield per
+ * yieldEvery, none before, one and no catching up after a long sleep);
+ * and, on the system clock, that a busy Run does yield as time passes.
  */
 
 package evport
@@ -22,29 +22,37 @@ func countYields(l *Loop) *int {
 }
 
 func TestLoopYieldsOncePerYieldEvery(t *testing.T) {
-	l, clock := newClockLoop(t)
+	l, _ := newClockLoop(t)
 	yields := countYields(l)
+	// One turn's yield point, d of loop time after the last (Run reaches
+	// it once a turn: TestBusyLoopYieldsAsRealTimePasses).
+	turn := func(d time.Duration) {
+		l.now = l.now.Add(d)
+		l.maybeYield()
+	}
 	step := yieldEvery / 5
 	for i := 1; i <= 4; i++ {
-		advance(t, l, clock, step)
+		turn(step)
 		if *yields != 0 {
 			t.Fatalf("yielded %d times after %v of loop time; want none before %v", *yields, time.Duration(i)*step, yieldEvery)
 		}
 	}
-	advance(t, l, clock, step)
+	turn(step)
 	if *yields != 1 {
 		t.Fatalf("yielded %d times after %v; want 1", *yields, yieldEvery)
 	}
 	for range 10 {
-		advance(t, l, clock, step)
+		turn(step)
 	}
 	if *yields != 3 {
 		t.Fatalf("yielded %d times after %v; want 3", *yields, 3*yieldEvery)
 	}
-	// A loop that slept through many periods yields once when it wakes.
-	advance(t, l, clock, 10*yieldEvery)
+	// A loop that slept through many periods yields once when it wakes,
+	// and not again at its next turn (no catching up).
+	turn(10 * yieldEvery)
+	turn(step)
 	if *yields != 4 {
-		t.Fatalf("yielded %d times after a sleep of %v; want 4 (one more)", *yields, 10*yieldEvery)
+		t.Fatalf("yielded %d times after a sleep of %v and a short turn; want 4 (one more)", *yields, 10*yieldEvery)
 	}
 }
 
