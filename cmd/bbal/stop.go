@@ -86,9 +86,8 @@ func (s *stopping) handOver(done func(answers uint64, drained int)) {
 	pending := 2
 	both := func() {
 		if pending--; pending == 0 {
-			answers := s.udp.Stats().Answered - s.answeredAt
-			s.finish()
-			done(answers, s.drained)
+			s.finish() // sends the answers still queued this turn: count them too
+			done(s.udp.Stats().Answered-s.answeredAt, s.drained)
 		}
 	}
 	s.drainTCP(both)
