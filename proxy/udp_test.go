@@ -275,8 +275,8 @@ func TestUDPForwardDoesNotAllocate(t *testing.T) {
 }
 
 // TestUDPSendAnswerDoesNotAllocate: sending a backend's answer to the
-// client, queued by SendAnswer and sent by the loop when the callback
-// returns, allocates nothing.
+// client, queued by SendAnswer and sent by the loop once the turn's
+// handlers have run, allocates nothing.
 func TestUDPSendAnswerDoesNotAllocate(t *testing.T) {
 	h, _ := newUDPHarness(t, "5301")
 	addr, port := h.clientAddr()

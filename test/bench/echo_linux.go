@@ -175,7 +175,9 @@ func (e *frameEcho) session(c *net.UnixConn) {
 	if err != nil {
 		return
 	}
-	f := os.NewFile(uintptr(fd), "frame echo session") // blocking: not on the netpoller
+	// rawDup made fd blocking first: os.NewFile puts only a non-blocking
+	// descriptor on the netpoller.
+	f := os.NewFile(uintptr(fd), "frame echo session")
 	defer f.Close()
 	buf := make([]byte, 256<<10)
 	have := 0

@@ -74,9 +74,11 @@ func TestRawDupIsBlockingAndUnwatched(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rawDup: %v", err)
 	}
-	defer unix.Close(fd)
+	// As session wraps it: os.NewFile of the blocking fd stays off too.
+	f := os.NewFile(uintptr(fd), "session")
+	defer f.Close()
 	if watchedByNetpoller(t, fd) {
-		t.Errorf("rawDup's fd %d is on the netpoller", fd)
+		t.Errorf("rawDup's fd %d, wrapped by os.NewFile, is on the netpoller", fd)
 	}
 	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err != nil {

@@ -375,6 +375,12 @@ var (
 	}
 )
 
+// reflectorShares is, round by round, the balancer's front and its
+// backends' CPU per query over the reflector's: the two terms above.
+func reflectorShares(bbal, reflector []countRound) (front, backends []float64) {
+	return roundRatiosOf(bbal, frontCPU, reflector, wholeCPU), roundRatiosOf(bbal, backendsCPU, reflector, wholeCPU)
+}
+
 // printReflectorFloor prints those two terms at the highest counted rate.
 func (b *bench) printReflectorFloor() {
 	rates := b.plan.countRates
@@ -382,10 +388,9 @@ func (b *bench) printReflectorFloor() {
 	out := b.cfg.Out
 	fmt.Fprintf(out, "\nwhole-path CPU / reflector at %s, split (not targets): front / reflector + backends / reflector\n", kq(float64(high)))
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  bbal's front process / reflector\t%s\t(the same datagram I/O, and the backend hop)\n",
-		b.countRatio(high, pathBBAL, pathReflector, frontCPU))
-	fmt.Fprintf(tw, "  bbal's 3 echo backends / reflector\t%s\t(their wake-ups, reads and writes: on top of any front)\n",
-		spreadOf(roundRatiosOf(b.rep.Counted[high][pathBBAL], backendsCPU, b.rep.Counted[high][pathReflector], wholeCPU)))
+	front, backends := reflectorShares(b.rep.Counted[high][pathBBAL], b.rep.Counted[high][pathReflector])
+	fmt.Fprintf(tw, "  bbal's front process / reflector\t%s\t(the same datagram I/O, and the backend hop)\n", spreadOf(front))
+	fmt.Fprintf(tw, "  bbal's 3 echo backends / reflector\t%s\t(their wake-ups, reads and writes: on top of any front)\n", spreadOf(backends))
 	tw.Flush()
 }
 

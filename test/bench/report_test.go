@@ -90,11 +90,10 @@ func TestBackendsShareOfReflector(t *testing.T) {
 		{answered: 2, front: procCounts{cpu: 10 * time.Microsecond}, whole: procCounts{cpu: 10 * time.Microsecond}},
 		{answered: 1, front: procCounts{cpu: 6 * time.Microsecond}, whole: procCounts{cpu: 6 * time.Microsecond}},
 	}
-	got := roundRatiosOf(bbal, backendsCPU, refl, wholeCPU)
+	front, got := reflectorShares(bbal, refl)
 	if len(got) != 2 || got[0] != 0.8 || got[1] != 0.5 {
 		t.Errorf("backends / reflector per round: %v, want [0.8 0.5] (8/10 and 3/6)", got)
 	}
-	front := roundRatiosOf(bbal, frontCPU, refl, wholeCPU)
 	if len(front) != 2 || front[0] != 1.2 || front[1] != 7.0/6 {
 		t.Errorf("front / reflector per round: %v, want [1.2 1.1666]", front)
 	}
