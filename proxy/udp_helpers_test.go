@@ -61,11 +61,23 @@ type udpHarness struct {
 // with that socket name is started, handshaken and returned.
 func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *backendtest.Session) {
 	t.Helper()
+	if backendName == "" {
+		h, _ := newUDPHarnessOf(t)
+		return h, nil
+	}
+	h, s := newUDPHarnessOf(t, backendName)
+	return h, s[0]
+}
+
+// newUDPHarnessOf is newUDPHarness with a fake backend for each name, in
+// order.
+func newUDPHarnessOf(t *testing.T, backendNames ...string) (*udpHarness, []*backendtest.Session) {
+	t.Helper()
 	dir := backendtest.SocketDir(t, "pt")
 	h := &udpHarness{t: t, dir: dir, logs: &logBuffer{}, limits: &bunyan.Limits{}}
-	var fake *backendtest.Fake
-	if backendName != "" {
-		fake = backendtest.Listen(t, dir, backendName)
+	var fakes []*backendtest.Fake
+	for _, name := range backendNames {
+		fakes = append(fakes, backendtest.Listen(t, dir, name))
 	}
 	var err error
 	h.run = looptest.Start(t)
@@ -104,16 +116,23 @@ func newUDPHarness(t *testing.T, backendName string) (*udpHarness, *backendtest.
 	}
 	t.Cleanup(func() { h.client.Close() })
 
-	var s *backendtest.Session
-	if fake != nil {
-		s = fake.Accept()
+	var sessions []*backendtest.Session
+	for _, fake := range fakes {
+		s := fake.Accept()
 		s.Hello()
-		waitFor(t, h.loop, "backend OK", func() bool {
+		sessions = append(sessions, s)
+	}
+	if len(fakes) > 0 {
+		waitFor(t, h.loop, "backends OK", func() bool {
 			bs := h.set.Backends()
-			return len(bs) == 1 && bs[0].OK()
+			ok := len(bs) == len(fakes)
+			for _, b := range bs {
+				ok = ok && b.OK()
+			}
+			return ok
 		})
 	}
-	return h, s
+	return h, sessions
 }
 
 // clientAddr is the client socket's address as the balancer numbers it.

@@ -212,6 +212,26 @@ func TestUDPAnswerBatchMixesBackends(t *testing.T) {
 	}
 }
 
+// Answers read from two backends in one wait leave together: both fail
+// (port 0), and one record counts both (two flushes would make the second
+// failure fall inside the record's rate limit, leaving dropped at 1).
+func TestUDPAnswersOfOneWaitLeaveInOneBatch(t *testing.T) {
+	h, ss := newUDPHarnessOf(t, "5301", "5302")
+	h.makeKnown(localhost)
+	// Both written while the loop is stopped (an AF_UNIX write is queued
+	// at the peer when it returns), so its first wait returns both.
+	h.run.Stop()
+	for _, s := range ss {
+		s.Write(backend.AppendOutboundUDP(nil, localhost, 0, []byte("answer")))
+	}
+	h.run.Start()
+	waitFor(t, h.loop, "both send errors", func() bool { return h.udp.Stats().DropSendError == 2 })
+	rs := h.logs.Find(t, "outbound UDP packet error")
+	if len(rs) != 1 || rs[0].Str("dropped") != "2" {
+		t.Errorf("records %v, want one counting both answers (dropped 2)", rs)
+	}
+}
+
 // After Close (the shutdown grace period) a late answer is dropped without a
 // send: the socket's fd number may already be reused by a backend session.
 func TestUDPAnswerAfterCloseDropped(t *testing.T) {
