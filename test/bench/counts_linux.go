@@ -215,6 +215,10 @@ func (p *perfRun) stop() (procCounts, error) {
 	return parsePerfStat(p.out.Bytes())
 }
 
+// errPerfRound marks a round whose perf counts came back unusable (perf
+// printed "<not counted>", say): countFigures runs such a round once more.
+var errPerfRound = errors.New("syscalls not counted this round")
+
 // countRound is one path's counts over one load of one round.
 type countRound struct {
 	answered     int
@@ -334,7 +338,7 @@ func (b *bench) countFigures() error {
 		rounds := map[string][]countRound{}
 		for round := range p.countRounds {
 			for _, path := range rotated(b.countedPaths(), round) {
-				r, err := b.countLoad(path, rate)
+				r, err := againIfNotCounted(func() (countRound, error) { return b.countLoad(path, rate) }, b.progress)
 				if err != nil {
 					return err
 				}
@@ -344,6 +348,18 @@ func (b *bench) countFigures() error {
 		b.rep.Counted[rate] = rounds
 	}
 	return nil
+}
+
+// againIfNotCounted runs load, and once more if perf could not count its
+// round: perf now and then reports an event it could not count, and one
+// such round should not end a run of several minutes.
+func againIfNotCounted(load func() (countRound, error), progress func(string, ...any)) (countRound, error) {
+	r, err := load()
+	if errors.Is(err, errPerfRound) {
+		progress("%v: running the round again", err)
+		r, err = load()
+	}
+	return r, err
 }
 
 // rotated is paths starting at paths[k % len(paths)], wrapping around.
@@ -378,13 +394,13 @@ func (b *bench) countLoad(path string, rate int) (countRound, error) {
 	if perfFront != nil {
 		var perr error
 		if cf, perr = perfFront.stop(); perr != nil && err == nil {
-			err = fmt.Errorf("perf on %s (pid %d): %w", path, front[0], perr)
+			err = fmt.Errorf("%w: perf on %s (pid %d): %w", errPerfRound, path, front[0], perr)
 		}
 	}
 	if perfBack != nil {
 		var perr error
 		if ck, perr = perfBack.stop(); perr != nil && err == nil {
-			err = fmt.Errorf("perf on %s's backends: %w", path, perr)
+			err = fmt.Errorf("%w: perf on %s's backends: %w", errPerfRound, path, perr)
 		}
 	}
 	f1, k1 := readProcCounts(front), readProcCounts(backends)

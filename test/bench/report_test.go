@@ -4,6 +4,7 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +177,30 @@ func TestRotatedOrder(t *testing.T) {
 	}
 	if strings.Join(paths, " ") != "a b c" {
 		t.Errorf("rotated changed its argument: %v", paths)
+	}
+}
+
+// A round perf could not count is run once more; a second such round, or
+// any other error, ends the run.
+func TestAgainIfNotCounted(t *testing.T) {
+	quiet := func(string, ...any) {}
+	for _, tc := range []struct {
+		errs  []error
+		calls int
+		fails bool
+	}{
+		{[]error{nil}, 1, false},
+		{[]error{fmt.Errorf("%w: perf on bbal", errPerfRound), nil}, 2, false},
+		{[]error{errPerfRound, errPerfRound}, 2, true},
+		{[]error{errors.New("generator failed")}, 1, true},
+	} {
+		calls := 0
+		_, err := againIfNotCounted(func() (countRound, error) {
+			calls++
+			return countRound{answered: calls}, tc.errs[calls-1]
+		}, quiet)
+		if calls != tc.calls || (err != nil) != tc.fails {
+			t.Errorf("errors %v: %d loads, error %v; want %d loads, failing %v", tc.errs, calls, err, tc.calls, tc.fails)
+		}
 	}
 }
