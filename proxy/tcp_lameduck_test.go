@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/joyent/mname-balancer/backend/backendtest"
 )
 
 // TestTCPLameDuck: a lame-duck stop closes the listener and, at once, a
@@ -15,18 +17,7 @@ import (
 // counted (LameDuckClosed).
 func TestTCPLameDuck(t *testing.T) {
 	h := newTCPHarness(t, testTCPConfig())
-	idle := h.dial()
-	h.nextSession(true)
-	busy := h.dial()
-	s := h.nextSession(true)
-	query := "\x00\x01q"
-	if _, err := busy.Write([]byte(query)); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, len(query))
-	if _, err := io.ReadFull(s, got); err != nil || string(got) != query {
-		t.Fatalf("backend read %q, %v; want the query", got, err)
-	}
+	idle, busy, s := idleAndBusy(t, h)
 
 	var closedIdle int
 	drained := make(chan struct{})
@@ -56,7 +47,7 @@ func TestTCPLameDuck(t *testing.T) {
 	answer := "\x00\x02ok"
 	s.Write([]byte(answer))
 	busy.SetReadDeadline(time.Now().Add(waitLimit))
-	got = make([]byte, len(answer))
+	got := make([]byte, len(answer))
 	if _, err := io.ReadFull(busy, got); err != nil || string(got) != answer {
 		t.Fatalf("client read %q, %v; want the answer", got, err)
 	}
@@ -78,17 +69,7 @@ func TestTCPLameDuck(t *testing.T) {
 // one the lame duck had already closed; Drain then reports none left.
 func TestTCPAbortCountsGrace(t *testing.T) {
 	h := newTCPHarness(t, testTCPConfig())
-	idle := h.dial()
-	h.nextSession(true)
-	busy := h.dial()
-	s := h.nextSession(true)
-	if _, err := busy.Write([]byte("\x00\x01q")); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, 3)
-	if _, err := io.ReadFull(s, got); err != nil {
-		t.Fatalf("backend read %q, %v; want the query", got, err)
-	}
+	idle, busy, _ := idleAndBusy(t, h)
 
 	drained := make(chan struct{})
 	onLoop(t, h.loop, func() {
@@ -119,4 +100,23 @@ func TestTCPAbortCountsGrace(t *testing.T) {
 			t.Errorf("an Abort with nothing open moved GraceClosed to %d", st.GraceClosed)
 		}
 	})
+}
+
+// idleAndBusy opens two client connections: one that has sent nothing,
+// and one whose query has reached its backend session s, unanswered.
+func idleAndBusy(t *testing.T, h *tcpHarness) (idle, busy *net.TCPConn, s *backendtest.Session) {
+	t.Helper()
+	idle = h.dial()
+	h.nextSession(true)
+	busy = h.dial()
+	s = h.nextSession(true)
+	query := "\x00\x01q"
+	if _, err := busy.Write([]byte(query)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(query))
+	if _, err := io.ReadFull(s, got); err != nil || string(got) != query {
+		t.Fatalf("backend read %q, %v; want the query", got, err)
+	}
+	return idle, busy, s
 }
